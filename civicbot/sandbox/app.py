@@ -117,6 +117,7 @@ class Simulator:
         renderer = Renderer(self.world, Urls(api=base, web=self.web_url or request.host_url.rstrip("/")))
         entry = {"method": request.method, "path": path, "query": request.query_string.decode("latin-1"),
                  "status": 0, "quota": 0, "login": None, "fault": None, "time": time.time()}
+        # status 0 in the log means no HTTP answer was sent (an injected connection reset).
         try:
             response = self._handle(request, path, base, renderer, entry)
         finally:
@@ -195,8 +196,7 @@ class Simulator:
             return _json_response({"message": "Too Many Requests", "documentation_url": DOCS, "status": "429"},
                                   429, {"Retry-After": str(rule.retry_after)})
         if kind == "reset":
-            _reset_connection(request.environ)
-            return Response(b"", 500, headers={"Connection": "close"})
+            _abort_connection(request.environ)
         if kind == "stall":
             time.sleep(rule.stall_seconds)
         return None  # stall (after the pause) and truncate go on to a normal answer
@@ -775,13 +775,18 @@ def _truncate(response: Response) -> None:
     response.automatically_set_content_length = False
 
 
-def _reset_connection(environ) -> None:
-    """Close the client's socket with SO_LINGER 0, so the kernel sends RST instead of FIN."""
+def _abort_connection(environ) -> None:
+    """Drop the connection before any response byte.
+
+    SO_LINGER 0 makes the final close send RST; shutting the socket down ends werkzeug's
+    keep-alive loop; raising a ConnectionError makes werkzeug treat the request as dropped,
+    so it writes nothing. The client sees the connection die with no response.
+    """
     sock = environ.get("werkzeug.socket")
-    if sock is None:
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
-    except OSError:
-        pass
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionResetError("injected fault: connection reset")
