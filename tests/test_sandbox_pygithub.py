@@ -8,7 +8,7 @@ import pytest
 
 from civicbot.sandbox import World
 from conftest import github
-from worlds import tiny_world
+from worlds import tiny_world  # its first token is TOKEN
 
 
 def iso(moment) -> str | None:
@@ -18,7 +18,7 @@ def iso(moment) -> str | None:
 def generated_world() -> dict:
     from civicbot.sandbox.generate import generate_world_dict
 
-    return generate_world_dict(seed=7, scale=0.05)
+    return generate_world_dict(seed=7, scale=0.2)
 
 
 def visible_repos(world: dict) -> list[dict]:
@@ -27,7 +27,7 @@ def visible_repos(world: dict) -> list[dict]:
 
 def check_world_roundtrip(url: str, world: dict, per_page: int) -> dict:
     """Read every repo's lists through PyGithub and compare them field by field with the world."""
-    g = github(url, per_page=per_page)
+    g = github(url, token=world["tokens"][0]["token"], per_page=per_page)
     w = World(world)
     by_repo = defaultdict(list)
     for kind in ("issues", "comments", "events"):
