@@ -135,3 +135,17 @@ def test_pygithub_reads_generated_world(sim_factory, per_page):
     assert counts["comments"] == sum(1 for c in world["comments"] if c["repo_id"] in visible)
     assert counts["events"] == sum(1 for e in world["events"] if e["repo_id"] in visible)
     assert counts["forks"] > 0 and counts["contributors"] > 0 and counts["labels"] > 0
+
+
+def test_pygithub_reads_the_tokyo_data_world(sim_factory, shared_data):
+    """A world built from the real Tokyo git data (../shared) is served and read back whole."""
+    from civicbot.sandbox.tokyo import world_from_tokyo_data
+
+    world = world_from_tokyo_data(shared_data)
+    server = sim_factory(world)
+    counts = check_world_roundtrip(server.url, world, per_page=100)
+    g = github(server.url, token=world["tokens"][0]["token"])
+    merged = [p for p in g.get_repo("Tokyo-Metro-Gov/covid19").get_pulls(state="all") if p.merged_at]
+    assert len(merged) == 1187
+    assert counts["pulls"] >= 1187
+    assert len(visible_repos(world)) == 16  # the upstream and its 15 derivatives
