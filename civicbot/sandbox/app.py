@@ -247,7 +247,9 @@ class Simulator:
                 location = f"{base}/repositories/{repo.id}" + (f"/{rest}" if rest else "")
                 if request.query_string:
                     location += "?" + request.query_string.decode("latin-1")
-                raise ApiError(301, "Moved Permanently", "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects",
+                # GitHub answers 301 to reads and 307 to writes (so the method and body are kept).
+                status = 301 if request.method in ("GET", "HEAD") else 307
+                raise ApiError(status, "Moved Permanently", "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects",
                                headers={"Location": location}, url=location)
         if repo is None or repo.status == "deleted" or (
             repo.data.get("private") and (caller.login or "").lower() != repo.data["owner"].lower()
@@ -381,7 +383,7 @@ class Simulator:
         return Answer(rendered, 201, {"Location": rendered["url"]})
 
     def get_forks(self, request, base, renderer, caller, repo: Repo) -> Answer:
-        sort = _choice(request.args, "sort", ("newest", "oldest", "stargazers", "watchers"), "newest")
+        sort = _choice(request.args, "sort", ("newest", "oldest", "stargazers", "watchers"), "newest", status=400)
         rows = [f for f in repo.forks if f.status == "active" and not f.data.get("private")]
         if sort in ("newest", "oldest"):
             rows.sort(key=lambda f: (f.data["created_at"], f.id), reverse=sort == "newest")
@@ -663,10 +665,10 @@ def _sorted(rows: list[dict], sort: str, direction: str, world: World) -> list[d
     return rows[::-1] if direction == "desc" else rows
 
 
-def _choice(args, name: str, allowed: tuple[str, ...], default: str) -> str:
+def _choice(args, name: str, allowed: tuple[str, ...], default: str, status: int = 422) -> str:
     value = args.get(name, default)
     if value not in allowed:
-        raise ApiError(422, "Validation Failed", DOCS,
+        raise ApiError(status, "Validation Failed", DOCS,
                        errors=[{"resource": "Issue", "field": name, "code": "invalid", "value": value}])
     return value
 

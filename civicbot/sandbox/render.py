@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from .world import Repo, World
 
 
+GHOST = {"id": 10137, "login": "ghost", "type": "User"}
+
+
 def node_id(kind: str, ident: int | str) -> str:
     return base64.b64encode(f"0:{kind}{ident}".encode()).decode().rstrip("=")
 
@@ -38,6 +41,13 @@ class Renderer:
         user = self.world.user(login)
         if user is None:
             return None
+        return self._user(user)
+
+    def actor(self, login: str | None) -> dict:
+        """An event's actor; a deleted account shows as GitHub's `ghost` user, as on GitHub."""
+        return self.user(login) or self._user(GHOST)
+
+    def _user(self, user: dict) -> dict:
         api, web, name = self.urls.api, self.urls.web, user["login"]
         base = f"{api}/users/{name}"
         return {
@@ -65,6 +75,7 @@ class Renderer:
             "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0,
             "disk_usage": 0, "collaborators": 0, "two_factor_authentication": True,
             "plan": {"name": "free", "space": 976562499, "collaborators": 0, "private_repos": 10000},
+            "user_view_type": "private",  # the token's own profile: GitHub's private-user shape
         }
 
     # -- repos -------------------------------------------------------------------------
@@ -288,7 +299,7 @@ class Renderer:
         commit_id = row.get("commit_id")
         out = {
             "id": row["id"], "node_id": node_id("IssueEvent", row["id"]), "url": f"{r}/issues/events/{row['id']}",
-            "actor": self.user(row.get("actor")), "event": row["event"], "commit_id": commit_id,
+            "actor": self.actor(row.get("actor")), "event": row["event"], "commit_id": commit_id,
             "commit_url": f"{r}/commits/{commit_id}" if commit_id else None, "created_at": row["created_at"],
             "performed_via_github_app": None,
         }
