@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_PORT ?= 8765
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean bench
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -34,3 +34,8 @@ demo: $(VENV)/.installed var/demo-world.json
 
 clean:
 	rm -rf var .pytest_cache
+
+# Benchmarks (figures in docs/performance.md): `make bench` or `make bench SCALES=1,10`.
+SCALES ?= 1,10,100
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks --scales $(SCALES)
