@@ -1,0 +1,284 @@
+"""What the database looks like: the timestamp rule and the numbered migrations that build it.
+
+docs/schema.md describes every table and column; tests/test_store_schema.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Callable, NamedTuple
+
+import sqlite_utils
+
+# GitHub's own format, always UTC: text in this shape sorts in time order, so the metrics can
+# compare and range-scan timestamps as plain strings.
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utc_text(moment: datetime | None = None) -> str:
+    """`moment` (default: now) as stored: `YYYY-MM-DDTHH:MM:SSZ` in UTC."""
+    moment = moment or datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no time zone; civicbot stores UTC and will not guess")
+    return moment.astimezone(timezone.utc).strftime(UTC_FORMAT)
+
+
+class Migration(NamedTuple):
+    number: int
+    description: str
+    apply: Callable[[sqlite_utils.Database], None]
+
+
+# Shorthands for the DDL below, expanded by _ddl(). They are part of migration 1's meaning:
+# change them only together with a new migration, never in place.
+#   `col UTC`   a timestamp column that rejects anything but the stored format;
+#   `col FLAG`  a boolean stored as 0/1 (what sqlite-utils writes for Python bools);
+#   `NOW`       the current time in the stored format, for DEFAULTs.
+_UTC_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z"
+_SHORTHANDS = [
+    (re.compile(r"\b(\w+) UTC\b"), rf"\1 TEXT CHECK (\1 GLOB '{_UTC_GLOB}')"),
+    (re.compile(r"\b(\w+) FLAG\b"), r"\1 INTEGER CHECK (\1 IN (0, 1))"),
+    (re.compile(r"\bNOW\b"), "(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+]
+
+
+def _ddl(script: str) -> list[str]:
+    for pattern, replacement in _SHORTHANDS:
+        script = pattern.sub(replacement, script)
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+# Every table filled from GitHub ends with the same provenance pair (perceval's idea: each row
+# says when it was fetched and by which run).
+_FAMILY_TABLES = """
+CREATE TABLE harvest_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at UTC NOT NULL DEFAULT NOW,
+    ended_at UTC,
+    outcome TEXT NOT NULL DEFAULT 'running'
+        CHECK (outcome IN ('running', 'complete', 'partial', 'rate_limited', 'failed', 'interrupted')),
+    config_name TEXT,
+    api_url TEXT,
+    civicbot_version TEXT,
+    requests_made INTEGER NOT NULL DEFAULT 0,
+    quota_used INTEGER,
+    items_written INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL COLLATE NOCASE,
+    type TEXT,
+    is_bot FLAG NOT NULL DEFAULT 0,
+    bot_reason TEXT CHECK (bot_reason IN ('type', '[bot] suffix', 'config login', 'config pattern')),
+    name TEXT,
+    company TEXT,
+    location TEXT,
+    html_url TEXT,
+    avatar_url TEXT,
+    created_at UTC,
+    profile_fetched_at UTC,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW,
+    CHECK ((bot_reason IS NOT NULL) = (is_bot = 1))
+);
+CREATE INDEX idx_users_login ON users (login);
+
+CREATE TABLE repos (
+    id INTEGER PRIMARY KEY,
+    full_name TEXT NOT NULL COLLATE NOCASE,
+    owner TEXT NOT NULL COLLATE NOCASE,
+    owner_id INTEGER REFERENCES users (id),
+    name TEXT NOT NULL COLLATE NOCASE,
+    description TEXT,
+    homepage TEXT,
+    html_url TEXT,
+    language TEXT,
+    license_spdx_id TEXT,
+    default_branch TEXT,
+    fork FLAG NOT NULL DEFAULT 0,
+    parent_id INTEGER,
+    source_id INTEGER,
+    root_commit_sha TEXT,
+    archived FLAG NOT NULL DEFAULT 0,
+    created_at UTC,
+    updated_at UTC,
+    pushed_at UTC,
+    stargazers_count INTEGER,
+    forks_count INTEGER,
+    subscribers_count INTEGER,
+    open_issues_count INTEGER,
+    topics TEXT CHECK (topics IS NULL OR (json_valid(topics) AND json_type(topics) = 'array')),
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'renamed', 'gone', 'taken_down')),
+    status_checked_at UTC,
+    first_seen_at UTC NOT NULL DEFAULT NOW,
+    last_seen_at UTC NOT NULL DEFAULT NOW,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_repos_full_name ON repos (full_name);
+CREATE INDEX idx_repos_owner_id ON repos (owner_id);
+CREATE INDEX idx_repos_parent_id ON repos (parent_id);
+CREATE INDEX idx_repos_source_id ON repos (source_id);
+CREATE INDEX idx_repos_root_commit_sha ON repos (root_commit_sha);
+
+CREATE TABLE repo_names (
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    full_name TEXT NOT NULL COLLATE NOCASE,
+    first_seen_at UTC NOT NULL DEFAULT NOW,
+    last_seen_at UTC NOT NULL DEFAULT NOW,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW,
+    PRIMARY KEY (repo_id, full_name)
+);
+CREATE INDEX idx_repo_names_full_name ON repo_names (full_name);
+
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    name TEXT NOT NULL COLLATE NOCASE,
+    color TEXT,
+    description TEXT,
+    is_default FLAG NOT NULL DEFAULT 0,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_labels_repo_id_name ON labels (repo_id, name);
+
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    number INTEGER NOT NULL,
+    is_pull_request FLAG NOT NULL DEFAULT 0,
+    title TEXT,
+    body TEXT,
+    html_url TEXT,
+    user_id INTEGER REFERENCES users (id),
+    state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    state_reason TEXT,
+    locked FLAG NOT NULL DEFAULT 0,
+    comments INTEGER,
+    author_association TEXT,
+    created_at UTC NOT NULL,
+    updated_at UTC NOT NULL,
+    closed_at UTC,
+    closed_by_id INTEGER REFERENCES users (id),
+    merged_at UTC,
+    merged_by_id INTEGER REFERENCES users (id),
+    merge_commit_sha TEXT,
+    head_repo_id INTEGER,
+    head_ref TEXT,
+    head_sha TEXT,
+    base_ref TEXT,
+    draft FLAG,
+    commits INTEGER,
+    additions INTEGER,
+    deletions INTEGER,
+    changed_files INTEGER,
+    pull_fetched_at UTC,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE UNIQUE INDEX idx_items_repo_id_number ON items (repo_id, number);
+CREATE INDEX idx_items_repo_id_created_at ON items (repo_id, created_at);
+CREATE INDEX idx_items_repo_id_updated_at ON items (repo_id, updated_at);
+CREATE INDEX idx_items_repo_id_state ON items (repo_id, state);
+CREATE INDEX idx_items_user_id ON items (user_id);
+
+CREATE TABLE item_labels (
+    item_id INTEGER NOT NULL REFERENCES items (id),
+    label_id INTEGER NOT NULL REFERENCES labels (id),
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW,
+    PRIMARY KEY (item_id, label_id)
+);
+CREATE INDEX idx_item_labels_label_id ON item_labels (label_id);
+
+CREATE TABLE item_assignees (
+    item_id INTEGER NOT NULL REFERENCES items (id),
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW,
+    PRIMARY KEY (item_id, user_id)
+);
+CREATE INDEX idx_item_assignees_user_id ON item_assignees (user_id);
+
+CREATE TABLE comments (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    item_id INTEGER REFERENCES items (id),
+    issue_number INTEGER NOT NULL,
+    user_id INTEGER REFERENCES users (id),
+    body TEXT,
+    html_url TEXT,
+    author_association TEXT,
+    created_at UTC NOT NULL,
+    updated_at UTC NOT NULL,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_comments_item_id_created_at ON comments (item_id, created_at);
+CREATE INDEX idx_comments_user_id_created_at ON comments (user_id, created_at);
+CREATE INDEX idx_comments_repo_id_issue_number ON comments (repo_id, issue_number);
+CREATE INDEX idx_comments_repo_id_updated_at ON comments (repo_id, updated_at);
+
+CREATE TABLE issue_events (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    item_id INTEGER REFERENCES items (id),
+    issue_number INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    actor_id INTEGER REFERENCES users (id),
+    created_at UTC NOT NULL,
+    label_name TEXT,
+    assignee_id INTEGER REFERENCES users (id),
+    commit_id TEXT,
+    source_repo_id INTEGER,
+    source_number INTEGER,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_issue_events_item_id_created_at ON issue_events (item_id, created_at);
+CREATE INDEX idx_issue_events_event_created_at ON issue_events (event, created_at);
+CREATE INDEX idx_issue_events_repo_id_issue_number ON issue_events (repo_id, issue_number);
+CREATE INDEX idx_issue_events_actor_id_created_at ON issue_events (actor_id, created_at);
+CREATE INDEX idx_issue_events_source ON issue_events (source_repo_id, source_number);
+
+CREATE TABLE contributors (
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    contributions INTEGER NOT NULL,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW,
+    PRIMARY KEY (repo_id, user_id)
+);
+CREATE INDEX idx_contributors_user_id ON contributors (user_id);
+
+CREATE TABLE sync_state (
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    resource TEXT NOT NULL,
+    cursor TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    next_url TEXT,
+    complete FLAG NOT NULL DEFAULT 0,
+    last_run_id INTEGER REFERENCES harvest_runs (id),
+    updated_at UTC NOT NULL DEFAULT NOW,
+    PRIMARY KEY (repo_id, resource)
+);
+"""
+
+
+def create_family_tables(db: sqlite_utils.Database) -> None:
+    for statement in _ddl(_FAMILY_TABLES):
+        db.execute(statement)
+
+
+# Append only: a released migration is never edited, since databases out there already ran it.
+MIGRATIONS: list[Migration] = [
+    Migration(1, "create the project family tables", create_family_tables),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1].number
