@@ -31,7 +31,9 @@ class SandboxServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     def start(self) -> "SandboxServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="civicbot-sandbox", daemon=True)
+        # A short poll interval makes stop() quick (werkzeug's default is 0.5 s per server).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="civicbot-sandbox", daemon=True)
         self._thread.start()
         return self
 
