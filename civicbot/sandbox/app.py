@@ -111,8 +111,7 @@ class Simulator:
         path = request.path
         if path.startswith("/_sim/"):
             return self._admin(request)(environ, start_response)
-        prefix = ENTERPRISE_PREFIX if path.startswith(ENTERPRISE_PREFIX + "/") else ""
-        path = path[len(prefix):]
+        path, prefix = _api_path(path)
         base = request.host_url.rstrip("/") + prefix
         renderer = Renderer(self.world, Urls(api=base, web=self.web_url or request.host_url.rstrip("/")))
         entry = {"method": request.method, "path": path, "query": request.query_string.decode("latin-1"),
@@ -469,7 +468,7 @@ class Simulator:
                            errors=[{"resource": "Search", "field": "q", "code": "missing"}])
         matches = search_repositories(self.world, q)
         per_page, page = _paging(request.args)
-        if page * per_page > MAX_SEARCH_RESULTS and (page - 1) * per_page >= MAX_SEARCH_RESULTS:
+        if (page - 1) * per_page >= MAX_SEARCH_RESULTS:
             raise ApiError(422, "Only the first 1000 search results are available", "https://docs.github.com/v3/search/")
         total = len(matches)
         matches = matches[:MAX_SEARCH_RESULTS]
@@ -500,8 +499,7 @@ class Simulator:
     def _page(self, request: Request, base: str, rows: list, render, repo: Repo | None) -> Answer:
         per_page, page = _paging(request.args)
         window = rows[(page - 1) * per_page: page * per_page]
-        headers = _link_header(request, base, request.path[len(ENTERPRISE_PREFIX):] if request.path.startswith(ENTERPRISE_PREFIX + "/") else request.path,
-                               page, per_page, len(rows))
+        headers = _link_header(request, base, _api_path(request.path)[0], page, per_page, len(rows))
         return Answer([render(x) for x in window], headers=headers, last_modified=repo.modified if repo else None)
 
     def _view(self, repo: Repo, key: tuple, build) -> list:
@@ -641,6 +639,13 @@ def search_repositories(world: World, q: str) -> list[tuple[Repo, float]]:
 
 
 # -- small helpers ------------------------------------------------------------------------
+
+def _api_path(path: str) -> tuple[str, str]:
+    """The API path without an Enterprise-style /api/v3 prefix, and the prefix found."""
+    if path.startswith(ENTERPRISE_PREFIX + "/"):
+        return path[len(ENTERPRISE_PREFIX):], ENTERPRISE_PREFIX
+    return path, ""
+
 
 def _network_root(world: World, repo: Repo) -> Repo:
     while repo.data.get("fork_parent_id") is not None:

@@ -182,7 +182,7 @@ class Renderer:
     def _associations(self, repo: Repo) -> tuple[set[str], set[str]]:
         # Simulated roles: whoever merged a PR in the repo is a member; commit authors
         # listed as contributors are contributors. Cached: asked for on every item rendered.
-        cache = self.world.__dict__.setdefault("_associations", {})
+        cache = self.world.roles
         if repo.id not in cache:
             members = {(i.get("pull_request") or {}).get("merged_by") or "" for i in repo.items}
             cache[repo.id] = (

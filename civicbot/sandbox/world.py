@@ -142,6 +142,9 @@ class World:
             repo.events.sort(key=lambda x: x["id"])
             for item in repo.items:
                 repo.modified = max(repo.modified, item["updated_at"])
+        self._history_cache: dict[str | None, tuple[str, ...]] = {}
+        # Filled by the renderer: (members, contributors) logins per repo id, for author_association.
+        self.roles: dict[int, tuple[set[str], set[str]]] = {}
         self._comment_counts: dict[tuple[int, int], int] = {}
         for row in data["comments"]:
             key = (row["repo_id"], row["issue_number"])
@@ -287,7 +290,7 @@ class World:
 
 def _history(world: World, head: str | None) -> tuple[str, ...]:
     # Cached per head: histories are shared by forks and asked for on every commits page.
-    cache = world.__dict__.setdefault("_history_cache", {})
+    cache = world._history_cache
     if head in cache:
         return cache[head]
     seen: set[str] = set()
