@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_PORT ?= 8765
+DATASETTE_PORT ?= 8001
 
 .PHONY: demo test install clean bench
 
@@ -27,10 +28,18 @@ var/demo-world.json: $(VENV)/.installed
 	mkdir -p var
 	$(BIN)/civicbot sandbox generate --seed 1 --scale 1 -o $@
 
+# The demo: the simulator on a generated world, a harvest of it, then Datasette on the database.
 demo: $(VENV)/.installed var/demo-world.json
-	@echo "civicbot demo: the harvester is not built yet, so this serves the GitHub simulator only"
-	@echo "on a generated Tokyo-shaped world. Try: curl http://127.0.0.1:$(DEMO_PORT)/repos/Tokyo-Metro-Gov/covid19"
-	$(BIN)/civicbot sandbox serve --world var/demo-world.json --port $(DEMO_PORT)
+	@mkdir -p var && rm -f var/sim.url
+	@$(BIN)/civicbot sandbox serve --world var/demo-world.json --port $(DEMO_PORT) --url-file var/sim.url \
+		> var/sim.log 2>&1 & sim=$$!; \
+	trap "kill $$sim 2>/dev/null" EXIT INT TERM; \
+	for i in $$(seq 100); do test -s var/sim.url && break; sleep 0.1; done; \
+	test -s var/sim.url || { cat var/sim.log; exit 1; }; \
+	echo "GitHub simulator: $$(cat var/sim.url) (world var/demo-world.json)"; \
+	CIVICBOT_DEMO_TOKEN=sandbox-token $(BIN)/civicbot harvest -c config/demo.yml && \
+	echo "Datasette: http://127.0.0.1:$(DATASETTE_PORT)/ (Ctrl-C to stop)" && \
+	$(BIN)/datasette serve var/demo.db -h 127.0.0.1 -p $(DATASETTE_PORT)
 
 clean:
 	rm -rf var .pytest_cache

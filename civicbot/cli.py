@@ -30,5 +30,47 @@ def main() -> None:
     """civicbot: harvest a civic project family from GitHub, measure it and publish it."""
 
 
+CONFIG_OPTION = click.option("-c", "--config", "config_path", required=True, metavar="FILE",
+                             help="Project family configuration (config/*.yml).")
+
+
+def _load(config_path: str):
+    """The configuration, or exit 2 with the one-line error naming the file and field."""
+    from .config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"civicbot: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--repo", "repos", multiple=True, metavar="OWNER/NAME", help="Harvest only this repo (repeatable).")
+@click.option("--full", is_flag=True, help="Ignore cursors and ETags: read everything again.")
+@click.option("--quiet", is_flag=True, help="No progress display; only errors and the summary line.")
+@click.option("--json-log", is_flag=True, help="Print progress and the summary as JSON lines (for the scheduler).")
+def harvest(config_path: str, repos: tuple[str, ...], full: bool, quiet: bool, json_log: bool) -> None:
+    """Harvest the project family into the database (incremental and resumable).
+
+    Exit status: 0 complete, 3 partial (some repos failed), 75 rate limited (run again after
+    the reset; nothing is lost), 2 bad configuration.
+    """
+    from .harvest.report import run_harvest
+
+    raise SystemExit(run_harvest(_load(config_path), repos=list(repos), full=full, quiet=quiet, json_log=json_log))
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(config_path: str, as_json: bool) -> None:
+    """Last harvest runs, per-repo sync state and the quota left."""
+    from .harvest.report import show_status
+
+    raise SystemExit(show_status(_load(config_path), as_json=as_json))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -212,6 +212,10 @@ class RetrySettings(Strict):
         3600.0,
         description="Longest wait, in seconds, for a rate-limit reset; a later reset stops the harvest "
                     "(it resumes on the next run). GitHub's primary limit resets hourly.")
+    secondary_rate_wait: Seconds = Field(
+        60.0,
+        description="Wait, in seconds, after a secondary rate limit that gives no Retry-After "
+                    "(GitHub asks for at least a minute).")
 
 
 class ThrottleSettings(Strict):

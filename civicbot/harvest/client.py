@@ -54,8 +54,6 @@ __all__ = [
     "RateLimited", "RepoMoved", "TakenDown", "TransientError", "make_github",
 ]
 
-SECONDARY_WAIT = 60.0  # GitHub: without Retry-After, wait at least a minute after a secondary limit
-
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -122,6 +120,7 @@ class Page:
     etag: str | None = None
     last_modified: str | None = None
     next_url: str | None = None
+    last_url: str | None = None
     rate_remaining: int | None = None
     rate_reset: int | None = None
     not_modified: bool = False
@@ -154,7 +153,7 @@ def make_github(config: Config, token: str | None) -> Github:
     """A PyGithub client configured from `config.github` (lazy; throttle and retry from config)."""
     gh = config.github
     retry = _Retry(total=gh.retry.total, backoff_factor=gh.retry.backoff_factor,
-                        max_rate_limit_wait=gh.retry.max_rate_limit_wait)
+                   max_rate_limit_wait=gh.retry.max_rate_limit_wait, secondary_rate_wait=gh.retry.secondary_rate_wait)
     return Github(auth=Auth.Token(token) if token else None, base_url=gh.base_url, per_page=gh.per_page,
                   timeout=max(1, math.ceil(gh.timeout)),  # PyGithub asserts an int
                   retry=retry,
@@ -175,13 +174,13 @@ def _message(body: Any, fallback: str) -> str:
     return fallback
 
 
-def _next_link(link: str | None) -> str | None:
-    """The `rel="next"` URL of a Link header, verbatim."""
+def _next_link(link: str | None, rel: str = "next") -> str | None:
+    """The URL of a Link header's `rel` (next by default), verbatim."""
     if not link:
         return None
     for part in link.split(","):
         url, _, params = part.partition(";")
-        if 'rel="next"' in params.replace(" ", ""):
+        if f'rel="{rel}"' in params.replace(" ", ""):
             return url.strip().strip("<>")
     return None
 
@@ -212,6 +211,7 @@ class GitHubClient:
         self._quotas = [Quota() for _ in self._githubs]
         self._current = 0
         self.requests_made = 0
+        self.quota_used = 0  # primary quota this client spent, from the rate-limit headers
         self.base_path = urlsplit(config.github.base_url).path.rstrip("/")
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -235,11 +235,18 @@ class GitHubClient:
                     self._current = i
                     return
 
-    def _record(self, headers: dict[str, Any]) -> tuple[int | None, int | None]:
+    def _record(self, headers: dict[str, Any], status: int | None = None) -> tuple[int | None, int | None]:
         h = {k.lower(): v for k, v in (headers or {}).items()}
         remaining, reset, limit = (_int(h.get("x-ratelimit-remaining")), _int(h.get("x-ratelimit-reset")),
                                    _int(h.get("x-ratelimit-limit")))
         if h.get("x-ratelimit-resource", "core") == "core" and remaining is not None:
+            # Quota spent: the fall of `remaining` within one window; the first answer seen
+            # counts 1 unless it was a free 304.
+            before = self.quota
+            if before.remaining is not None and before.reset == reset:
+                self.quota_used += max(0, before.remaining - remaining)
+            elif status not in (None, 304):
+                self.quota_used += 1
             self.quota.remaining, self.quota.reset = remaining, reset
             if limit is not None:
                 self.quota.limit = limit
@@ -293,7 +300,7 @@ class GitHubClient:
                     raise RepoMoved(path, 301, "redirect not followed (another host or scheme)") from None
                 raise
 
-            self._record(resp_headers)
+            self._record(resp_headers, status)
             if status in (429, 403) or status >= 500:
                 wait = self._wait_for(path, status, resp_headers, text, attempt)
                 if wait is not None:
@@ -320,7 +327,7 @@ class GitHubClient:
         if status == 403 and remaining == 0 and retry_after is None:  # primary
             wait = max((reset or 0) - time.time(), 0) + 1
         else:
-            wait = float(retry_after) if retry_after is not None else SECONDARY_WAIT
+            wait = float(retry_after) if retry_after is not None else retry.secondary_rate_wait
         if wait > retry.max_rate_limit_wait or attempt > retry.total:
             raise RateLimited(path, status, message, reset=reset if remaining == 0 else None, wait=wait)
         return wait
@@ -345,7 +352,8 @@ class GitHubClient:
     def _page(self, path: str, status: int, headers: dict[str, Any], text: str) -> Page:
         h = {k.lower(): v for k, v in headers.items()}
         return Page(status=status, etag=h.get("etag"), last_modified=h.get("last-modified"),
-                    next_url=_next_link(h.get("link")), rate_remaining=_int(h.get("x-ratelimit-remaining")),
+                    next_url=_next_link(h.get("link")), last_url=_next_link(h.get("link"), "last"),
+                    rate_remaining=_int(h.get("x-ratelimit-remaining")),
                     rate_reset=_int(h.get("x-ratelimit-reset")))
 
     def _parse(self, path: str, text: str) -> Any:
@@ -371,6 +379,23 @@ class GitHubClient:
         if status != 204 and not isinstance(page.body, dict):
             raise BadResponse(path, status, f"expected a JSON object, got {type(page.body).__name__}")
         return page
+
+    def last_item(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The last item of a list in two requests at most: its first page, then rel="last".
+
+        This is how a repo's root commit is found (`commits?per_page=1`). None for an empty list.
+        """
+        first = next(self.list_pages(path, params))
+        items = first.items
+        if first.last_url:
+            where = self._relative(first.last_url)
+            status, headers, text = self._request(where, None, None)
+            if not 200 <= status < 300:
+                self._raise_for(where, status, headers, text)
+            items = self._parse(where, text)
+            if not isinstance(items, list):
+                raise BadResponse(where, status, f"expected a JSON list, got {type(items).__name__}")
+        return items[-1] if items else None
 
     def list_pages(self, path: str, params: dict[str, Any] | None = None,
                    etag: str | None = None) -> Iterator[Page]:

@@ -1,0 +1,371 @@
+"""What to fetch, and in which order: one harvest run of a project family into the store.
+
+For each repo of the family (the upstream, the listed derivatives, and forks found on the
+way) every configured resource is read incrementally and written page by page, each page in
+one transaction together with its sync state, so a run killed at any moment resumes where it
+stopped and re-running never duplicates a row (docs/harvest.md).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from civicbot import __version__
+from civicbot.config import Config
+from civicbot.store import write
+from civicbot.store.schema import utc_text
+
+from .client import GitHubClient, Gone, HarvestHTTPError, NotFound, Page, RateLimited, TakenDown, TransientError
+
+# What makes one item of a page unusable (logged and skipped; the rest of the page is kept).
+ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, AttributeError)
+
+# Exit statuses of `civicbot harvest` (documented in docs/harvest.md).
+EXIT_COMPLETE = 0
+EXIT_PARTIAL = 3  # some repos failed this run; the others were harvested
+EXIT_RATE_LIMITED = 75  # quota (or its reserve) ran out: state saved, run again after the reset
+
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class HarvestResult:
+    run_id: int
+    outcome: str
+    requests_made: int = 0
+    quota_used: int | None = None
+    items_written: int = 0
+    repos: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # full_name -> reason
+    skipped: list[str] = field(default_factory=list)  # payload items skipped, with reasons
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return {"complete": EXIT_COMPLETE, "partial": EXIT_PARTIAL, "rate_limited": EXIT_RATE_LIMITED}.get(
+            self.outcome, 1)
+
+
+class StopHarvest(Exception):
+    """The quota reserve is reached: stop cleanly, state is saved."""
+
+
+@dataclass
+class _Target:
+    full_name: str
+    depth: int  # 0 for the upstream and listed repos, n for an n-th generation fork
+    repo_id: int | None = None
+    unchanged: bool = False  # its parent's fork list shows it as it was: no need to GET it again
+
+
+class Harvester:
+    def __init__(self, config: Config, db: sqlite_utils.Database, client: GitHubClient, *,
+                 full: bool = False, only: list[str] | None = None, progress: Progress | None = None):
+        self.config = config
+        self.db = db
+        self.client = client
+        self.full = full
+        self.only = {name.lower() for name in only} if only else None
+        self.progress = progress or (lambda event: None)
+        self.resources = set(config.harvest.resources)
+        patterns = [re.compile(p, re.IGNORECASE) for p in config.bots.patterns]
+        logins = {x.lower() for x in config.bots.logins}
+        self.bot_rule = lambda login: ("config login" if login.lower() in logins
+                                       else "config pattern" if any(p.search(login) for p in patterns) else None)
+        self.result: HarvestResult | None = None
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> HarvestResult:
+        run_id = write.start_run(self.db, config_name=self.config.name, api_url=self.config.github.base_url,
+                                 civicbot_version=__version__)
+        self.result = result = HarvestResult(run_id=run_id, outcome="running")
+        self.prov = write.Provenance(run_id, utc_text())
+        start_requests, start_quota = self.client.requests_made, self.client.quota_used
+        queue = [_Target(self.config.upstream, 0)] + [_Target(d.repo, 0) for d in self.config.discovery.listed]
+        seen: set[str] = set()
+        try:
+            while queue:
+                target = queue.pop(0)
+                if target.full_name.lower() in seen:
+                    continue
+                seen.add(target.full_name.lower())
+                if self.only is not None and target.full_name.lower() not in self.only:
+                    continue
+                self.progress({"kind": "repo", "repo": target.full_name, "done": len(seen) - 1,
+                               "queued": len(queue), "quota": self.client.quota.remaining})
+                try:
+                    forks = self.harvest_repo(target)
+                except TransientError as exc:
+                    result.failed[target.full_name] = str(exc)
+                    continue
+                result.repos += 1
+                for fork in forks:
+                    if fork.full_name.lower() not in seen:
+                        queue.append(fork)
+            result.outcome = "partial" if result.failed else "complete"
+        except (RateLimited, StopHarvest) as exc:
+            result.outcome, result.error = "rate_limited", str(exc)
+        except KeyboardInterrupt:
+            result.outcome, result.error = "interrupted", "interrupted by the user"
+            raise
+        except BaseException as exc:
+            result.outcome, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            result.requests_made = self.client.requests_made - start_requests
+            result.quota_used = self.client.quota_used - start_quota
+            error = result.error or ("; ".join(f"{k}: {v}" for k, v in result.failed.items()) or None)
+            write.finish_run(self.db, run_id, outcome=result.outcome, requests_made=result.requests_made,
+                             quota_used=result.quota_used, items_written=result.items_written, error=error)
+        return result
+
+    def _check_reserve(self) -> None:
+        if self.client.reserve_reached:
+            raise StopHarvest(f"rate-limit reserve of {self.config.github.rate_limit_reserve} reached "
+                              f"(remaining {self.client.quota.remaining}, resets at {self.client.quota.reset})")
+
+    # -- one repo ----------------------------------------------------------------------------
+
+    def harvest_repo(self, target: _Target) -> list[_Target]:
+        repo_id, repo_changed = self._repo(target)
+        if repo_id is None:
+            return []
+        full_name = self.db["repos"].get(repo_id)["full_name"]
+        path = f"/repos/{full_name}"
+        for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
+                                 ("comments", self._comments), ("events", self._events),
+                                 ("contributors", self._contributors), ("commits", self._root_commit)):
+            if resource not in self.resources:
+                continue
+            if (resource == "contributors" and not repo_changed and not self.full
+                    and write.sync_state(self.db, repo_id, "contributors")["complete"]):
+                continue  # commit authors change only with a push, which changes the repo object
+            self._check_reserve()
+            method(repo_id, path)
+        with self.db.atomic():
+            write.link_items(self.db, repo_id)
+        forks: list[_Target] = []
+        if "forks" in self.resources:
+            forks = self._forks(repo_id, path, target.depth)
+        return forks
+
+    def _repo(self, target: _Target) -> tuple[int | None, bool]:
+        """Fetch the repo object: (id, whether it changed); id None when GitHub no longer serves it."""
+        known = self.db.execute("SELECT repo_id FROM repo_names WHERE full_name = ? ORDER BY last_seen_at DESC",
+                                [target.full_name]).fetchone()
+        repo_id = target.repo_id or (known[0] if known else None)
+        if target.unchanged and repo_id and not self.full and write.sync_state(self.db, repo_id, "repo")["complete"]:
+            # A fork's full object embeds its parent, so it changes whenever the upstream does;
+            # the fork list already told us the fork itself did not.
+            return repo_id, False
+        # By id once known: a renamed repo is then still found, and keeps its rows.
+        path = f"/repositories/{repo_id}" if repo_id else f"/repos/{target.full_name}"
+        state = write.sync_state(self.db, repo_id, "repo") if repo_id else {"etag": None}
+        self._check_reserve()
+        try:
+            page = self.client.get_json(path, etag=None if self.full else state["etag"])
+        except NotFound:
+            return self._lost(repo_id, "gone", target), False
+        except (TakenDown, Gone) as exc:
+            return self._lost(repo_id, "taken_down" if isinstance(exc, TakenDown) else "gone", target), False
+        if page.not_modified:
+            return repo_id, False
+        with self.db.atomic():
+            repo_id = write.upsert_repo(self.db, page.body, self.prov, self.bot_rule)
+            if page.body["full_name"].lower() != target.full_name.lower() and not target.repo_id:
+                write.record_former_name(self.db, repo_id, target.full_name, self.prov)
+            write.save_sync_state(self.db, repo_id, "repo", self.prov.run_id, etag=page.etag,
+                                  last_modified=page.last_modified, complete=1)
+        self.result.items_written += 1
+        return repo_id, True
+
+    def _lost(self, repo_id: int | None, status: str, target: _Target) -> None:
+        if repo_id is not None:
+            with self.db.atomic():
+                write.mark_repo(self.db, repo_id, status, self.prov.harvested_at)
+        self.result.skipped.append(f"{target.full_name}: {status}")
+        self.progress({"kind": "lost", "repo": target.full_name, "status": status})
+        return None
+
+    # -- lists -------------------------------------------------------------------------------
+
+    def _write_page(self, repo_id: int, resource: str, page: Page, writer, state: dict[str, Any]) -> int:
+        """Write a page's items and the resource's new sync state in one transaction."""
+        written = 0
+        with self.db.atomic():
+            for item in page.items or []:
+                try:
+                    with self.db.atomic():  # a savepoint: a bad item is skipped, the page stays
+                        writer(self.db, repo_id, item, self.prov, self.bot_rule)
+                    written += 1
+                except ITEM_ERRORS as exc:
+                    self.result.skipped.append(f"{resource} in repo {repo_id}: {exc}")
+            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, **state)
+        self.result.items_written += written
+        self.progress({"kind": "page", "resource": resource, "items": written, "quota": self.client.quota.remaining})
+        return written
+
+    def _since_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict, writer) -> None:
+        """A list read oldest-change first with `since`: the cursor advances with every page.
+
+        Its ETag is kept for the exact request the next run will send (since = the cursor), so
+        a refresh with no change answers 304 and costs nothing.
+        """
+        state = write.sync_state(self.db, repo_id, resource)
+        cursor = None if self.full else state["cursor"]
+        request = {**params, **({"since": cursor} if cursor else {})}
+        etag = state["etag"] if state["complete"] and not self.full else None
+        first_request, first_etag, changed = request, None, False
+        for page in self.client.list_pages(f"{path}/{endpoint}", request, etag=etag):
+            if page.not_modified:
+                return
+            self._check_reserve()
+            first_etag = first_etag or page.etag
+            newest = max((i.get("updated_at") for i in page.items if isinstance(i, dict) and i.get("updated_at")),
+                         default=None)
+            cursor = max(filter(None, [cursor, write.utc(newest) if newest else None]), default=None)
+            self._write_page(repo_id, resource, page, writer, {"cursor": cursor, "etag": None, "complete": 0})
+            changed = True
+        request = {**params, **({"since": cursor} if cursor else {})}
+        if request == first_request:  # the cursor did not move: this run's first ETag is the next run's
+            with self.db.atomic():
+                write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, cursor=cursor,
+                                      etag=first_etag, complete=1)
+        elif changed or not state["complete"]:
+            # One request to learn the ETag of the next run's request (only after a change).
+            first = next(self.client.list_pages(f"{path}/{endpoint}", request))
+            self._write_page(repo_id, resource, first, writer, {"cursor": cursor, "etag": first.etag, "complete": 1})
+
+    def _issues(self, repo_id: int, path: str) -> None:
+        self._since_list(repo_id, path, "issues", "issues",
+                         {"state": "all", "sort": "updated", "direction": "asc"}, write.write_issue)
+
+    def _comments(self, repo_id: int, path: str) -> None:
+        self._since_list(repo_id, path, "comments", "issues/comments",
+                         {"sort": "updated", "direction": "asc"}, write.write_comment)
+
+    def _newest_first_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict,
+                           writer, key: Callable[[dict], Any]) -> None:
+        """A list read newest first, stopping at the last run's cursor (pulls have no `since`).
+
+        The cursor moves only when the list has been read down to it, so an interrupted read is
+        simply read again from the top next time (upserts make that harmless).
+        """
+        state = write.sync_state(self.db, repo_id, resource)
+        cursor = None if self.full else state["cursor"]
+        etag = None if self.full else state["etag"]
+        newest, first_etag = None, None
+        for index, page in enumerate(self.client.list_pages(f"{path}/{endpoint}", params, etag=etag)):
+            if page.not_modified:
+                return
+            self._check_reserve()
+            if index == 0:
+                first_etag = page.etag
+            keys = [key(i) for i in page.items if isinstance(i, dict) and key(i) is not None]
+            newest = max(filter(None, [newest, *keys]), default=None)
+            fresh = [i for i in page.items if not isinstance(i, dict) or cursor is None or key(i) is None
+                     or key(i) >= cursor]
+            page.items = fresh
+            self._write_page(repo_id, resource, page, writer,
+                             {"cursor": state["cursor"], "etag": state["etag"], "complete": 0})
+            if cursor is not None and len(fresh) < len(keys):
+                break  # reached what the last run had already stored
+        new_cursor = max(filter(lambda k: k is not None, [cursor, newest]), default=None)
+        with self.db.atomic():
+            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, cursor=new_cursor,
+                                  etag=first_etag, complete=1)
+
+    def _pulls(self, repo_id: int, path: str) -> None:
+        self._newest_first_list(repo_id, path, "pulls", "pulls", {"state": "all", "sort": "updated", "direction": "desc"},
+                                write.write_pull, lambda p: write.utc(p.get("updated_at")) if p.get("updated_at") else None)
+
+    def _events(self, repo_id: int, path: str) -> None:
+        # Events never change once made: their id is the cursor. Stored as text, compared as text:
+        # pad it so that string order is number order.
+        self._newest_first_list(repo_id, path, "events", "issues/events", {}, write.write_event,
+                                lambda e: f"{e['id']:020d}" if isinstance(e.get("id"), int) else None)
+
+    def _whole_list(self, repo_id: int, path: str, resource: str, endpoint: str, writer) -> list[Any]:
+        """A short list read whole when its first page changed (labels, contributors, forks)."""
+        state = write.sync_state(self.db, repo_id, resource)
+        items: list[Any] = []
+        first_etag = None
+        for index, page in enumerate(self.client.list_pages(f"{path}/{endpoint}", {},
+                                                            etag=None if self.full else state["etag"])):
+            if page.not_modified:
+                return []
+            self._check_reserve()
+            first_etag = first_etag or page.etag
+            items.extend(page.items)
+            self._write_page(repo_id, resource, page, writer, {"etag": None, "complete": 0})
+        with self.db.atomic():
+            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, etag=first_etag, complete=1)
+        return items
+
+    def _labels(self, repo_id: int, path: str) -> None:
+        self._whole_list(repo_id, path, "labels", "labels",
+                         lambda db, rid, label, prov, rule: write.write_labels(db, rid, [label], prov))
+
+    def _contributors(self, repo_id: int, path: str) -> None:
+        self._whole_list(repo_id, path, "contributors", "contributors",
+                         lambda db, rid, row, prov, rule: write.write_contributors(db, rid, [row], prov, rule))
+
+    def _root_commit(self, repo_id: int, path: str) -> None:
+        """The repo's first commit (shared roots reveal copies): two requests, once per repo."""
+        if write.sync_state(self.db, repo_id, "commits")["complete"] and not self.full:
+            return
+        try:
+            commit = self.client.last_item(f"{path}/commits", {"per_page": 1})
+        except HarvestHTTPError as exc:
+            if exc.status != 409:  # 409: an empty repository has no commits
+                raise
+            commit = None
+        with self.db.atomic():
+            write.set_root_commit(self.db, repo_id, commit.get("sha") if isinstance(commit, dict) else None)
+            write.save_sync_state(self.db, repo_id, "commits", self.prov.run_id, complete=1)
+
+    def _forks(self, repo_id: int, path: str, depth: int) -> list[_Target]:
+        discovery = self.config.discovery.forks
+        if not discovery.enabled:
+            return []
+
+        changed: set[int] = set()
+
+        def store_fork(db, parent_id, fork, prov, rule):
+            before = db.execute("SELECT full_name, updated_at, pushed_at FROM repos WHERE id = ?",
+                                [fork.get("id")]).fetchone()
+            fork_id = write.upsert_repo(db, fork, prov, rule, minimal=True)
+            write.set_fork_parent(db, fork_id, parent_id)
+            if before != (fork.get("full_name"), write.utc(fork.get("updated_at")), write.utc(fork.get("pushed_at"))):
+                changed.add(fork_id)
+
+        listed = self._whole_list(repo_id, path, "forks", "forks", store_fork)
+        # Forks seen before are visited again even when GitHub stopped listing them (or the
+        # list was unchanged): that is how a deleted fork gets its status.
+        known = [{"full_name": r["full_name"], "id": r["id"]} for r in self.db.query(
+            "SELECT id, full_name FROM repos WHERE parent_id = ? AND status IN ('active', 'renamed') ORDER BY id",
+            [repo_id])]
+        max_depth = discovery.max_depth if discovery.recursive else 1
+        if depth + 1 > max_depth:
+            return []
+        listed_ids = {f.get("id") for f in listed if isinstance(f, dict)}
+        targets, seen = [], set()
+        for fork in [*listed, *known]:
+            if isinstance(fork, dict) and fork.get("full_name") and fork.get("id") not in seen:
+                seen.add(fork.get("id"))
+                # Unchanged: listed as before, or the whole list unchanged (304: nothing listed).
+                unchanged = fork["id"] not in changed and (fork["id"] in listed_ids or not listed)
+                targets.append(_Target(fork["full_name"], depth + 1, fork.get("id"), unchanged))
+        return targets
+
+
+def harvest(config: Config, db: sqlite_utils.Database, client: GitHubClient, **options: Any) -> HarvestResult:
+    """Harvest the family once (what `civicbot harvest` and the scheduler call)."""
+    return Harvester(config, db, client, **options).run()

@@ -1,0 +1,330 @@
+"""The one place that turns GitHub REST JSON into rows (docs/schema.md says what each means).
+
+Writers take already-parsed JSON and a `Provenance` (which run, when) and upsert: re-writing
+the same page twice leaves the database as it was, which is what makes a harvest resumable.
+Writers never commit; the harvester wraps each page and its sync state in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import sqlite_utils
+
+from .schema import utc_text
+
+# Dates in GitHub JSON are already UTC `...Z`; anything else (an offset, fractions) is normalised.
+_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+class PayloadError(ValueError):
+    """A GitHub object lacks what a row needs; the message names the object and the field."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    run_id: int
+    harvested_at: str
+
+    def columns(self) -> dict:
+        return {"run_id": self.run_id, "harvested_at": self.harvested_at}
+
+
+def utc(value: Any) -> str | None:
+    """A GitHub timestamp as the store's UTC text, or None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and _UTC.match(value):
+        return value
+    from datetime import datetime
+
+    try:
+        return utc_text(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except (TypeError, ValueError):
+        raise PayloadError(f"not a timestamp: {str(value)[:40]!r}") from None
+
+
+def _need(obj: Any, key: str, kind: str, types: type | tuple = int) -> Any:
+    """A required field, or PayloadError naming it (JSON booleans never pass as numbers)."""
+    if not isinstance(obj, dict):
+        raise PayloadError(f"{kind}: expected an object, got {type(obj).__name__}")
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise PayloadError(f"{kind}: field {key!r} missing or of the wrong type")
+    return value
+
+
+def _text(value: Any, limit: int = 1_000_000) -> str | None:
+    """Free text as stored: None stays None; control characters other than tab/newline dropped."""
+    if value is None:
+        return None
+    text = str(value)[:limit]
+    return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 32)
+
+
+# -- people ---------------------------------------------------------------------------------
+
+BotRule = Callable[[str], str | None]
+
+
+def bot_reason(user: dict, config_rule: BotRule | None) -> str | None:
+    """Why a login is automation: GitHub's type, the [bot] suffix, or the config (docs/schema.md)."""
+    if user.get("type") == "Bot":
+        return "type"
+    login = user.get("login") or ""
+    if login.lower().endswith("[bot]"):
+        return "[bot] suffix"
+    return config_rule(login) if config_rule else None
+
+
+def upsert_user(db: sqlite_utils.Database, user: Any, prov: Provenance, rule: BotRule | None) -> int | None:
+    """Upsert an embedded user object; returns its id (None for null, e.g. a deleted account)."""
+    if user is None:
+        return None
+    user_id = _need(user, "id", "user")
+    login = _need(user, "login", "user", str)
+    reason = bot_reason(user, rule)
+    db["users"].upsert({
+        "id": user_id, "login": login, "type": user.get("type"), "is_bot": int(reason is not None),
+        "bot_reason": reason, "html_url": user.get("html_url"), "avatar_url": user.get("avatar_url"),
+        **prov.columns(),
+    }, pk="id")
+    return user_id
+
+
+# -- repos ----------------------------------------------------------------------------------
+
+def upsert_repo(db: sqlite_utils.Database, repo: dict, prov: Provenance, rule: BotRule | None,
+                *, minimal: bool = False) -> int:
+    """Upsert a repository object (full, or `minimal` from a fork list) and its name history."""
+    repo_id = _need(repo, "id", "repo")
+    full_name = _need(repo, "full_name", "repo", str)
+    owner_id = upsert_user(db, repo.get("owner"), prov, rule)
+    row = {
+        "id": repo_id, "full_name": full_name, "owner": full_name.split("/")[0], "owner_id": owner_id,
+        "name": full_name.split("/", 1)[-1], "description": _text(repo.get("description")),
+        "homepage": repo.get("homepage"), "html_url": repo.get("html_url"), "language": repo.get("language"),
+        "default_branch": repo.get("default_branch"), "fork": int(bool(repo.get("fork"))),
+        "archived": int(bool(repo.get("archived"))), "created_at": utc(repo.get("created_at")),
+        "updated_at": utc(repo.get("updated_at")), "pushed_at": utc(repo.get("pushed_at")),
+        "stargazers_count": repo.get("stargazers_count"), "forks_count": repo.get("forks_count"),
+        "open_issues_count": repo.get("open_issues_count"),
+        "topics": json.dumps(repo.get("topics") or [], ensure_ascii=False),
+        "last_seen_at": prov.harvested_at, **prov.columns(),
+    }
+    license_ = repo.get("license")
+    row["license_spdx_id"] = license_.get("spdx_id") if isinstance(license_, dict) else None
+    if not minimal:
+        row["subscribers_count"] = repo.get("subscribers_count")
+        row["parent_id"] = (repo.get("parent") or {}).get("id")
+        row["source_id"] = (repo.get("source") or {}).get("id")
+    db["repos"].upsert(row, pk="id")
+    names = db["repo_names"]
+    if names.count_where("repo_id = ? AND full_name = ?", [repo_id, full_name]):
+        db.execute("UPDATE repo_names SET last_seen_at = ? WHERE repo_id = ? AND full_name = ?",
+                   [prov.harvested_at, repo_id, full_name])
+    else:
+        names.insert({"repo_id": repo_id, "full_name": full_name, "last_seen_at": prov.harvested_at,
+                      **prov.columns()})
+    status = "renamed" if names.count_where("repo_id = ?", [repo_id]) > 1 else "active"
+    db.execute("UPDATE repos SET status = ?, status_checked_at = ? WHERE id = ?",
+               [status, prov.harvested_at, repo_id])
+    return repo_id
+
+
+def record_former_name(db: sqlite_utils.Database, repo_id: int, full_name: str, prov: Provenance) -> None:
+    """A name that GitHub redirected to this repo: kept so the next run asks by id."""
+    db["repo_names"].insert({"repo_id": repo_id, "full_name": full_name, "last_seen_at": prov.harvested_at,
+                             **prov.columns()}, pk=("repo_id", "full_name"), ignore=True)
+    db.execute("UPDATE repos SET status = 'renamed' WHERE id = ? AND status = 'active'", [repo_id])
+
+
+def set_fork_parent(db: sqlite_utils.Database, fork_id: int, parent_id: int) -> None:
+    db.execute("UPDATE repos SET parent_id = ? WHERE id = ? AND parent_id IS NULL", [parent_id, fork_id])
+
+
+def mark_repo(db: sqlite_utils.Database, repo_id: int, status: str, when: str) -> None:
+    """A repo GitHub stopped serving (gone, taken_down): its rows stay, only the status changes."""
+    db.execute("UPDATE repos SET status = ?, status_checked_at = ? WHERE id = ?", [status, when, repo_id])
+
+
+def set_root_commit(db: sqlite_utils.Database, repo_id: int, sha: str | None) -> None:
+    db.execute("UPDATE repos SET root_commit_sha = ? WHERE id = ?", [sha, repo_id])
+
+
+# -- issues and pull requests ---------------------------------------------------------------
+
+def _labels(db: sqlite_utils.Database, repo_id: int, labels: Iterable[Any], prov: Provenance) -> list[int]:
+    ids = []
+    for label in labels or []:
+        label_id = _need(label, "id", "label")
+        db["labels"].upsert({
+            "id": label_id, "repo_id": repo_id, "name": _need(label, "name", "label", str),
+            "color": label.get("color"), "description": _text(label.get("description")),
+            "is_default": int(bool(label.get("default"))), **prov.columns(),
+        }, pk="id")
+        ids.append(label_id)
+    return ids
+
+
+def write_labels(db: sqlite_utils.Database, repo_id: int, labels: list[Any], prov: Provenance) -> int:
+    return len(_labels(db, repo_id, labels, prov))
+
+
+def write_issue(db: sqlite_utils.Database, repo_id: int, issue: dict, prov: Provenance, rule: BotRule | None) -> int:
+    """An item from the issues endpoint (an issue, or a PR's issue side), with labels and assignees."""
+    item_id = _need(issue, "id", "issue")
+    number = _need(issue, "number", "issue")
+    state = issue.get("state")
+    if state not in ("open", "closed"):
+        raise PayloadError(f"issue {number}: state {str(state)[:20]!r} is neither open nor closed")
+    user_id = upsert_user(db, issue.get("user"), prov, rule)
+    closed_by = upsert_user(db, issue.get("closed_by"), prov, rule)
+    pr = issue.get("pull_request")
+    row = {
+        "id": item_id, "repo_id": repo_id, "number": number, "is_pull_request": int(pr is not None),
+        "title": _text(issue.get("title")), "body": _text(issue.get("body")), "html_url": issue.get("html_url"),
+        "user_id": user_id, "state": state, "state_reason": issue.get("state_reason"),
+        "locked": int(bool(issue.get("locked"))), "comments": issue.get("comments"),
+        "author_association": issue.get("author_association"),
+        "created_at": utc(_need(issue, "created_at", "issue", str)),
+        "updated_at": utc(_need(issue, "updated_at", "issue", str)),
+        "closed_at": utc(issue.get("closed_at")), "closed_by_id": closed_by, **prov.columns(),
+    }
+    if isinstance(pr, dict):
+        row["merged_at"] = utc(pr.get("merged_at"))
+        row["draft"] = int(bool(issue.get("draft")))
+    db["items"].upsert(row, pk="id")
+    label_ids = _labels(db, repo_id, issue.get("labels"), prov)
+    db.execute("DELETE FROM item_labels WHERE item_id = ?", [item_id])
+    db["item_labels"].insert_all(({"item_id": item_id, "label_id": lid, **prov.columns()} for lid in label_ids),
+                                 pk=("item_id", "label_id"), ignore=True)
+    assignees = [upsert_user(db, a, prov, rule) for a in issue.get("assignees") or []]
+    db.execute("DELETE FROM item_assignees WHERE item_id = ?", [item_id])
+    db["item_assignees"].insert_all(({"item_id": item_id, "user_id": uid, **prov.columns()} for uid in assignees if uid),
+                                    pk=("item_id", "user_id"), ignore=True)
+    return item_id
+
+
+def write_pull(db: sqlite_utils.Database, repo_id: int, pull: dict, prov: Provenance, rule: BotRule | None) -> int:
+    """PR details from the pulls list; the item row is completed if the issues list has not seen it."""
+    item_id = _need(pull, "id", "pull request")
+    number = _need(pull, "number", "pull request")
+    head = pull.get("head") if isinstance(pull.get("head"), dict) else {}
+    base = pull.get("base") if isinstance(pull.get("base"), dict) else {}
+    head_repo = head.get("repo") if isinstance(head.get("repo"), dict) else None
+    details = {
+        "merged_at": utc(pull.get("merged_at")), "merge_commit_sha": pull.get("merge_commit_sha"),
+        "head_repo_id": head_repo.get("id") if head_repo else None, "head_ref": head.get("ref"),
+        "head_sha": head.get("sha"), "base_ref": base.get("ref"), "draft": int(bool(pull.get("draft"))),
+        "pull_fetched_at": prov.harvested_at,
+    }
+    existing = db.execute("SELECT id FROM items WHERE repo_id = ? AND number = ?", [repo_id, number]).fetchone()
+    if existing is None:
+        pull = {**pull, "pull_request": {"merged_at": pull.get("merged_at")}, "comments": None}
+        write_issue(db, repo_id, pull, prov, rule)
+    db["items"].update(item_id, details)
+    return item_id
+
+
+def write_comment(db: sqlite_utils.Database, repo_id: int, comment: dict, prov: Provenance, rule: BotRule | None) -> int:
+    comment_id = _need(comment, "id", "comment")
+    issue_url = _need(comment, "issue_url", "comment", str)
+    try:
+        number = int(issue_url.rstrip("/").rsplit("/", 1)[-1])
+    except ValueError:
+        raise PayloadError(f"comment {comment_id}: issue_url does not end in an issue number") from None
+    db["comments"].upsert({
+        "id": comment_id, "repo_id": repo_id, "item_id": _item_id(db, repo_id, number), "issue_number": number,
+        "user_id": upsert_user(db, comment.get("user"), prov, rule), "body": _text(comment.get("body")),
+        "html_url": comment.get("html_url"), "author_association": comment.get("author_association"),
+        "created_at": utc(_need(comment, "created_at", "comment", str)),
+        "updated_at": utc(_need(comment, "updated_at", "comment", str)), **prov.columns(),
+    }, pk="id")
+    return comment_id
+
+
+def write_event(db: sqlite_utils.Database, repo_id: int, event: dict, prov: Provenance, rule: BotRule | None) -> int:
+    event_id = _need(event, "id", "event")
+    issue = event.get("issue")
+    number = _need(issue, "number", "event's issue")
+    source = ((event.get("source") or {}).get("issue") or {}) if isinstance(event.get("source"), dict) else {}
+    source_repo = (source.get("repository_url") or "")
+    row = {
+        "id": event_id, "repo_id": repo_id, "item_id": _item_id(db, repo_id, number), "issue_number": number,
+        "event": _need(event, "event", "event", str), "actor_id": upsert_user(db, event.get("actor"), prov, rule),
+        "created_at": utc(_need(event, "created_at", "event", str)),
+        "label_name": (event.get("label") or {}).get("name") if isinstance(event.get("label"), dict) else None,
+        "assignee_id": upsert_user(db, event.get("assignee"), prov, rule), "commit_id": event.get("commit_id"),
+        "source_repo_id": _repo_id_by_url(db, source_repo) if source_repo else None,
+        "source_number": source.get("number"), **prov.columns(),
+    }
+    db["issue_events"].upsert(row, pk="id")
+    if row["event"] == "merged" and row["actor_id"] is not None:
+        # Who merged a PR: the single-PR endpoint would cost a request per PR; the event says it.
+        db.execute("UPDATE items SET merged_by_id = ? WHERE repo_id = ? AND number = ?",
+                   [row["actor_id"], repo_id, number])
+    return event_id
+
+
+def write_contributors(db: sqlite_utils.Database, repo_id: int, rows: list[Any], prov: Provenance,
+                       rule: BotRule | None) -> int:
+    for row in rows:
+        if not isinstance(row, dict) or row.get("type") == "Anonymous" or "id" not in row:
+            continue  # anonymous contributors have no account to link
+        user_id = upsert_user(db, row, prov, rule)
+        db["contributors"].upsert({"repo_id": repo_id, "user_id": user_id,
+                                   "contributions": _need(row, "contributions", "contributor"), **prov.columns()},
+                                  pk=("repo_id", "user_id"))
+    return len(rows)
+
+
+def link_items(db: sqlite_utils.Database, repo_id: int) -> None:
+    """Fill item_id of comments and events written before their item (lists arrive in any order)."""
+    for table in ("comments", "issue_events"):
+        db.execute(f"""UPDATE {table} SET item_id = (SELECT id FROM items WHERE items.repo_id = {table}.repo_id
+                       AND items.number = {table}.issue_number) WHERE repo_id = ? AND item_id IS NULL""", [repo_id])
+    # merged_by for PRs whose merged event was stored before the PR itself
+    db.execute("""UPDATE items SET merged_by_id = (SELECT actor_id FROM issue_events e WHERE e.repo_id = items.repo_id
+                  AND e.issue_number = items.number AND e.event = 'merged' ORDER BY e.created_at DESC LIMIT 1)
+                  WHERE repo_id = ? AND is_pull_request = 1 AND merged_at IS NOT NULL AND merged_by_id IS NULL""",
+               [repo_id])
+
+
+def _item_id(db: sqlite_utils.Database, repo_id: int, number: int) -> int | None:
+    row = db.execute("SELECT id FROM items WHERE repo_id = ? AND number = ?", [repo_id, number]).fetchone()
+    return row[0] if row else None
+
+
+def _repo_id_by_url(db: sqlite_utils.Database, url: str) -> int | None:
+    tail = url.rstrip("/").split("/repos/", 1)[-1]
+    row = db.execute("SELECT repo_id FROM repo_names WHERE full_name = ? ORDER BY last_seen_at DESC LIMIT 1",
+                     [tail]).fetchone()
+    return row[0] if row else None
+
+
+# -- harvest bookkeeping ----------------------------------------------------------------------
+
+def start_run(db: sqlite_utils.Database, **fields: Any) -> int:
+    with db.atomic():
+        return db["harvest_runs"].insert({"outcome": "running", **fields}).last_pk
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, **fields: Any) -> None:
+    with db.atomic():
+        db["harvest_runs"].update(run_id, {"ended_at": utc_text(), **fields})
+
+
+def sync_state(db: sqlite_utils.Database, repo_id: int, resource: str) -> dict:
+    row = db.execute("SELECT cursor, etag, last_modified, next_url, complete FROM sync_state "
+                     "WHERE repo_id = ? AND resource = ?", [repo_id, resource]).fetchone()
+    keys = ("cursor", "etag", "last_modified", "next_url", "complete")
+    return dict(zip(keys, row)) if row else dict.fromkeys(keys)
+
+
+def save_sync_state(db: sqlite_utils.Database, repo_id: int, resource: str, run_id: int, **fields: Any) -> None:
+    db["sync_state"].upsert({"repo_id": repo_id, "resource": resource, "last_run_id": run_id,
+                             "updated_at": utc_text(), **fields}, pk=("repo_id", "resource"))

@@ -1,0 +1,148 @@
+"""Helpers for the harvest tests: configs for a simulator, the world as expected rows, dumps."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from civicbot.config import Config
+from civicbot.sandbox import World
+
+GHOST = "ghost"
+
+
+def family_config(world: dict, url: str, db_path, per_page: int = 100, upstream: str | None = None,
+                  **github) -> Config:
+    """A config harvesting the whole family: the upstream, every non-fork repo listed, forks recursive."""
+    repos = {r["id"]: r for r in world["repos"]}
+    upstream_name = upstream
+    upstream = next(r for r in world["repos"] if r["name"] == "covid19" and r["owner"] == "Tokyo-Metro-Gov")
+    listed = [{"repo": f"{r['owner']}/{r['name']}"} for r in world["repos"]
+              if r.get("fork_parent_id") is None and r["id"] != upstream["id"]]
+    depth = 1 + max((_depth(repos, r) for r in world["repos"]), default=0)
+    return Config.model_validate({
+        "name": "test", "upstream": upstream_name or f"{upstream['owner']}/{upstream['name']}",
+        "github": {"base_url": url, "per_page": per_page, "token_env": ["CIVICBOT_TEST_TOKEN"],
+                   "retry": {"total": 3, "backoff_factor": 0.01, "max_rate_limit_wait": 5}, **github},
+        "bots": {"logins": ["covid19-data-updater"]},
+        "discovery": {"forks": {"max_depth": max(depth, 1)}, "listed": listed},
+        "database": {"path": str(db_path)},
+    })
+
+
+def _depth(repos: dict, repo: dict) -> int:
+    depth = 0
+    while repo.get("fork_parent_id") is not None:
+        repo = repos[repo["fork_parent_id"]]
+        depth += 1
+    return depth
+
+
+def visible(world: dict) -> list[dict]:
+    return [r for r in world["repos"] if r.get("status", "active") == "active" and not r.get("private")]
+
+
+def expected_rows(world: dict) -> dict[str, set]:
+    """What the store must hold after a harvest of the whole family, as comparable tuples."""
+    w = World(world)
+    ids = {r["id"] for r in visible(world)}
+    user_ids = {u["login"]: u["id"] for u in world["users"]}
+    out: dict[str, set] = {}
+    out["repos"] = {(r["id"], f"{r['owner']}/{r['name']}", int(r.get("fork_parent_id") is not None),
+                     r.get("fork_parent_id"), r["created_at"], r.get("pushed_at", r["created_at"]),
+                     r.get("default_branch", "main"), r.get("homepage"), int(r.get("archived", False)),
+                     r.get("description"), _root(w, r)) for r in visible(world)}
+    items = [i for i in world["issues"] if i["repo_id"] in ids]
+    out["items"] = {(i["id"], i["repo_id"], i["number"], int(i.get("pull_request") is not None), i["title"],
+                     i.get("body"), i["user"], i["state"], i["created_at"], i["updated_at"], i.get("closed_at"),
+                     (i.get("pull_request") or {}).get("merged_at"), _merged_by(world, i),
+                     _head_repo(i, ids), int((i.get("pull_request") or {}).get("draft", False)) if i.get("pull_request") else None,
+                     (i.get("pull_request") or {}).get("merge_commit_sha"),
+                     (i.get("pull_request") or {}).get("head_ref"), (i.get("pull_request") or {}).get("base_ref"))
+                    for i in items}
+    out["item_labels"] = {(i["id"], name.lower()) for i in items for name in i.get("labels", [])}
+    out["item_assignees"] = {(i["id"], user_ids[a]) for i in items for a in i.get("assignees", [])}
+    out["labels"] = {(label["id"], r["id"], label["name"], label.get("color", "ededed"), label.get("description"))
+                     for r in visible(world) for label in r.get("labels", [])}
+    out["comments"] = {(c["id"], c["repo_id"], c["issue_number"], c["user"], c["body"], c["created_at"], c["updated_at"])
+                       for c in world["comments"] if c["repo_id"] in ids}
+    out["issue_events"] = {(e["id"], e["repo_id"], e["issue_number"], e["event"], e.get("actor") or GHOST,
+                            e["created_at"], e.get("label"), e.get("assignee"), e.get("commit_id"))
+                           for e in world["events"] if e["repo_id"] in ids}
+    out["contributors"] = {(r["id"], c["login"], c["contributions"]) for r in visible(world)
+                           for c in r.get("contributors", [])}
+    return out
+
+
+def _root(w: World, repo: dict) -> str | None:
+    history = w.history(repo.get("head"))
+    return history[-1]["sha"] if history else None
+
+
+def _merged_by(world: dict, item: dict) -> str | None:
+    pr = item.get("pull_request")
+    if not pr or not pr.get("merged_at"):
+        return None
+    return pr.get("merged_by")
+
+
+def _head_repo(item: dict, ids: set[int]) -> int | None:
+    pr = item.get("pull_request")
+    if not pr:
+        return None
+    return pr["head_repo_id"] if pr.get("head_repo_id") in ids else None
+
+
+def stored_rows(db) -> dict[str, set]:
+    q = lambda sql: {tuple(row) for row in db.execute(sql).fetchall()}  # noqa: E731
+    return {
+        "repos": q("""SELECT id, full_name, fork, parent_id, created_at, pushed_at, default_branch, homepage,
+                      archived, description, root_commit_sha FROM repos WHERE status IN ('active', 'renamed')"""),
+        "items": q("""SELECT i.id, i.repo_id, i.number, i.is_pull_request, i.title, i.body, u.login, i.state,
+                      i.created_at, i.updated_at, i.closed_at, i.merged_at, m.login, i.head_repo_id,
+                      CASE WHEN i.is_pull_request THEN i.draft END, i.merge_commit_sha, i.head_ref, i.base_ref
+                      FROM items i LEFT JOIN users u ON u.id = i.user_id LEFT JOIN users m ON m.id = i.merged_by_id"""),
+        "item_labels": q("SELECT il.item_id, lower(l.name) FROM item_labels il JOIN labels l ON l.id = il.label_id"),
+        "item_assignees": q("SELECT item_id, user_id FROM item_assignees"),
+        "labels": q("SELECT id, repo_id, name, color, description FROM labels"),
+        "comments": q("""SELECT c.id, c.repo_id, c.issue_number, u.login, c.body, c.created_at, c.updated_at
+                         FROM comments c JOIN users u ON u.id = c.user_id"""),
+        "issue_events": q("""SELECT e.id, e.repo_id, e.issue_number, e.event, a.login, e.created_at, e.label_name,
+                             s.login, e.commit_id FROM issue_events e LEFT JOIN users a ON a.id = e.actor_id
+                             LEFT JOIN users s ON s.id = e.assignee_id"""),
+        "contributors": q("""SELECT c.repo_id, u.login, c.contributions FROM contributors c
+                             JOIN users u ON u.id = c.user_id"""),
+    }
+
+
+def assert_store_equals_world(db, world: dict) -> dict[str, int]:
+    expected, stored = expected_rows(world), stored_rows(db)
+    for table in expected:
+        missing, extra = expected[table] - stored[table], stored[table] - expected[table]
+        assert not missing and not extra, (
+            f"{table}: {len(missing)} missing, {len(extra)} unexpected; e.g. missing {sorted(missing, key=str)[:2]}, "
+            f"unexpected {sorted(extra, key=str)[:2]}")
+    # every comment and event is linked to its item
+    assert db.execute("SELECT COUNT(*) FROM comments WHERE item_id IS NULL").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM issue_events WHERE item_id IS NULL").fetchone()[0] == 0
+    return {table: len(rows) for table, rows in expected.items()}
+
+
+def request_floor(world: dict) -> int:
+    """The fewest requests a full harvest can make: per repo 1 + max(1, ceil(n/100)) per list read."""
+    total = 0
+    w = World(world)
+    for repo in visible(world):
+        items = [i for i in world["issues"] if i["repo_id"] == repo["id"]]
+        lists = [len(items), sum(1 for i in items if i.get("pull_request")),
+                 sum(1 for c in world["comments"] if c["repo_id"] == repo["id"]),
+                 sum(1 for e in world["events"] if e["repo_id"] == repo["id"]),
+                 len(repo.get("labels", [])), len(repo.get("contributors", [])),
+                 sum(1 for f in visible(world) if f.get("fork_parent_id") == repo["id"]),
+                 len(w.history(repo.get("head")))]
+        total += 1 + sum(max(1, math.ceil(n / 100)) for n in lists)
+    return total
+
+
+def quota_by_path(log: list[dict]) -> Counter:
+    return Counter(r["path"] for r in log if r["quota"])

@@ -1,0 +1,295 @@
+"""The harvest of a project family: the database equals the world, frugally and resumably."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from civicbot.harvest.client import GitHubClient
+from civicbot.harvest.run import EXIT_RATE_LIMITED, harvest
+from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
+from civicbot.store import open_store
+from conftest import ROOT
+from harvest_helpers import assert_store_equals_world, family_config, quota_by_path, request_floor, visible
+from worlds import TOKEN, tiny_world
+
+
+def run(world, sim, tmp_path, per_page=100, token=DEMO_TOKEN, name="h.db", **options):
+    config = family_config(world, sim.url, tmp_path / name, per_page=per_page)
+    db = open_store(config.database.path)
+    client = GitHubClient(config, [token], sleep=lambda s: None)
+    return harvest(config, db, client, **options), db, config
+
+
+def sim_log(sim) -> list[dict]:
+    return requests.get(f"{sim.url}/_sim/requests").json()["requests"]
+
+
+@pytest.fixture(scope="module")
+def big_world():
+    world = generate_world_dict(seed=11, scale=2.2)
+    assert len(visible(world)) >= 20 and len(world["issues"]) >= 20_000
+    return world
+
+
+def test_full_harvest_equals_the_world_within_the_request_budget(big_world, sim_factory, tmp_path):
+    sim = sim_factory(big_world)
+    result, db, _ = run(big_world, sim, tmp_path)
+    assert result.outcome == "complete" and not result.failed and not result.skipped
+    counts = assert_store_equals_world(db, big_world)
+    assert counts["items"] >= 20_000
+    log = sim_log(sim)
+    repos = len(visible(big_world))
+    floor = request_floor(big_world)
+    budget = 1.1 * floor + 3 * repos
+    print(f"\nfull harvest: {len(log)} requests, floor {floor}, budget {budget:.0f}, {repos} repos, {counts}")
+    assert len(log) <= budget
+
+    # A second harvest with no change in the world costs nothing: every list answers 304.
+    requests.delete(f"{sim.url}/_sim/requests")
+    again, db, _ = run(big_world, sim, tmp_path)
+    assert again.outcome == "complete" and again.quota_used == 0
+    assert sum(r["quota"] for r in sim_log(sim)) == 0, quota_by_path(sim_log(sim))
+
+    # Ten items change on GitHub: the next harvest fetches them and the store matches again.
+    upstream = next(r for r in big_world["repos"] if r["name"] == "covid19" and r["owner"] == "Tokyo-Metro-Gov")
+    items = [i for i in big_world["issues"] if i["repo_id"] == upstream["id"]]
+    for n, item in enumerate(random.Random(3).sample(items, 10)):
+        change = {"title": f"{item['title']} (edited {n})"}
+        if n % 2:
+            change["state"] = "closed" if item["state"] == "open" else "open"
+            change["closed_at"] = "2021-05-01T00:00:00Z" if change["state"] == "closed" else None
+        requests.post(f"{sim.url}/_sim/world", json={"repo": "Tokyo-Metro-Gov/covid19", "action": "edit",
+                                                    "number": item["number"], "changes": change}).raise_for_status()
+        if n == 0:
+            requests.post(f"{sim.url}/_sim/world", json={"repo": "Tokyo-Metro-Gov/covid19", "action": "comment",
+                                                        "number": item["number"], "user": "civicbot-demo",
+                                                        "body": "新しいコメント"}).raise_for_status()
+    world_now = sim.app.world.data  # the simulator's world, with the edits
+    requests.delete(f"{sim.url}/_sim/requests")
+    third, db, _ = run(world_now, sim, tmp_path)
+    assert third.outcome == "complete"
+    assert_store_equals_world(db, world_now)
+    print(f"refresh after 10 changes: {third.requests_made} requests, {third.quota_used} quota")
+    assert third.quota_used <= 20
+
+
+def test_pages_of_seven(sim_factory, tmp_path):
+    world = generate_world_dict(seed=12, scale=0.5)
+    sim = sim_factory(world)
+    result, db, _ = run(world, sim, tmp_path, per_page=7)
+    assert result.outcome == "complete"
+    counts = assert_store_equals_world(db, world)
+    assert sum(counts.values()) >= 20_000
+    log = sim_log(sim)
+    assert max(len(r["query"]) for r in log) > 0 and any("per_page=7" in r["query"] for r in log)
+
+
+def test_renamed_deleted_and_taken_down_repos_keep_their_rows(sim_factory, tmp_path):
+    world = tiny_world()
+    world["repos"][4]["status"] = "active"  # gone/covid19-deleted exists at first
+    world["repos"][5]["status"] = "active"  # gone/covid19-blocked too
+    sim = sim_factory(world)
+    # The upstream is configured by the name it had before a rename: GitHub answers 301.
+    config = family_config(world, sim.url, tmp_path / "t.db", upstream="tokyo-metropolitan-gov/covid19")
+    db = open_store(config.database.path)
+    first = harvest(config, db, GitHubClient(config, [TOKEN], sleep=lambda s: None))
+    assert first.outcome == "complete"
+    before = {t: db[t].count for t in ("items", "comments", "issue_events", "repos")}
+    assert db.execute("SELECT status FROM repos WHERE id = 10").fetchone()[0] == "renamed"  # found by old name
+
+    for repo, action in (("gone/covid19-deleted", {"action": "status", "status": "deleted"}),
+                         ("gone/covid19-blocked", {"action": "status", "status": "taken_down"}),
+                         ("Tokyo-Metro-Gov/covid19", {"action": "rename", "to": "Tokyo-Metro-Gov/covid19-site"})):
+        requests.post(f"{sim.url}/_sim/world", json={"repo": repo, **action}).raise_for_status()
+    second = harvest(config, db, GitHubClient(config, [TOKEN], sleep=lambda s: None))
+    assert second.outcome == "complete", second
+    statuses = dict(db.execute("SELECT full_name, status FROM repos").fetchall())
+    assert statuses["gone/covid19-deleted"] == "gone" and statuses["gone/covid19-blocked"] == "taken_down"
+    assert statuses["Tokyo-Metro-Gov/covid19-site"] == "renamed"
+    assert db.execute("SELECT id FROM repos WHERE full_name = 'Tokyo-Metro-Gov/covid19-site'").fetchone()[0] == 10
+    names = {r[0] for r in db.execute("SELECT full_name FROM repo_names WHERE repo_id = 10")}
+    assert names == {"tokyo-metropolitan-gov/covid19", "Tokyo-Metro-Gov/covid19", "Tokyo-Metro-Gov/covid19-site"}
+    assert {t: db[t].count for t in before} == before  # nothing deleted
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "secondary", "secondary_no_retry_after", "429",
+                                  "reset", "stall", "truncate"])
+def test_every_fault_kind_is_survived(sim_factory, tmp_path, kind):
+    world = generate_world_dict(seed=13, scale=0.05)
+    rule = {"kind": kind, "path": "/repos/*", "rate": 0.05, "retry_after": 0, "stall_seconds": 2}
+    sim = sim_factory(world, faults={"seed": 5, "rules": [rule]})
+    config = family_config(world, sim.url, tmp_path / "f.db", timeout=1,
+                           retry={"total": 4, "backoff_factor": 0.0, "max_rate_limit_wait": 1,
+                                  "secondary_rate_wait": 0.01})
+    db = open_store(config.database.path)
+    outcomes = []
+    for _ in range(4):  # a run may end partial (a repo failed this run); later runs complete it
+        result = harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None))
+        outcomes.append(result.outcome)
+        if result.outcome == "complete":
+            break
+    fired = requests.get(f"{sim.url}/_sim/faults").json()["rules"][0]["fired"]
+    assert fired > 0, "the fault never fired"
+    assert outcomes[-1] == "complete", outcomes
+    assert set(outcomes) <= {"complete", "partial", "rate_limited"}
+    # the faults stop; a last run must leave the store equal to the world
+    requests.put(f"{sim.url}/_sim/faults", json={"seed": 0, "rules": []})
+    assert harvest(config, db, GitHubClient(config, [DEMO_TOKEN])).outcome == "complete"
+    assert_store_equals_world(db, world)
+
+
+def test_quota_exhausted_beyond_the_wait_stops_with_its_status_and_resumes(sim_factory, tmp_path):
+    world = generate_world_dict(seed=14, scale=0.05)
+    sim = sim_factory(world)
+    config = family_config(world, sim.url, tmp_path / "q.db")
+    db = open_store(config.database.path)
+    requests.post(f"{sim.url}/_sim/world", json={"repo": "Tokyo-Metro-Gov/covid19", "action": "status",
+                                                "status": "active"})
+    requests.post(f"{sim.url}/_sim/quota", json={"token": DEMO_TOKEN, "remaining": 40, "reset_in": 3600})
+    first = harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None))
+    assert first.outcome == "rate_limited" and first.exit_code == EXIT_RATE_LIMITED
+    assert "rate" in first.error
+    requests.post(f"{sim.url}/_sim/quota", json={"token": DEMO_TOKEN, "remaining": 5000, "reset_in": 3600})
+    second = harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None))
+    assert second.outcome == "complete"
+    assert_store_equals_world(db, world)
+
+
+def test_the_reserve_is_kept_for_labelling(sim_factory, tmp_path):
+    world = generate_world_dict(seed=14, scale=0.05)
+    sim = sim_factory(world)
+    config = family_config(world, sim.url, tmp_path / "r.db", rate_limit_reserve=4950)
+    db = open_store(config.database.path)
+    result = harvest(config, db, GitHubClient(config, [DEMO_TOKEN]))
+    assert result.outcome == "rate_limited" and "reserve" in result.error
+    remaining = requests.get(f"{sim.url}/rate_limit", headers={"Authorization": f"token {DEMO_TOKEN}"}).json()
+    assert remaining["resources"]["core"]["remaining"] >= 4940
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_same_database(sim_factory, tmp_path):
+    world = generate_world_dict(seed=15, scale=0.1)
+    sim = sim_factory(world)
+    config_path = tmp_path / "kill.yml"
+    db_path = tmp_path / "kill.db"
+    config = family_config(world, sim.url, db_path)
+    import yaml
+
+    config_path.write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
+    env = {**os.environ, "CIVICBOT_TEST_TOKEN": DEMO_TOKEN}
+    harvest_command = [sys.executable, "-m", "civicbot.cli", "harvest", "--quiet", "-c"]
+    command = harvest_command + [str(config_path)]
+    rng = random.Random(21)
+    started = time.monotonic()
+    reference = subprocess.run(harvest_command + [str(_copy_config(config, tmp_path, "ref.db"))],
+                               env=env, cwd=ROOT, capture_output=True, text=True)
+    assert reference.returncode == 0, reference.stderr
+    full_time = time.monotonic() - started
+    kills = 0
+    for _ in range(10):
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, max(0.1, full_time * 0.8)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    final = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert kills >= 5
+    db = open_store(db_path)
+    assert_store_equals_world(db, world)
+    ref = open_store(tmp_path / "ref.db")
+    assert _canonical(db) == _canonical(ref)
+
+
+def _copy_config(config, tmp_path, name):
+    import yaml
+
+    data = config.model_dump(mode="json")
+    data["database"]["path"] = str(tmp_path / name)
+    path = tmp_path / f"{name}.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+# Provenance and bookkeeping differ between two harvests by nature; everything else must not.
+VOLATILE = {"run_id", "harvested_at", "first_seen_at", "last_seen_at", "status_checked_at", "pull_fetched_at",
+            "updated_at_sync", "last_run_id"}
+
+
+def _canonical(db) -> dict[str, list]:
+    out = {}
+    for table in ("repos", "repo_names", "users", "labels", "items", "item_labels", "item_assignees", "comments",
+                  "issue_events", "contributors"):
+        columns = [c.name for c in db[table].columns if c.name not in VOLATILE]
+        rows = db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+        out[table] = sorted(rows, key=repr)
+        assert len(set(out[table])) == len(out[table]), f"duplicate rows in {table}"
+    return out
+
+
+def test_malformed_configs_exit_2_with_a_one_line_error(tmp_path):
+    cases = {
+        "missing upstream": "name: x\n",
+        "bad repo name": "name: x\nupstream: not-a-repo\n",
+        "path traversal": "name: x\nupstream: ../etc/passwd\n",
+        "unknown key": "name: x\nupstream: a/b\ncolour: red\n",
+        "unknown nested key": "name: x\nupstream: a/b\ngithub: {per_pag: 10}\n",
+        "token in file": "name: x\nupstream: a/b\ngithub: {token: abc}\n",
+        "token-like value": "name: x\nupstream: a/b\ntitle: {en: ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
+        "bad time zone": "name: x\nupstream: a/b\ntimezone: Mars/Olympus\n",
+        "per_page 0": "name: x\nupstream: a/b\ngithub: {per_page: 0}\n",
+        "per_page 101": "name: x\nupstream: a/b\ngithub: {per_page: 101}\n",
+        "bad base url": "name: x\nupstream: a/b\ngithub: {base_url: 'ftp://x'}\n",
+        "base url with query": "name: x\nupstream: a/b\ngithub: {base_url: 'https://x/api?q=1'}\n",
+        "bad pattern": "name: x\nupstream: a/b\nbots: {patterns: ['(']}\n",
+        "unknown resource": "name: x\nupstream: a/b\nharvest: {resources: [wikis]}\n",
+        "pref_code 48": "name: x\nupstream: a/b\ndiscovery: {listed: [{repo: a/c, pref_code: '48'}]}\n",
+        "bad muni_code": "name: x\nupstream: a/b\ndiscovery: {listed: [{repo: a/c, pref_code: '13', muni_code: '1'}]}\n",
+        "negative timeout": "name: x\nupstream: a/b\ngithub: {timeout: -1}\n",
+        "yaml syntax": "name: [x\n",
+        "empty": "",
+        "list at top": "- a\n- b\n",
+        "bad name": "name: 'Has Spaces'\nupstream: a/b\n",
+    }
+    failures = []
+    for label, text in cases.items():
+        path = tmp_path / f"{label.replace(' ', '_')}.yml"
+        path.write_text(text, encoding="utf-8")
+        proc = subprocess.run([sys.executable, "-m", "civicbot.cli", "harvest", "-c", str(path)], cwd=tmp_path,
+                              capture_output=True, text=True)
+        lines = proc.stderr.strip().splitlines()
+        if proc.returncode != 2 or len(lines) != 1 or str(path) not in lines[0]:
+            failures.append((label, proc.returncode, proc.stderr))
+    assert not failures
+    assert not list(tmp_path.glob("**/*.db")) and not (tmp_path / "var").exists()  # nothing written
+
+
+def test_cli_harvest_and_status(sim_factory, tmp_path):
+    world = generate_world_dict(seed=16, scale=0.05)
+    sim = sim_factory(world)
+    config_path = _copy_config(family_config(world, sim.url, tmp_path / "cli.db"), tmp_path, "cli.db")
+    env = {**os.environ, "CIVICBOT_TEST_TOKEN": DEMO_TOKEN}
+    proc = subprocess.run([sys.executable, "-m", "civicbot.cli", "harvest", "-c", str(config_path), "--json-log"],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    summary = lines[-1]
+    assert summary["kind"] == "summary" and summary["outcome"] == "complete" and summary["items_written"] > 0
+    assert any(line["kind"] == "page" for line in lines)
+    assert DEMO_TOKEN not in proc.stdout + proc.stderr
+    status = subprocess.run([sys.executable, "-m", "civicbot.cli", "status", "-c", str(config_path), "--json"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert status.returncode == 0
+    report = json.loads(status.stdout)
+    assert report["runs"][0]["outcome"] == "complete" and len(report["repos"]) == len(visible(world))
