@@ -148,7 +148,18 @@ class Harvester:
                     and write.sync_state(self.db, repo_id, "contributors")["complete"]):
                 continue  # commit authors change only with a push, which changes the repo object
             self._check_reserve()
-            method(repo_id, path)
+            try:
+                method(repo_id, path)
+            except TakenDown:
+                self._lost(repo_id, "taken_down", _Target(full_name, 0))
+                return []
+            except NotFound:  # deleted while we read it
+                self._lost(repo_id, "gone", _Target(full_name, 0))
+                return []
+            except Gone as exc:  # 410: e.g. issues disabled, as on most forks
+                self.result.skipped.append(f"{full_name} {resource}: {exc.github_message}")
+                with self.db.atomic():
+                    write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, complete=1)
         with self.db.atomic():
             write.link_items(self.db, repo_id)
         forks: list[_Target] = []
