@@ -72,5 +72,16 @@ def status(config_path: str, as_json: bool) -> None:
     raise SystemExit(show_status(_load(config_path), as_json=as_json))
 
 
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the derivatives as JSON.")
+def derivatives(config_path: str, as_json: bool) -> None:
+    """Recompute the diffusion tables and print the family tree with regions."""
+    from .metrics.report import show_derivatives
+
+    raise SystemExit(show_derivatives(_load(config_path), as_json=as_json))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -288,6 +288,8 @@ def test_cli_harvest_and_status(sim_factory, tmp_path):
     assert summary["kind"] == "summary" and summary["outcome"] == "complete" and summary["items_written"] > 0
     assert any(line["kind"] == "page" for line in lines)
     assert DEMO_TOKEN not in proc.stdout + proc.stderr
+    for path in tmp_path.glob("cli.db*"):  # the database and its WAL never hold the token
+        assert DEMO_TOKEN.encode() not in path.read_bytes()
     status = subprocess.run([sys.executable, "-m", "civicbot.cli", "status", "-c", str(config_path), "--json"],
                             cwd=ROOT, capture_output=True, text=True)
     assert status.returncode == 0

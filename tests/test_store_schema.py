@@ -27,7 +27,9 @@ from conftest import ROOT
 FAMILY_TABLES = {
     "schema_version", "harvest_runs", "users", "repos", "repo_names", "labels", "items", "item_labels",
     "item_assignees", "comments", "issue_events", "contributors", "sync_state",
+    "discoveries", "candidates", "repo_compare",  # migration 2
 }
+N = SCHEMA_VERSION  # tests below add migrations after the real ones
 TOKYO = {"id": 248988339, "full_name": "Tokyo-Metro-Gov/covid19", "owner": "Tokyo-Metro-Gov", "name": "covid19"}
 
 
@@ -56,8 +58,9 @@ def test_a_fresh_open_creates_every_table_with_wal_and_foreign_keys(tmp_path):
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
     assert schema_version(db) == SCHEMA_VERSION == len(MIGRATIONS)
-    [row] = db["schema_version"].rows
-    assert row["version"] == 1 and row["applied_at"].endswith("Z")
+    rows = list(db["schema_version"].rows)
+    assert [row["version"] for row in rows] == list(range(1, N + 1))
+    assert all(row["applied_at"].endswith("Z") for row in rows)
     db.close()
 
 
@@ -100,25 +103,25 @@ def test_an_older_file_gets_the_missing_migrations_in_order(tmp_path):
     ran = []
 
     def add_funding_url(db):
-        ran.append(2)
+        ran.append(N + 1)
         db.execute("ALTER TABLE repos ADD COLUMN funding_url TEXT")
 
     def index_funding_url(db):
-        ran.append(3)
+        ran.append(N + 2)
         db.execute("CREATE INDEX idx_repos_funding_url ON repos (funding_url)")  # needs migration 2
 
-    newer = MIGRATIONS + [Migration(2, "add repos.funding_url", add_funding_url),
-                          Migration(3, "index repos.funding_url", index_funding_url)]
+    newer = MIGRATIONS + [Migration(N + 1, "add repos.funding_url", add_funding_url),
+                          Migration(N + 2, "index repos.funding_url", index_funding_url)]
     db = open_store(path, migrations=newer)
-    assert ran == [2, 3]
-    assert [row["version"] for row in db["schema_version"].rows] == [1, 2, 3]
+    assert ran == [N + 1, N + 2]
+    assert [row["version"] for row in db["schema_version"].rows] == list(range(1, N + 3))
     assert "funding_url" in db["repos"].columns_dict
     assert db["repos"].get(TOKYO["id"])["full_name"] == TOKYO["full_name"]
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # back on after migrating
     db.close()
 
     db = open_store(path, migrations=newer)
-    assert ran == [2, 3]  # nothing ran again
+    assert ran == [N + 1, N + 2]  # nothing ran again
     db.close()
 
 
@@ -130,11 +133,11 @@ def test_a_failing_migration_rolls_back_and_keeps_the_previous_version(tmp_path)
         db.execute("CREATE TABLE funders (id INTEGER PRIMARY KEY)")
         db.execute("INSERT INTO no_such_table VALUES (1)")
 
-    with pytest.raises(MigrationError, match=r"migration 2 \(add funders\) failed"):
-        open_store(path, migrations=MIGRATIONS + [Migration(2, "add funders", half_done)])
+    with pytest.raises(MigrationError, match=rf"migration {N + 1} \(add funders\) failed"):
+        open_store(path, migrations=MIGRATIONS + [Migration(N + 1, "add funders", half_done)])
 
     db = open_store(path)
-    assert schema_version(db) == 1
+    assert schema_version(db) == N
     assert "funders" not in db.table_names()
     db.close()
 
@@ -217,7 +220,7 @@ def test_two_processes_opening_a_new_file_migrate_it_once(tmp_path):
         thread.join()
     assert errors == []
     db = open_store(path)
-    assert [row["version"] for row in db["schema_version"].rows] == [1]
+    assert [row["version"] for row in db["schema_version"].rows] == list(range(1, N + 1))
     db.close()
 
 

@@ -380,6 +380,21 @@ class GitHubClient:
             raise BadResponse(path, status, f"expected a JSON object, got {type(page.body).__name__}")
         return page
 
+    def search_pages(self, path: str, params: dict[str, Any]) -> Iterator[Page]:
+        """A search answer page by page (`{"total_count", "items"}`): `Page.items` holds the items."""
+        params = {**params, "per_page": self.config.github.per_page}
+        where: str | None = path
+        first = True
+        while where:
+            page = self.get_json(where, params if first else None)
+            items = (page.body or {}).get("items")
+            if not isinstance(items, list):
+                raise BadResponse(where, page.status, "a search answer without an 'items' list")
+            page.items = items
+            yield page
+            where = self._relative(page.next_url) if page.next_url else None
+            first = False
+
     def last_item(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """The last item of a list in two requests at most: its first page, then rel="last".
 

@@ -62,6 +62,9 @@ class _Target:
     depth: int  # 0 for the upstream and listed repos, n for an n-th generation fork
     repo_id: int | None = None
     unchanged: bool = False  # its parent's fork list shows it as it was: no need to GET it again
+    method: str = "listed"  # how it was found: upstream, listed, fork, shared_root (docs/discovery.md)
+    parent_id: int | None = None  # its parent in the family tree
+    evidence: str = "listed in config"
 
 
 class Harvester:
@@ -88,10 +91,16 @@ class Harvester:
         self.result = result = HarvestResult(run_id=run_id, outcome="running")
         self.prov = write.Provenance(run_id, utc_text())
         start_requests, start_quota = self.client.requests_made, self.client.quota_used
-        queue = [_Target(self.config.upstream, 0)] + [_Target(d.repo, 0) for d in self.config.discovery.listed]
+        queue = [_Target(self.config.upstream, 0, method="upstream", evidence="the configured upstream")]
+        queue += [_Target(d.repo, 0) for d in self.config.discovery.listed]
         seen: set[str] = set()
+        searched = False
         try:
-            while queue:
+            while queue or not searched:
+                if not queue:  # the fork tree is done: look for copies that share the upstream's history
+                    searched = True
+                    queue = self._discover_shared_roots(seen)
+                    continue
                 target = queue.pop(0)
                 if target.full_name.lower() in seen:
                     continue
@@ -137,6 +146,11 @@ class Harvester:
         repo_id, repo_changed = self._repo(target)
         if repo_id is None:
             return []
+        if target.method == "upstream":
+            self.upstream_id = repo_id
+        parent_id = target.parent_id if target.method != "listed" else getattr(self, "upstream_id", None)
+        with self.db.atomic():
+            write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
         full_name = self.db["repos"].get(repo_id)["full_name"]
         path = f"/repos/{full_name}"
         for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
@@ -162,6 +176,9 @@ class Harvester:
                     write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, complete=1)
         with self.db.atomic():
             write.link_items(self.db, repo_id)
+        self._shared_root_evidence(repo_id, target)
+        if target.method == "fork" and "forks" in self.resources:
+            self._compare(repo_id)
         forks: list[_Target] = []
         if "forks" in self.resources:
             forks = self._forks(repo_id, path, target.depth)
@@ -342,6 +359,121 @@ class Harvester:
             write.set_root_commit(self.db, repo_id, commit.get("sha") if isinstance(commit, dict) else None)
             write.save_sync_state(self.db, repo_id, "commits", self.prov.run_id, complete=1)
 
+    # -- derivatives beyond the fork graph ------------------------------------------------------
+
+    def _upstream_root(self) -> str | None:
+        upstream_id = getattr(self, "upstream_id", None)
+        if upstream_id is None:
+            return None
+        return self.db["repos"].get(upstream_id)["root_commit_sha"]
+
+    def _shared_root_evidence(self, repo_id: int, target: _Target) -> None:
+        """A listed repo (or the upstream's fork) whose root commit is the upstream's: say so too."""
+        root = self._upstream_root()
+        if root is None or target.method in ("upstream", "shared_root") or repo_id == getattr(self, "upstream_id", None):
+            return
+        mine = self.db["repos"].get(repo_id)["root_commit_sha"]
+        if mine == root and target.method == "listed":
+            with self.db.atomic():
+                write.record_discovery(self.db, repo_id, "shared_root", self.upstream_id,
+                                       f"root commit {root} equals the upstream's", self.prov)
+
+    def _candidate_sources(self) -> list[tuple[str, str, dict]]:
+        """(label, path, params) of every configured source of candidates."""
+        shared = self.config.discovery.shared_root
+        sources = [(f"search: {q}", "/search/repositories", {"q": q}) for q in shared.search_queries]
+        sources += [(f"topic: {t}", "/search/repositories", {"q": f"topic:{t}"}) for t in shared.topics]
+        if shared.owners_other_repos:
+            owners = [row[0] for row in self.db.execute(
+                """SELECT DISTINCT r.owner FROM discoveries d JOIN repos r ON r.id = d.repo_id
+                   WHERE d.method = 'fork' ORDER BY r.owner""")]
+            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}) for o in owners]
+        return sources
+
+    def _discover_shared_roots(self, seen: set[str]) -> list[_Target]:
+        """Candidates from searches, topics and fork owners' other repos, each checked once for
+        the upstream's root commit (two requests), at most `max_candidates` per run."""
+        shared = self.config.discovery.shared_root
+        root = self._upstream_root()
+        if not shared.enabled or root is None:
+            return []
+        found, checked = [], 0
+        for label, path, params in self._candidate_sources():
+            self.progress({"kind": "discovery", "source": label})
+            try:
+                pages = self.client.search_pages(path, params) if path.startswith("/search/") \
+                    else self.client.list_pages(path, params)
+                for page in pages:
+                    self._check_reserve()
+                    for candidate in page.items:
+                        if checked >= shared.max_candidates:
+                            return found
+                        target = self._check_candidate(candidate, label, root, seen)
+                        checked += target is not False
+                        if target:
+                            found.append(target)
+            except (NotFound, Gone) as exc:
+                self.result.skipped.append(f"discovery {label}: {exc}")
+        return found
+
+    def _check_candidate(self, candidate: Any, label: str, root: str, seen: set[str]) -> _Target | None | bool:
+        """A new shared-root derivative, None when not one, False when nothing was asked."""
+        if not isinstance(candidate, dict) or not isinstance(candidate.get("full_name"), str):
+            return False
+        name = candidate["full_name"]
+        if name.lower() in seen:
+            return False
+        known = self.db.execute("SELECT outcome FROM candidates WHERE full_name = ?", [name]).fetchone()
+        if known and not self.full:
+            return False
+        if candidate.get("fork"):
+            outcome, sha = "fork", None  # forks belong to the fork graph
+        else:
+            try:
+                commit = self.client.last_item(f"/repos/{name}/commits", {"per_page": 1})
+                sha = commit.get("sha") if isinstance(commit, dict) else None
+                outcome = "shared_root" if sha == root else "different_root" if sha else "empty"
+            except NotFound:
+                outcome, sha = "gone", None
+            except HarvestHTTPError as exc:
+                if exc.status != 409:
+                    raise
+                outcome, sha = "empty", None
+        with self.db.atomic():
+            self.db["candidates"].upsert({"full_name": name, "repo_id": candidate.get("id"), "source": label,
+                                          "root_commit_sha": sha, "outcome": outcome, "checked_at": utc_text(),
+                                          "run_id": self.prov.run_id}, pk="full_name")
+        if outcome != "shared_root":
+            return None
+        return _Target(name, 0, candidate.get("id"), method="shared_root", parent_id=self.upstream_id,
+                       evidence=f"root commit {root} equals the upstream's (candidate from {label})")
+
+    def _compare(self, repo_id: int) -> None:
+        """How far a fork is ahead of / behind the upstream, and its fork point (compare API)."""
+        upstream_id = getattr(self, "upstream_id", None)
+        if upstream_id is None or repo_id == upstream_id:
+            return
+        upstream, fork = self.db["repos"].get(upstream_id), self.db["repos"].get(repo_id)
+        path = (f"/repos/{upstream['full_name']}/compare/{upstream['default_branch'] or 'main'}..."
+                f"{fork['owner']}:{fork['default_branch'] or 'main'}")
+        state = write.sync_state(self.db, repo_id, "compare")
+        try:
+            page = self.client.get_json(path, etag=None if self.full else state["etag"])
+        except (NotFound, Gone) as exc:  # no common history (or the branch is gone)
+            self.result.skipped.append(f"compare {fork['full_name']}: {exc.github_message}")
+            return
+        if page.not_modified:
+            return
+        body = page.body or {}
+        base = body.get("merge_base_commit") or {}
+        with self.db.atomic():
+            self.db["repo_compare"].upsert({
+                "repo_id": repo_id, "base_repo_id": upstream_id, "status": body.get("status"),
+                "ahead_by": body.get("ahead_by"), "behind_by": body.get("behind_by"), "merge_base_sha": base.get("sha"),
+                "merge_base_date": write.utc(((base.get("commit") or {}).get("committer") or {}).get("date")),
+                "checked_at": self.prov.harvested_at, **self.prov.columns()}, pk="repo_id")
+            write.save_sync_state(self.db, repo_id, "compare", self.prov.run_id, etag=page.etag, complete=1)
+
     def _forks(self, repo_id: int, path: str, depth: int) -> list[_Target]:
         discovery = self.config.discovery.forks
         if not discovery.enabled:
@@ -373,7 +505,8 @@ class Harvester:
                 seen.add(fork.get("id"))
                 # Unchanged: listed as before, or the whole list unchanged (304: nothing listed).
                 unchanged = fork["id"] not in changed and (fork["id"] in listed_ids or not listed)
-                targets.append(_Target(fork["full_name"], depth + 1, fork.get("id"), unchanged))
+                targets.append(_Target(fork["full_name"], depth + 1, fork.get("id"), unchanged, method="fork",
+                                       parent_id=repo_id, evidence=f"fork of {path.removeprefix('/repos/')}"))
         return targets
 
 

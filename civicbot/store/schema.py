@@ -276,9 +276,53 @@ def create_family_tables(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_DISCOVERY_TABLES = """
+CREATE TABLE discoveries (
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    method TEXT NOT NULL CHECK (method IN ('upstream', 'fork', 'shared_root', 'listed')),
+    parent_id INTEGER,
+    evidence TEXT,
+    first_found_at UTC NOT NULL DEFAULT NOW,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW,
+    PRIMARY KEY (repo_id, method)
+);
+CREATE INDEX idx_discoveries_parent_id ON discoveries (parent_id);
+
+CREATE TABLE candidates (
+    full_name TEXT PRIMARY KEY COLLATE NOCASE,
+    repo_id INTEGER,
+    source TEXT,
+    root_commit_sha TEXT,
+    outcome TEXT CHECK (outcome IN ('shared_root', 'different_root', 'empty', 'gone', 'fork')),
+    checked_at UTC,
+    run_id INTEGER REFERENCES harvest_runs (id)
+);
+
+CREATE TABLE repo_compare (
+    repo_id INTEGER PRIMARY KEY REFERENCES repos (id),
+    base_repo_id INTEGER,
+    status TEXT,
+    ahead_by INTEGER,
+    behind_by INTEGER,
+    merge_base_sha TEXT,
+    merge_base_date UTC,
+    checked_at UTC,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+"""
+
+
+def create_discovery_tables(db: sqlite_utils.Database) -> None:
+    for statement in _ddl(_DISCOVERY_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
+    Migration(2, "derivative discovery: discoveries, candidates, repo_compare", create_discovery_tables),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

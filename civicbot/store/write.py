@@ -142,6 +142,13 @@ def record_former_name(db: sqlite_utils.Database, repo_id: int, full_name: str, 
     db.execute("UPDATE repos SET status = 'renamed' WHERE id = ? AND status = 'active'", [repo_id])
 
 
+def record_discovery(db: sqlite_utils.Database, repo_id: int, method: str, parent_id: int | None,
+                     evidence: str, prov: Provenance) -> None:
+    """How a repo was found to belong to the family (docs/schema.md: discoveries)."""
+    db["discoveries"].upsert({"repo_id": repo_id, "method": method, "parent_id": parent_id, "evidence": evidence,
+                              **prov.columns()}, pk=("repo_id", "method"))
+
+
 def set_fork_parent(db: sqlite_utils.Database, fork_id: int, parent_id: int) -> None:
     db.execute("UPDATE repos SET parent_id = ? WHERE id = ? AND parent_id IS NULL", [parent_id, fork_id])
 

@@ -1,0 +1,1 @@
+"""Metrics: tables computed from the store, each written by one documented function."""

@@ -1,0 +1,61 @@
+"""`civicbot derivatives`: the family tree with regions, as people read it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.tree import Tree
+
+from civicbot.config import Config
+from civicbot.store import open_store
+
+from .diffusion import upstream_id, write_diffusion
+
+
+def show_derivatives(config: Config, *, as_json: bool = False) -> int:
+    path = Path(config.database.path)
+    if not path.exists():
+        print(f"civicbot: no database yet at {path}; run `civicbot harvest -c ...` first", file=sys.stderr)
+        return 1
+    db = open_store(path)
+    counts = write_diffusion(db, config)
+    rows = list(db.query("SELECT * FROM derivatives ORDER BY created_at, full_name"))
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    up = upstream_id(db)
+    if up is None:
+        print("civicbot: the upstream has not been harvested yet", file=sys.stderr)
+        return 1
+    upstream = db["repos"].get(up)
+    tree = Tree(f"[bold]{escape(upstream['full_name'])}[/bold] (upstream, {upstream['created_at'][:10]})")
+    nodes = {up: tree}
+    children: dict[int | None, list[dict]] = {}
+    for row in rows:
+        children.setdefault(row["parent_id"], []).append(row)
+
+    def add(parent_id: int, node: Tree) -> None:
+        for row in children.get(parent_id, []):
+            where = (f"{row['prefecture_ja']} {row['prefecture_en']} ({row['pref_code']})" if row["pref_code"]
+                     else "region unknown / 地域不明")
+            if row["municipality_ja"]:
+                where += f" {row['municipality_ja']}"
+            child = node.add(escape(f"{row['full_name']}  [{row['found_by']}]  {where}  {(row['created_at'] or '')[:10]}"
+                                    + ("" if row["status"] in ("active", "renamed") else f"  ({row['status']})")))
+            nodes[row["repo_id"]] = child
+            add(row["repo_id"], child)
+
+    add(up, tree)
+    orphans = [r for r in rows if r["repo_id"] not in nodes]
+    for row in orphans:  # parents outside the family (e.g. a fork of a deleted repo)
+        tree.add(escape(f"{row['full_name']}  [{row['found_by']}]"))
+    console = Console()
+    console.print(tree, markup=True, highlight=False)
+    reached = db.execute("SELECT count(*) FROM diffusion_by_prefecture WHERE derivatives > 0").fetchone()[0]
+    console.print(f"{counts['derivatives']} derivatives, {reached} of 47 prefectures reached / "
+                  f"派生サイト {counts['derivatives']} 件、47 都道府県のうち {reached}", markup=False)
+    return 0

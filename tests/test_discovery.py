@@ -1,0 +1,129 @@
+"""Finding every regional derivative, placing it on the map, and the diffusion tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from civicbot.config import Config
+from civicbot.harvest.client import GitHubClient
+from civicbot.harvest.run import harvest
+from civicbot.metrics.diffusion import write_diffusion
+from civicbot.regions import match_region
+from civicbot.store import open_store
+from conftest import ROOT
+
+TOKYO_ROOT = "d2a15089aff26265dd661b9e3dd91056ff34ec39"
+RESTARTED = "codefortoda/covid19-saitama"
+
+
+def tokyo_config(url: str, db_path, **discovery) -> Config:
+    return Config.model_validate({
+        "name": "tokyo-test", "upstream": "Tokyo-Metro-Gov/covid19", "timezone": "Asia/Tokyo",
+        "github": {"base_url": url},
+        # The restarted-history site is listed, with no region hint: regions must come from names.
+        "discovery": {"listed": [{"repo": RESTARTED}],
+                      "shared_root": {"search_queries": ["covid19 in:name"]}, **discovery},
+        "database": {"path": str(db_path)},
+    })
+
+
+@pytest.fixture
+def tokyo(shared_data, sim_factory, tmp_path):
+    from civicbot.sandbox.tokyo import world_from_tokyo_data
+
+    world = world_from_tokyo_data(shared_data)
+    sim = sim_factory(world)
+    config = tokyo_config(sim.url, tmp_path / "tokyo.db")
+    db = open_store(config.database.path)
+    result = harvest(config, db, GitHubClient(config, [world["tokens"][0]["token"]]))
+    assert result.outcome == "complete", result
+    write_diffusion(db, config)
+    rows = list(csv.DictReader((shared_data / "derivatives.csv").open(encoding="utf-8")))
+    return world, sim, config, db, rows
+
+
+def test_tokyo_derivatives_are_found_by_shared_history(tokyo):
+    world, sim, config, db, rows = tokyo
+    assert all(r.get("fork_parent_id") is None for r in world["repos"])  # none is marked as a fork
+    found = {}
+    for name, method in db.execute("SELECT r.full_name, d.method FROM discoveries d JOIN repos r ON r.id = d.repo_id"):
+        found.setdefault(name.lower(), set()).add(method)
+    sharing = [r["repo"] for r in rows if r["shares_tokyo_root"] == "True"]
+    assert len(sharing) == 14
+    for repo in sharing:
+        assert "shared_root" in found[repo.lower()], repo
+    assert found[RESTARTED.lower()] == {"listed"}  # only the listing finds the restarted history
+    evidence = db.execute("SELECT evidence FROM discoveries WHERE method = 'shared_root' LIMIT 1").fetchone()[0]
+    assert TOKYO_ROOT in evidence
+    outcomes = dict(db.execute("SELECT outcome, count(*) FROM candidates GROUP BY outcome").fetchall())
+    assert outcomes.get("shared_root") == 14
+
+
+def test_tokyo_regions_come_from_owner_and_name_alone(tokyo):
+    world, sim, config, db, rows = tokyo
+    table = {r["full_name"].lower(): r for r in db.query("SELECT * FROM derivatives")}
+    assert len(table) == 15
+    for row in rows:
+        owner, name = row["repo"].split("/")
+        match = match_region(owner, name)  # no description, no homepage, no config hint
+        assert match is not None and match.pref_code == row["pref_code"], row["repo"]
+        stored = table[row["repo"].lower()]
+        assert stored["pref_code"] == row["pref_code"] and stored["region_source"] == "matcher"
+        assert stored["latitude"] and stored["longitude"]
+    assert match_region("codeforjapan", "kobe-stopcovid19").municipality_code == "28100"  # Kobe
+    assert match_region("codeforsapporo", "covid19").municipality_code == "01100"  # Sapporo
+    assert table["codeforjapan/kobe-stopcovid19"]["municipality_ja"] == "神戸市"
+
+
+def test_diffusion_tables_agree(tokyo):
+    world, sim, config, db, rows = tokyo
+    by_pref = list(db.query("SELECT * FROM diffusion_by_prefecture ORDER BY pref_code"))
+    assert len(by_pref) == 47 and [r["pref_code"] for r in by_pref] == [f"{i:02d}" for i in range(1, 48)]
+    counts = dict(db.execute("SELECT pref_code, count(*) FROM derivatives GROUP BY pref_code").fetchall())
+    assert {r["pref_code"]: r["derivatives"] for r in by_pref if r["derivatives"]} == counts
+    assert sum(r["derivatives"] for r in by_pref) == db["derivatives"].count == 15
+    daily = list(db.query("SELECT * FROM diffusion_daily ORDER BY date"))
+    assert daily[-1]["derivatives"] == 15 and daily[-1]["prefectures"] == len(counts)
+    assert all(a["derivatives"] <= b["derivatives"] for a, b in zip(daily, daily[1:]))
+    assert sum(d["new_derivatives"] for d in daily) == 15
+    # running the functions again gives the same rows
+    before = {t: list(db.query(f"SELECT * FROM {t}")) for t in ("derivatives", "diffusion_daily", "diffusion_by_prefecture")}
+    write_diffusion(db, config)
+    after = {t: list(db.query(f"SELECT * FROM {t}")) for t in before}
+    for t in before:
+        if t == "derivatives":  # active_90d depends on the clock; everything else must not move
+            before[t] = [{k: v for k, v in r.items() if k != "active_90d"} for r in before[t]]
+            after[t] = [{k: v for k, v in r.items() if k != "active_90d"} for r in after[t]]
+        assert before[t] == after[t]
+
+
+def test_a_second_harvest_checks_no_candidate_again(tokyo):
+    world, sim, config, db, rows = tokyo
+    requests.delete(f"{sim.url}/_sim/requests")
+    again = harvest(config, db, GitHubClient(config, [world["tokens"][0]["token"]]))
+    assert again.outcome == "complete" and again.quota_used <= 2  # the search itself is asked again
+    commits = [r for r in requests.get(f"{sim.url}/_sim/requests").json()["requests"] if r["path"].endswith("/commits")]
+    assert commits == []
+
+
+def test_cli_derivatives_prints_the_tree(tokyo, tmp_path):
+    world, sim, config, db, rows = tokyo
+    path = tmp_path / "tokyo.yml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "civicbot.cli", "derivatives", "-c", str(path)], cwd=ROOT,
+                         capture_output=True, text=True, env={"COLUMNS": "200", "PATH": ""})
+    assert out.returncode == 0, out.stderr
+    assert "Tokyo-Metro-Gov/covid19" in out.stdout and "codeforjapan/kobe-stopcovid19" in out.stdout
+    assert "兵庫県 Hyogo (28) 神戸市" in out.stdout and "[listed]" in out.stdout
+    assert "15 derivatives, 15 of 47 prefectures reached" in out.stdout or "of 47 prefectures reached" in out.stdout
+    as_json = subprocess.run([sys.executable, "-m", "civicbot.cli", "derivatives", "-c", str(path), "--json"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert len(json.loads(as_json.stdout)) == 15
