@@ -378,16 +378,16 @@ class Harvester:
                 write.record_discovery(self.db, repo_id, "shared_root", self.upstream_id,
                                        f"root commit {root} equals the upstream's", self.prov)
 
-    def _candidate_sources(self) -> list[tuple[str, str, dict]]:
-        """(label, path, params) of every configured source of candidates."""
+    def _candidate_sources(self) -> list[tuple[str, str, dict, int | None]]:
+        """(label, path, params, fork id for an owner's list) of every configured candidate source."""
         shared = self.config.discovery.shared_root
-        sources = [(f"search: {q}", "/search/repositories", {"q": q}) for q in shared.search_queries]
-        sources += [(f"topic: {t}", "/search/repositories", {"q": f"topic:{t}"}) for t in shared.topics]
+        sources = [(f"search: {q}", "/search/repositories", {"q": q}, None) for q in shared.search_queries]
+        sources += [(f"topic: {t}", "/search/repositories", {"q": f"topic:{t}"}, None) for t in shared.topics]
         if shared.owners_other_repos:
-            owners = [row[0] for row in self.db.execute(
-                """SELECT DISTINCT r.owner FROM discoveries d JOIN repos r ON r.id = d.repo_id
-                   WHERE d.method = 'fork' ORDER BY r.owner""")]
-            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}) for o in owners]
+            owners = self.db.execute(
+                """SELECT r.owner, min(r.id) FROM discoveries d JOIN repos r ON r.id = d.repo_id
+                   WHERE d.method = 'fork' GROUP BY lower(r.owner) ORDER BY lower(r.owner)""").fetchall()
+            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}, fork_id) for o, fork_id in owners]
         return sources
 
     def _discover_shared_roots(self, seen: set[str]) -> list[_Target]:
@@ -398,12 +398,17 @@ class Harvester:
         if not shared.enabled or root is None:
             return []
         found, checked = [], 0
-        for label, path, params in self._candidate_sources():
+        for label, path, params, fork_id in self._candidate_sources():
             self.progress({"kind": "discovery", "source": label})
+            # An owner's repo list is asked conditionally (its ETag kept under the fork's id):
+            # unchanged owners cost nothing on later runs.
+            etag = write.sync_state(self.db, fork_id, "owner_repos")["etag"] if fork_id and not self.full else None
             try:
-                pages = self.client.search_pages(path, params) if path.startswith("/search/") \
-                    else self.client.list_pages(path, params)
-                for page in pages:
+                pages = self.client.search_pages(path, params) if fork_id is None \
+                    else self.client.list_pages(path, params, etag=etag)
+                for index, page in enumerate(pages):
+                    if page.not_modified:
+                        break
                     self._check_reserve()
                     for candidate in page.items:
                         if checked >= shared.max_candidates:
@@ -412,6 +417,10 @@ class Harvester:
                         checked += target is not False
                         if target:
                             found.append(target)
+                    if fork_id and index == 0:
+                        with self.db.atomic():
+                            write.save_sync_state(self.db, fork_id, "owner_repos", self.prov.run_id,
+                                                  etag=page.etag, complete=1)
             except (NotFound, Gone) as exc:
                 self.result.skipped.append(f"discovery {label}: {exc}")
         return found
