@@ -127,3 +127,45 @@ def test_cli_derivatives_prints_the_tree(tokyo, tmp_path):
     as_json = subprocess.run([sys.executable, "-m", "civicbot.cli", "derivatives", "-c", str(path), "--json"],
                              cwd=ROOT, capture_output=True, text=True)
     assert len(json.loads(as_json.stdout)) == 15
+
+
+def test_generated_family_is_found_whole_and_no_decoy(sim_factory, tmp_path):
+    """Known truth: forks of forks, non-fork copies sharing the root (one owned by a fork owner),
+    restarted histories that only a listing finds, and decoys sharing only a name."""
+    from civicbot.sandbox.generate import family_truth, generate_world_dict
+
+    world = generate_world_dict(seed=4, scale=0.3)
+    truth = family_truth(world)
+    active = {r["id"] for r in world["repos"] if r.get("status", "active") == "active" and not r.get("private")}
+    names = {r["id"]: f"{r['owner']}/{r['name']}" for r in world["repos"]}
+    sim = sim_factory(world)
+    upstream = names[truth["upstream_id"]]
+    config = Config.model_validate({
+        "name": "gen", "upstream": upstream, "github": {"base_url": sim.url},
+        "discovery": {"forks": {"max_depth": 5},
+                      "listed": [{"repo": names[i]} for i in sorted(truth["restarted"] & active)],
+                      "shared_root": {"search_queries": ["covid19"], "topics": ["covid19"],
+                                      "owners_other_repos": True, "max_candidates": 200}},
+        "database": {"path": str(tmp_path / "gen.db")}})
+    db = open_store(config.database.path)
+    requests.delete(f"{sim.url}/_sim/requests")
+    result = harvest(config, db, GitHubClient(config, [world["tokens"][0]["token"]]))
+    assert result.outcome == "complete", result
+    found = {}
+    for repo_id, method in db.execute("SELECT repo_id, method FROM discoveries"):
+        found.setdefault(repo_id, set()).add(method)
+    expected = (truth["forks"] | truth["shared_root"] | truth["restarted"] | {truth["upstream_id"]}) & active
+    assert set(found) == expected
+    assert not set(found) & truth["decoys"]
+    for repo_id in truth["shared_root"] & active:
+        assert "shared_root" in found[repo_id], names[repo_id]
+    for repo_id in truth["forks"] & active:
+        assert "fork" in found[repo_id], names[repo_id]
+    checked = dict(db.execute("SELECT repo_id, outcome FROM candidates").fetchall())
+    assert {checked[d] for d in truth["decoys"] & active if d in checked} <= {"different_root", "empty"}
+    assert any(d in checked for d in truth["decoys"] & active)  # decoys were met, and refused
+    # Budget (docs/diffusion.md): two requests per candidate checked for its root commit.
+    log = requests.get(f"{sim.url}/_sim/requests").json()["requests"]
+    family_paths = {f"/repos/{names[i]}/commits" for i in found}
+    candidate_commit_requests = [r for r in log if r["path"].endswith("/commits") and r["path"] not in family_paths]
+    assert len(candidate_commit_requests) <= 2 * len(checked)

@@ -347,3 +347,29 @@ def test_tokyo_data_world(tokyo_world):
     assert users["github-actions[bot]"]["type"] == "Bot"
     first = next(i for i in merged if i["number"] == 1)
     assert first["created_at"] == "2020-02-29T05:19:22Z" and first["user"] == "tokyo-maintainer-placeholder"
+
+
+def test_decoys_and_fork_owners_other_repos():
+    small = generate_world_dict(seed=5, scale=0.05)
+    for w, scale in ((small, 0.05), (None, 0.3)):
+        w = w or generate_world_dict(seed=5, scale=scale)
+        truth = generate.family_truth(w)
+        repos = {r["id"]: r for r in w["repos"]}
+        owner_of = {rid: repos[rid]["owner"] for rid in repos}
+        upstream_root = next(c["sha"] for c in history(w, repos[truth["upstream_id"]]["head"]) if not c["parents"])
+        assert 3 <= len(truth["decoys"]) == generate.decoy_count(scale)
+        for rid in truth["decoys"]:
+            d = repos[rid]
+            assert d["fork_parent_id"] is None and d["head"]
+            assert upstream_root not in {c["sha"] for c in history(w, d["head"])}, "a decoy has its own root"
+            assert re.search(r"covid|コロナ", f"{d['name']} {d['description']}", re.I)
+        family = truth["forks"] | truth["shared_root"] | truth["restarted"]
+        derivative_owners = {owner_of[i] for i in family}
+        assert any(owner_of[i] in derivative_owners for i in truth["decoys"]), "a decoy in a derivative owner's account"
+        assert any(repos[i]["name"] == "covid19" for i in truth["decoys"])
+        fork_owners = {owner_of[i] for i in truth["forks"]}
+        assert len(truth["unrelated"]) >= 3 and all(owner_of[i] in fork_owners for i in truth["unrelated"])
+        assert any(owner_of[i] in fork_owners for i in truth["shared_root"]), "a fork owner's copy sharing the root"
+        assert truth["empty"] <= truth["restarted"] and len(truth["restarted"]) == 2
+        kinds = [truth[k] for k in ("forks", "shared_root", "restarted", "decoys", "unrelated")]
+        assert sum(map(len, kinds)) == len(repos) - 1 and len(set().union(*kinds)) == len(repos) - 1  # a partition

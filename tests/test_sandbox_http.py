@@ -267,3 +267,53 @@ def test_cli_rejects_a_bad_world(tmp_path):
     result = subprocess.run([sys.executable, "-m", "civicbot.cli", "sandbox", "validate", str(world)],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1 and "'repos' is a required property" in result.stderr
+
+
+def test_list_repositories_of_a_user_and_of_an_organization(sim_factory):
+    from worlds import tiny_world
+
+    world = tiny_world()
+    world["tokens"].append({"token": "copycat-token", "login": "copycat"})
+    sim = sim_factory(world)
+
+    def names(path, token=TOKEN, **params):
+        r = requests.get(f"{sim.url}{path}", params=params, headers={"Authorization": f"token {token}"})
+        assert r.status_code == 200, r.text
+        return [x["full_name"] for x in r.json()]
+
+    # default: type=owner, sort=full_name asc; the private repo only for its owner's token
+    assert names("/users/copycat/repos") == ["copycat/covid19-city", "copycat/empty"]
+    assert names("/users/copycat/repos", token="copycat-token") == [
+        "copycat/covid19-city", "copycat/empty", "copycat/secret"]
+    assert names("/users/COPYCAT/repos", sort="created") == ["copycat/covid19-city", "copycat/empty"]  # desc
+    assert names("/users/copycat/repos", sort="created", direction="asc") == ["copycat/empty", "copycat/covid19-city"]
+    assert names("/users/copycat/repos", sort="full_name", direction="desc") == ["copycat/empty", "copycat/covid19-city"]
+    page = requests.get(f"{sim.url}/users/copycat/repos?per_page=1&page=2", headers=AUTH)
+    assert [x["full_name"] for x in page.json()] == ["copycat/empty"]
+    assert {link["rel"] for link in requests.utils.parse_header_links(page.headers["Link"])} == {"prev", "first"}
+    first = page.json()[0]
+    assert first["fork"] is False and first["owner"]["login"] == "copycat" and first["url"].startswith(sim.url)
+    assert names("/users/gone/repos") == []  # deleted and taken down are left out
+    assert names("/users/codeforsapporo/repos") == ["codeforsapporo/covid19hokkaido"]  # an org works here too
+    # member (simulated as for author_association: merged a PR in the repo)
+    assert names("/users/maintainer/repos") == []
+    assert names("/users/maintainer/repos", type="member") == names("/users/maintainer/repos", type="all") == [
+        "Tokyo-Metro-Gov/covid19"]
+
+    assert names("/orgs/codeforsapporo/repos") == ["codeforsapporo/covid19hokkaido"]
+    assert names("/orgs/codeforsapporo/repos", type="forks") == ["codeforsapporo/covid19hokkaido"]
+    assert names("/orgs/codeforsapporo/repos", type="sources") == []
+    assert names("/orgs/Tokyo-Metro-Gov/repos", type="public") == ["Tokyo-Metro-Gov/covid19"]
+    for path in ("/users/nobody/repos", "/orgs/nobody/repos", "/orgs/copycat/repos"):  # copycat is a User
+        missing = requests.get(f"{sim.url}{path}", headers=AUTH)
+        assert missing.status_code == 404 and missing.json()["message"] == "Not Found", path
+    bad = requests.get(f"{sim.url}/users/copycat/repos?sort=stars", headers=AUTH)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "sort"
+
+    g = github(sim.url, per_page=1)
+    assert [r.full_name for r in g.get_user("copycat").get_repos()] == ["copycat/covid19-city", "copycat/empty"]
+    assert [r.name for r in g.get_user("copycat").get_repos(sort="created", direction="asc")] == ["empty", "covid19-city"]
+    assert [r.full_name for r in g.get_organization("codeforsapporo").get_repos(type="forks")] == [
+        "codeforsapporo/covid19hokkaido"]
+    with pytest.raises(UnknownObjectException):
+        list(g.get_user("nobody").get_repos())

@@ -63,7 +63,8 @@ GLOBAL_STATUSES = {
          "(docs: REST API 'Client errors')",
     401: "'Bad credentials' / 'Requires authentication' is answered on any endpoint",
     403: "primary/secondary rate limits and token-permission refusals apply to every endpoint",
-    404: "a missing or inaccessible repository is a 404 on every repository endpoint",
+    404: "a missing or inaccessible repository is a 404 on every repository endpoint, and a missing "
+         "account (or, under /orgs/, one that is not an organization) on every account endpoint",
     429: "secondary rate limits may answer 429 on any endpoint",
     451: "a repository blocked for legal reasons (DMCA) is a 451 on every repository endpoint",
     500: "server errors can happen anywhere",
@@ -200,6 +201,12 @@ OK_GETS = [  # (path, variant)
     ("/search/repositories?q=covid19", ""),
     ("/rate_limit", ""),
     ("/user", ""),
+    ("/users/copycat", ""),
+    ("/users/copycat/repos", ""),
+    ("/users/codeforsapporo/repos?sort=created&per_page=1", "an organization, paginated"),
+    ("/users/maintainer/repos?type=member", "type=member"),
+    ("/orgs/codeforsapporo/repos", ""),
+    ("/orgs/Tokyo-Metro-Gov/repos?type=sources&sort=full_name", "type=sources"),
 ]
 WRITES = [  # (method, path, body, status, variant)
     ("POST", R + "/issues/3/comments", {"body": "I can help"}, 201, ""),
@@ -267,6 +274,10 @@ def _cases() -> list[Case]:
         Case("GET", R + "/commits?sha=" + "0" * 40, 404, "unknown sha"),
         Case("GET", R + "/compare/" + "0" * 40 + "...development", 404, "unknown base"),
         Case("GET", "/repos/nobody/nothing/contributors", 404, "no such repo"),
+        Case("GET", "/users/nobody", 404, "no such user"),
+        Case("GET", "/users/nobody/repos", 404, "no such user"),
+        Case("GET", "/orgs/nobody/repos", 404, "no such organization"),
+        Case("GET", "/orgs/copycat/repos", 404, "a user, not an organization"),
         # 409
         Case("GET", "/repos/copycat/empty/commits", 409, "empty repository"),
         # 422

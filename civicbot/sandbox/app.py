@@ -83,6 +83,9 @@ URLS = Map(
         Rule("/search/repositories", endpoint=("plain", "search_repositories")),
         Rule("/rate_limit", endpoint=("plain", "rate_limit")),
         Rule("/user", endpoint=("plain", "user")),
+        Rule("/users/<username>", endpoint=("plain", "named_user")),
+        Rule("/users/<username>/repos", endpoint=("plain", "user_repos")),
+        Rule("/orgs/<org>/repos", endpoint=("plain", "org_repos")),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -226,7 +229,7 @@ class Simulator:
         adapter = URLS.bind("sim", "/")
         (kind, name), args = adapter.match(path)
         if kind == "plain":
-            return getattr(self, f"get_{name}")(request, base, renderer, caller)
+            return getattr(self, f"get_{name}")(request, base, renderer, caller, **args)
         repo = self._resolve_repo(request, path, base, kind, args, caller)
         method = request.method.lower()
         handler = getattr(self, f"{method}_{name}", None)
@@ -487,6 +490,78 @@ class Simulator:
         if caller.login is None:
             raise ApiError(401, "Requires authentication", "https://docs.github.com/rest/users/users#get-the-authenticated-user")
         return Answer(renderer.authenticated_user(caller.login))
+
+    def get_named_user(self, request, base, renderer, caller, username: str) -> Answer:
+        """GitHub's public-user shape (PyGithub's `get_user(login)` fetches it before anything else)."""
+        account = self.world.user(username)
+        if account is None:
+            raise ApiError(404, "Not Found", "https://docs.github.com/rest/users/users#get-a-user")
+        created = account.get("created_at", "2020-01-01T00:00:00Z")
+        public = sum(1 for r in self.world.repos.values() if r.data["owner"].lower() == account["login"].lower()
+                     and r.status == "active" and not r.data.get("private"))
+        return Answer({
+            **renderer.user(account["login"]), "name": account.get("name"), "company": account.get("company"),
+            "blog": "", "location": account.get("location"), "email": None, "hireable": None, "bio": None,
+            "twitter_username": None, "public_repos": public, "public_gists": 0, "followers": 0, "following": 0,
+            "created_at": created, "updated_at": created,
+        })
+
+    def get_user_repos(self, request, base, renderer, caller, username: str) -> Answer:
+        # GitHub answers for any account here, organizations included.
+        doc = "https://docs.github.com/rest/repos/repos#list-repositories-for-a-user"
+        account = self.world.user(username)
+        if account is None:
+            raise ApiError(404, "Not Found", doc)
+        args = request.args
+        kind = _choice(args, "type", ("owner", "all", "member"), "owner")
+        rows = self._account_repos(account["login"], renderer, caller,
+                                   owned=kind in ("owner", "all"), member=kind in ("member", "all"))
+        return self._repo_list(request, base, renderer, rows, "full_name")
+
+    def get_org_repos(self, request, base, renderer, caller, org: str) -> Answer:
+        doc = "https://docs.github.com/rest/repos/repos#list-organization-repositories"
+        account = self.world.user(org)
+        if account is None or account.get("type") != "Organization":
+            raise ApiError(404, "Not Found", doc)
+        args = request.args
+        kind = _choice(args, "type", ("all", "public", "private", "forks", "sources", "member"), "all")
+        rows = self._account_repos(account["login"], renderer, caller, owned=True, member=False)
+        if kind == "member":  # the org's repos the caller is a member of (simulated: merged a PR there)
+            login = (caller.login or "").lower()
+            rows = [r for r in rows if login and login in renderer._associations(r)[0]]
+        elif kind != "all":
+            keep = {"public": lambda r: not r.data.get("private"), "private": lambda r: bool(r.data.get("private")),
+                    "forks": lambda r: r.data.get("fork_parent_id") is not None,
+                    "sources": lambda r: r.data.get("fork_parent_id") is None}[kind]
+            rows = [r for r in rows if keep(r)]
+        return self._repo_list(request, base, renderer, rows, "created")
+
+    def _account_repos(self, login: str, renderer, caller, *, owned: bool, member: bool) -> list[Repo]:
+        """An account's repos (owned, and/or where it is a member), as the caller may see them:
+        deleted and taken-down repos left out, private ones only for their owner's token."""
+        key, me = login.lower(), (caller.login or "").lower()
+        out = []
+        for repo in self.world.repos.values():
+            if repo.status != "active" or (repo.data.get("private") and me != repo.data["owner"].lower()):
+                continue
+            mine = repo.data["owner"].lower() == key
+            if (owned and mine) or (member and not mine and key in renderer._associations(repo)[0]):
+                out.append(repo)
+        return out
+
+    def _repo_list(self, request, base, renderer, rows: list[Repo], default_sort: str) -> Answer:
+        args = request.args
+        sort = _choice(args, "sort", ("created", "updated", "pushed", "full_name"), default_sort)
+        # GitHub: direction defaults to asc for full_name, desc otherwise.
+        direction = _choice(args, "direction", ("asc", "desc"), "asc" if sort == "full_name" else "desc")
+        if sort == "full_name":
+            rows.sort(key=lambda r: (r.full_name.lower(), r.id))
+        else:
+            field_name = {"created": "created_at", "updated": "updated_at", "pushed": "pushed_at"}[sort]
+            rows.sort(key=lambda r: (r.data.get(field_name) or r.data["created_at"], r.id))
+        if direction == "desc":
+            rows.reverse()
+        return self._page(request, base, rows, lambda r: renderer.repo(r, minimal=True), None)
 
     # -- helpers -----------------------------------------------------------------------
 

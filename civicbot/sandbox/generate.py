@@ -22,6 +22,16 @@ How it is built, and why:
   Measured (one run, 2 CPUs): scale 1 = 10,050 issues and PRs, 15 MB, 0.6 s; scale 100 =
   1,004,997 issues and PRs, 1.5 GB, about 65 s, peak RSS about 140 MB.
 
+Look-alikes and bystanders (`Family._plan_extras`, drawn from their own random stream so the
+rest of the plan is unchanged): a few *decoys* (about 5 at scale 1, at least 3, growing with
+the fourth root of scale) that share a name, description or topic with the family (`covid19`,
+`covid19-tokyo`, `stopcovid19-osaka`, 新型コロナウイルス / COVID-19, topic covid19) but not its
+history (their own root commit, not forks, never in a config's list), owned by new users or by
+derivative owners; a few *unrelated* repos (dotfiles, blog...) owned by fork owners; and one
+non-fork *copy sharing the root* owned by a fork owner (GitHub allows one fork per account per
+network, so a contributor with a personal fork copies the site for their town). Nothing in the
+world marks them: `family_truth(world)` tells which repo is what, for discovery tests.
+
 Commits: each repo's history is bounded (tens of commits at scale 1, at most a few hundred),
 linear, and made of squash merges of some of its merged PRs (`merge_commit_sha` = the commit).
 Other merged PRs have a merge_commit_sha that is not among `commits`. A repo's `contributors`
@@ -256,6 +266,33 @@ MAX_DERIVATIVES = len(PLACES)  # 80
 
 def derivative_count(scale: float) -> int:
     return min(MAX_DERIVATIVES, max(15, round(15 + 15 * scale)))
+
+
+def decoy_count(scale: float) -> int:
+    """Look-alike repos (not of the family): 3 at small scales, 5 at scale 1, 16 at scale 100."""
+    return max(3, round(5 * scale ** 0.25))
+
+
+# (name, description, topics, language). Descriptions hold Japanese, as the family's do.
+DECOY_TEMPLATES = (
+    ("covid19", "新型コロナウイルス感染症（COVID-19）の統計データ分析ノートブック", ("covid19",), "Jupyter Notebook"),
+    ("covid19-tokyo", "東京都の COVID-19 陽性者数を可視化する個人プロジェクト", ("covid19", "covid19-japan"), "Python"),
+    ("stopcovid19-osaka", "大阪府 新型コロナウイルス 情報まとめ（非公式・スクレイピング）", (), "Python"),
+    ("covid19-bot", "新型コロナウイルスの新規陽性者数を Slack に通知する bot", ("covid19",), "TypeScript"),
+    ("covid19-japan-dashboard", "新型コロナウイルス 国内感染状況ダッシュボード / COVID-19 Japan dashboard",
+     ("covid19", "covid19-japan"), "JavaScript"),
+    ("corona-map", "新型コロナウイルス感染者マップ（都道府県別）", (), "JavaScript"),
+    ("covid19-api", "COVID-19 オープンデータ API（非公式）", ("covid19", "opendata"), "Go"),
+    ("covid19-data", "新型コロナウイルス感染症 オープンデータ（CSV 変換）", ("covid19",), None),
+)
+# Fork owners' other repos: nothing to do with the family (no covid, no コロナ).
+UNRELATED_TEMPLATES = (
+    ("dotfiles", "設定ファイル置き場", "Shell"), ("blog", "個人ブログ（Hugo）", "HTML"),
+    ("portfolio", "ポートフォリオサイト", "Vue"), ("nuxt-practice", "Nuxt.js の練習", "Vue"),
+    ("vue-todo", "Vue.js で作る TODO アプリ", "Vue"), ("atcoder", "AtCoder の解答", "Python"),
+    ("my-website", "個人サイト", "JavaScript"), ("slack-emoji", "Slack 用の絵文字", None),
+)
+EXTRA_MESSAGES = ("Update README.md", "データ更新", "Add script", "Fix typo", "Refactor", "依存関係の更新")
 
 
 # ---- Accounts ----------------------------------------------------------------------------
@@ -508,7 +545,8 @@ class Family:
         self._link_family()
         self.personal_forks = self._plan_personal_forks()
         self._plan_histories()
-        self.repos = [self.upstream] + sorted(self.derivatives + self.personal_forks,
+        self.extras = self._plan_extras()
+        self.repos = [self.upstream] + sorted(self.derivatives + self.personal_forks + self.extras,
                                               key=lambda r: (r.created, r.key))
         self._number_repos()
 
@@ -747,8 +785,9 @@ class Family:
 
     # -- commits ---------------------------------------------------------------------------
 
-    def _commit(self, author: str | None, message: str, date: int, parent: str | None, linked: bool = True) -> dict:
-        rng = self.rng
+    def _commit(self, author: str | None, message: str, date: int, parent: str | None, linked: bool = True,
+                rng: random.Random | None = None) -> dict:
+        rng = rng or self.rng
         if not linked:
             author = None   # pushed with an e-mail that is not linked to an account
         name = author or f"{rng.choice(GIVEN_EN)} {rng.choice(SURNAMES_EN)}"
@@ -797,7 +836,7 @@ class Family:
                 first_message = f"{repo.place.name}向けにカスタマイズ"
             else:   # restarted: a new root, the upstream's files copied in without its history
                 parent_sha = None
-                first_message = f"Initial commit: {repo.place.name}版 新型コロナウイルス感染症対策サイト"
+                first_message = f"{RESTARTED_ROOT_PREFIX}{repo.place.name}{RESTARTED_ROOT_SUFFIX}"   # family_truth's marker
             first = self._commit(repo.maintainers[0], first_message, repo.first_own, parent_sha)
             repo.own.append(first)
             self._merged_history(repo, own_count + rng.randint(0, 4), repo.first_own, first["sha"])
@@ -808,6 +847,93 @@ class Family:
                 t = fork.created + rng.randint(10 * MINUTE, DAY)
                 fork.own.append(self._commit(fork.owner, rng.choice(["WIP", "Fix typo", "ローカル確認用"]), t,
                                              up.own[fork.base_len - 1]["sha"]))
+
+    # -- look-alikes and bystanders --------------------------------------------------------
+
+    def _plan_extras(self) -> list[RepoPlan]:
+        """Decoys, fork owners' unrelated repos and a fork owner's copy (see the module docstring).
+
+        Own random stream: adding them changes no draw of the rest of the plan (only repo ids,
+        which follow creation order, and the users appended at the end)."""
+        rng = random.Random(f"{self.seed}:extras")
+        up = self.upstream
+        taken = {r.full_name.lower() for r in [up] + self.derivatives + self.personal_forks}
+        author_of = {r.owner: r.maintainers[0] for r in self.derivatives}   # an org's repos: its lead pushes
+        extras: list[RepoPlan] = []
+
+        def add(key: str, role: str, owner: str, name: str, created: int, **looks) -> RepoPlan | None:
+            if f"{owner}/{name}".lower() in taken:
+                return None
+            taken.add(f"{owner}/{name}".lower())
+            repo = RepoPlan(key=key, role=role, owner=owner, name=name, created=created, first_own=created,
+                            default_branch=rng.choice(("main", "master")), stars=rng.choice((0, 0, 1, 2, 5)),
+                            **looks)
+            repo.maintainers = [author_of.get(owner, owner)]
+            repo.labels = self._labels(DEFAULT_LABELS, True)
+            extras.append(repo)
+            return repo
+
+        def own_history(repo: RepoPlan, parent_sha: str | None, first_message: str) -> None:
+            t = repo.created + rng.randint(10 * MINUTE, 6 * HOUR)
+            commit = self._commit(repo.maintainers[0], first_message, t, parent_sha, rng=rng)
+            repo.own.append(commit)
+            for _ in range(rng.randint(1, 4)):
+                t += rng.randint(HOUR, 20 * DAY)
+                if t >= ACTIVITY_END:
+                    break
+                commit = self._commit(repo.maintainers[0], rng.choice(EXTRA_MESSAGES), t, commit["sha"], rng=rng)
+                repo.own.append(commit)
+
+        # Decoys: the family's words, not its history.
+        hosts = [r for r in self.derivatives if r.status == "active" and r.role in ("fork", "copy")]
+        for i in range(decoy_count(self.scale)):
+            if i < len(DECOY_TEMPLATES):
+                name, description, topics, language = DECOY_TEMPLATES[i]
+            else:
+                place = PLACES[(i - len(DECOY_TEMPLATES)) % len(PLACES)]
+                name, description, topics, language = (f"covid19-{place.key}-data",
+                                                       f"{place.label}の新型コロナウイルス関連データ（個人で収集）",
+                                                       ["covid19"], "Python")
+            created = LAUNCH + rng.randint(-3 * DAY, 200 * DAY)
+            repo = None
+            if i % 2 == 1 and hosts:           # every other one in a derivative owner's account
+                host = hosts[rng.randrange(len(hosts))]
+                repo = add(f"decoy-{i}", "decoy", host.owner, name, max(created, host.created + DAY),
+                           description=description,
+                           topics=list(topics), language=language, readme=f"# {name}\n\n{description}\n")
+            if repo is None:
+                repo = add(f"decoy-{i}", "decoy", self.accounts.new_person(), name, created, description=description,
+                           topics=list(topics), language=language, readme=f"# {name}\n\n{description}\n")
+            own_history(repo, None, rng.choice(("first commit", "Initial commit", "init")))
+
+        # Fork owners: personal forks' owners and the owners of regional forks.
+        # People only (an organization's dotfiles would look odd).
+        fork_owners = [f.owner for f in self.personal_forks] + [
+            r.owner for r in self.derivatives if r.is_github_fork and r.status == "active" and r.owner == r.maintainers[0]]
+        fork_owners = fork_owners or [r.owner for r in self.derivatives if r.is_github_fork]
+        for i in range(max(3, round(4 * self.scale ** 0.25))):
+            name, description, language = UNRELATED_TEMPLATES[i % len(UNRELATED_TEMPLATES)]
+            owner = fork_owners[rng.randrange(len(fork_owners))]
+            repo = add(f"unrelated-{i}", "unrelated", owner, name, _utc(2020, 3, 1) + rng.randrange(365 * DAY),
+                       description=description, language=language)
+            if repo is not None:
+                own_history(repo, None, rng.choice(("first commit", "Initial commit")))
+
+        # A fork owner's copy sharing the root: they had forked already, so they copied.
+        hosts = self.personal_forks or [r for r in self.derivatives if r.is_github_fork and r.status == "active"]
+        for i in range(max(1, round(self.scale ** 0.25))):
+            host = hosts[rng.randrange(len(hosts))]
+            place = PLACES[-1 - i]
+            created = max(host.created, LAUNCH) + rng.randint(2 * DAY, 30 * DAY)
+            repo = add(f"fork-owner-copy-{i}", "copy", host.owner, f"covid19-{place.key}", created, place=place,
+                       parent=up, description=f"{place.label} 新型コロナウイルス感染症対策サイト（個人版）",
+                       readme=_derivative_readme(rng, place, "copy") or None, topics=["covid19"], language="Vue")
+            if repo is None:
+                continue
+            dates = [c["date"] for c in up.own]
+            repo.base_len = max(1, bisect.bisect_right(dates, iso(created)))
+            own_history(repo, up.own[repo.base_len - 1]["sha"], f"{place.name}向けにカスタマイズ")
+        return extras
 
     def _number_repos(self) -> None:
         """Repo ids grow with creation time, as on GitHub."""
@@ -1570,4 +1696,88 @@ def generate_world_dict(seed: int = 1, scale: float = 1.0) -> dict:
     return json.loads("".join(generate_world(seed, scale)))
 
 
-__all__ = ["FORMAT", "Family", "derivative_count", "generate_world", "generate_world_dict", "write_world"]
+RESTARTED_ROOT_PREFIX = "Initial commit: "
+RESTARTED_ROOT_SUFFIX = "版 新型コロナウイルス感染症対策サイト"
+FAMILY_LOOK = ("covid", "corona", "コロナ")
+
+
+def family_truth(world: dict) -> dict:
+    """Which repo of a generated world is what, for tests of derivative discovery.
+
+    Computed from the world's structure, plus two markers the generator chose:
+
+    - "upstream_id": Tokyo-Metro-Gov/covid19 (the first repo).
+    - "forks": ids of every repo whose fork_parent_id chain reaches the upstream (recursive:
+      regional forks, forks of forks, personal forks).
+    - "shared_root": ids of non-fork repos whose history (from `head`) contains the upstream's
+      root commit (the regional copies and a fork owner's copy).
+    - "restarted": ids of derivatives a config must list: non-fork repos with their own root
+      commit whose message the generator wrote as "Initial commit: <place>版 新型コロナウイルス
+      感染症対策サイト" (RESTARTED_ROOT_PREFIX/SUFFIX; no decoy's root says that), and the
+      planned-but-empty derivative (a non-fork repo with `head: null`; only derivatives are
+      empty), which no history can find either. The empty one is also given alone as "empty".
+    - "decoys": every other non-fork repo with its own history whose name, description or
+      topics look like the family (covid / corona / コロナ): look-alikes, not derivatives.
+    - "unrelated": the remaining repos (fork owners' dotfiles, blogs...): an extra key.
+
+    Statuses are ignored (deleted and taken-down derivatives are counted where they belong).
+    Meant for `generate_world` worlds; the Tokyo data world has no such markers.
+    """
+    repos = {r["id"]: r for r in world["repos"]}
+    upstream = next((r for r in world["repos"] if (r["owner"], r["name"]) == (UPSTREAM_OWNER, UPSTREAM_NAME)),
+                    world["repos"][0])
+    commits = {c["sha"]: c for c in world.get("commits", [])}
+
+    def roots(head: str | None) -> list[dict]:
+        seen, stack, out = set(), [head] if head else [], []
+        while stack:
+            sha = stack.pop()
+            if sha in seen or sha not in commits:
+                continue
+            seen.add(sha)
+            parents = commits[sha].get("parents", [])
+            if not parents:
+                out.append(commits[sha])
+            stack.extend(parents)
+        return out
+
+    upstream_roots = {c["sha"] for c in roots(upstream.get("head"))}
+
+    def reaches_upstream(repo: dict) -> bool:
+        seen = set()
+        while repo.get("fork_parent_id") is not None and repo["id"] not in seen:
+            seen.add(repo["id"])
+            repo = repos[repo["fork_parent_id"]]
+            if repo["id"] == upstream["id"]:
+                return True
+        return False
+
+    truth: dict = {"upstream_id": upstream["id"], "forks": set(), "shared_root": set(), "restarted": set(),
+                   "decoys": set(), "unrelated": set(), "empty": set()}
+    for repo in world["repos"]:
+        rid = repo["id"]
+        if rid == upstream["id"]:
+            continue
+        if repo.get("fork_parent_id") is not None:
+            if reaches_upstream(repo):
+                truth["forks"].add(rid)
+            else:
+                truth["unrelated"].add(rid)
+            continue
+        own_roots = roots(repo.get("head"))
+        if repo.get("head") is None:
+            truth["empty"].add(rid)
+            truth["restarted"].add(rid)
+        elif any(c["sha"] in upstream_roots for c in own_roots):
+            truth["shared_root"].add(rid)
+        elif any(c["message"].startswith(RESTARTED_ROOT_PREFIX) and c["message"].endswith(RESTARTED_ROOT_SUFFIX)
+                 for c in own_roots):
+            truth["restarted"].add(rid)
+        else:
+            text = " ".join([repo["name"], repo.get("description") or ""] + list(repo.get("topics") or [])).lower()
+            truth["decoys" if any(w in text for w in FAMILY_LOOK) else "unrelated"].add(rid)
+    return truth
+
+
+__all__ = ["FORMAT", "Family", "decoy_count", "derivative_count", "family_truth", "generate_world",
+           "generate_world_dict", "write_world"]
