@@ -83,5 +83,29 @@ def derivatives(config_path: str, as_json: bool) -> None:
     raise SystemExit(show_derivatives(_load(config_path), as_json=as_json))
 
 
+@main.command()
+@CONFIG_OPTION
+def metrics(config_path: str) -> None:
+    """Recompute every metric table (idempotent; one transaction per table)."""
+    from .metrics.report import run_metrics
+
+    raise SystemExit(run_metrics(_load(config_path)))
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (project time zone).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day, included.")
+@click.option("--repo", "repos", multiple=True, metavar="OWNER/NAME",
+              help="Only these repos ('upstream' for the upstream); default: the whole family.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def summary(config_path: str, start, end, repos: tuple[str, ...], as_json: bool) -> None:
+    """The impact summary (bots excluded, bot share beside) for a window and repo set."""
+    from .metrics.report import show_summary
+
+    raise SystemExit(show_summary(_load(config_path), start.date() if start else None,
+                                  end.date() if end else None, list(repos), as_json=as_json))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -340,6 +340,9 @@ class Config(Strict):
         "UTC", description="IANA time zone of the project (e.g. Asia/Tokyo), for days and weeks in metrics.")
     github: GitHubSettings = Field(default_factory=GitHubSettings, description="How to reach the GitHub REST API.")
     bots: BotSettings = Field(default_factory=BotSettings, description="Which logins are automation, not people.")
+    placeholders: list[Login] = Field(
+        [], description="Accounts that stand for unknown authors (e.g. PRs from branches inside the "
+                        "organisation's repo): their items count, they never count as people.")
     harvest: HarvestSettings = Field(default_factory=HarvestSettings, description="What to harvest.")
     discovery: DiscoverySettings = Field(
         default_factory=DiscoverySettings, description="How to find the upstream's derivatives.")

@@ -1,4 +1,4 @@
-"""`civicbot derivatives`: the family tree with regions, as people read it."""
+"""The metrics commands as people read them: `derivatives`, `summary`, `metrics`."""
 
 from __future__ import annotations
 
@@ -14,14 +14,55 @@ from civicbot.config import Config
 from civicbot.store import open_store
 
 from .diffusion import upstream_id, write_diffusion
+from .summary import SummaryError, Window, format_summary, impact_summary
 
 
-def show_derivatives(config: Config, *, as_json: bool = False) -> int:
+def _open(config: Config):
     path = Path(config.database.path)
     if not path.exists():
         print(f"civicbot: no database yet at {path}; run `civicbot harvest -c ...` first", file=sys.stderr)
+        return None
+    return open_store(path)
+
+
+def run_metrics(config: Config) -> int:
+    """Every metric table: contribution metrics, then diffusion."""
+    from .contribution import write_contribution_metrics
+
+    db = _open(config)
+    if db is None:
         return 1
-    db = open_store(path)
+    counts = {**write_contribution_metrics(db, config), **write_diffusion(db, config)}
+    print("metrics: " + ", ".join(f"{table} {rows:,} rows" for table, rows in counts.items()))
+    return 0
+
+
+def show_summary(config: Config, start, end, repos: list[str], *, as_json: bool = False) -> int:
+    from datetime import datetime, timezone
+
+    db = _open(config)
+    if db is None:
+        return 1
+    if start is None:
+        row = db.execute("SELECT min(created_at) FROM repos r JOIN discoveries d ON d.repo_id = r.id").fetchone()
+        if row[0] is None:
+            print("civicbot: nothing harvested yet", file=sys.stderr)
+            return 1
+        start = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).astimezone(config.zone).date()
+    end = end or datetime.now(config.zone).date()
+    try:
+        result = impact_summary(db, config, Window(start, end), repos or None)
+    except SummaryError as exc:
+        print(f"civicbot: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_summary(result))
+    return 0
+
+
+def show_derivatives(config: Config, *, as_json: bool = False) -> int:
+    db = _open(config)
+    if db is None:
+        return 1
     counts = write_diffusion(db, config)
     rows = list(db.query("SELECT * FROM derivatives ORDER BY created_at, full_name"))
     if as_json:
