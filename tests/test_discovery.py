@@ -169,3 +169,56 @@ def test_generated_family_is_found_whole_and_no_decoy(sim_factory, tmp_path):
     family_paths = {f"/repos/{names[i]}/commits" for i in found}
     candidate_commit_requests = [r for r in log if r["path"].endswith("/commits") and r["path"] not in family_paths]
     assert len(candidate_commit_requests) <= 2 * len(checked)
+
+
+def test_flows_catch_up_and_people_between_sites(sim_factory, tmp_path):
+    """ahead/behind and fork points from the compare API, upstream PRs from derivatives, and
+    people in several sites, each checked against the world itself."""
+    from civicbot.sandbox import World
+    from civicbot.sandbox.generate import family_truth, generate_world_dict
+
+    world = generate_world_dict(seed=6, scale=0.1)
+    truth = family_truth(world)
+    w = World(world)
+    sim = sim_factory(world)
+    names = {r["id"]: f"{r['owner']}/{r['name']}" for r in world["repos"]}
+    config = Config.model_validate({
+        "name": "flows", "upstream": names[truth["upstream_id"]], "github": {"base_url": sim.url},
+        "discovery": {"forks": {"max_depth": 5}, "shared_root": {"enabled": False}},
+        "database": {"path": str(tmp_path / "flows.db")}})
+    db = open_store(config.database.path)
+    assert harvest(config, db, GitHubClient(config, [world["tokens"][0]["token"]])).outcome == "complete"
+    write_diffusion(db, config)
+
+    upstream = w.repos[truth["upstream_id"]].data
+    up_history = w.ancestors(upstream["head"])
+    compared = {r["repo_id"]: r for r in db.query("SELECT * FROM repo_compare")}
+    assert compared, "no fork was compared"
+    for repo_id, row in compared.items():
+        mine = w.ancestors(w.repos[repo_id].data["head"])
+        assert (row["ahead_by"], row["behind_by"]) == (len(mine - up_history), len(up_history - mine)), names[repo_id]
+        newest_shared = max((w.commits[s] for s in mine & up_history), key=lambda c: (c["date"], c["sha"]))
+        assert row["merge_base_sha"] == newest_shared["sha"]
+
+    # Upstream PRs sent from each derivative: its repo as head, or opened by its owner or members.
+    table = {r["repo_id"]: r for r in db.query("SELECT * FROM derivatives")}
+    up_prs = [i for i in world["issues"] if i["repo_id"] == truth["upstream_id"] and i.get("pull_request")]
+    for repo_id, row in table.items():
+        repo = w.repos[repo_id].data
+        members = {(i.get("pull_request") or {}).get("merged_by") for i in world["issues"] if i["repo_id"] == repo_id}
+        members.discard(None)
+        expected = sum(1 for p in up_prs if p["pull_request"]["head_repo_id"] == repo_id
+                       or p["user"] == repo["owner"] or p["user"] in members)
+        assert row["upstream_prs_sent"] == expected, names[repo_id]
+    assert any(r["upstream_prs_sent"] for r in table.values())
+
+    # People (not bots) with issues, PRs or comments in more than one repo of the family.
+    bots = {u["login"] for u in world["users"] if u["type"] == "Bot" or u["login"].endswith("[bot]")}
+    family = set(table) | {truth["upstream_id"]}
+    sites: dict[str, set] = {}
+    for row in [*world["issues"], *world["comments"]]:
+        if row["repo_id"] in family and row["user"] not in bots:
+            sites.setdefault(row["user"], set()).add(row["repo_id"])
+    expected_people = {login: len(s) for login, s in sites.items() if len(s) > 1}
+    stored = {r["login"]: r["sites"] for r in db.query("SELECT login, sites FROM cross_site_people")}
+    assert stored == expected_people and stored
