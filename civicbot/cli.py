@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 
@@ -10,17 +11,33 @@ from . import __version__
 
 # Commands that live in other packages, imported only when invoked, so that the product's
 # code never loads the simulator unless the user asks for it.
-LAZY_COMMANDS = {"sandbox": "civicbot.sandbox.cli:sandbox"}
+LAZY_COMMANDS = {
+    "sandbox": "civicbot.sandbox.cli:sandbox",
+    "serve": "civicbot.publish.commands:serve",
+    "publish": "civicbot.publish.commands:publish",
+    "triage": "civicbot.triage.commands:triage",
+    "label": "civicbot.triage.commands:label",
+}
+
+
+def _available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(LAZY_COMMANDS[name].partition(":")[0]) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+        return sorted([*super().list_commands(ctx), *(n for n in LAZY_COMMANDS if _available(n))])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS:
             module, _, attr = LAZY_COMMANDS[name].partition(":")
-            return getattr(importlib.import_module(module), attr)
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except ModuleNotFoundError:  # a stage not installed in this build
+                return None
         return super().get_command(ctx, name)
 
 
