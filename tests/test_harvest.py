@@ -84,6 +84,7 @@ def test_full_harvest_equals_the_world_within_the_request_budget(big_world, sim_
 
 def test_pages_of_seven(sim_factory, tmp_path):
     world = generate_world_dict(seed=12, scale=0.5)
+    world["tokens"][0]["core_limit"] = 50_000  # pages of 7 need more than one hour of GitHub's quota
     sim = sim_factory(world)
     result, db, _ = run(world, sim, tmp_path, per_page=7)
     assert result.outcome == "complete"
