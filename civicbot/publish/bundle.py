@@ -1,0 +1,170 @@
+"""The published copy: an immutable, sanitised database with inspect data, metadata and commands.
+
+`build_bundle(config, out_dir)` writes into out_dir:
+
+- `<name>.db`: a consistent copy (SQLite backup API, safe while the harvester writes) with the
+  internal tables dropped, rows of private repos removed, every text value scrubbed of e-mail
+  addresses and token-like strings (replaced by "[removed]"), the trigram search index rebuilt
+  from the scrubbed text, VACUUMed (so freed pages keep no old text) and in rollback-journal mode;
+- `inspect-data.json` (`datasette inspect`), `metadata.json`, `templates/`, `static/`, `docs/`;
+- `README.md`: the exact `datasette serve`, `datasette package` and `datasette publish cloudrun`
+  commands.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlite_utils
+
+from .metadata import DASHBOARDS_DIR, DOCS_DIR, DOCS_MOUNT, STATIC_MOUNT, build_metadata
+from .search import enable_search
+
+DROP_TABLES = ("sync_state", "candidates")
+PRIVATE_COLUMNS = ("private", "is_private")
+REMOVED = "[removed]"
+SECRET = re.compile(
+    r"gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+SETTINGS = {"sql_time_limit_ms": 1500, "max_returned_rows": 1000, "default_cache_ttl": 3600}
+
+
+def scrub(value):
+    """A text value with every e-mail address and token-like string replaced by "[removed]"."""
+    if isinstance(value, str) and ("@" in value or "gh" in value):
+        return SECRET.sub(REMOVED, value)
+    return value
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sanitise(path: str | Path) -> dict[str, int]:
+    """Sanitise a database file in place; values changed or rows removed per table."""
+    conn = sqlite3.connect(str(path))
+    conn.create_function("civicbot_scrub", 1, scrub, deterministic=True)
+    changed: dict[str, int] = {}
+    try:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        db = sqlite_utils.Database(conn)
+        if "items_fts" in db.table_names():
+            db["items"].disable_fts()  # rebuilt from the scrubbed text afterwards
+        for table in DROP_TABLES:
+            if table in db.table_names():
+                db[table].drop()
+        for table in db.table_names():
+            if db[table].virtual_table_using or table.startswith("sqlite_"):
+                continue
+            columns = [c.name for c in db[table].columns]
+            for flag in PRIVATE_COLUMNS:
+                if flag in columns:
+                    n = conn.execute(f"DELETE FROM {_quote(table)} WHERE {_quote(flag)} = 1").rowcount
+                    changed[table] = changed.get(table, 0) + n
+            if table == "repos" and "visibility" in columns:
+                n = conn.execute("DELETE FROM repos WHERE visibility IS NOT NULL AND visibility != 'public'").rowcount
+                changed[table] = changed.get(table, 0) + n
+            for column in columns:
+                c = _quote(column)
+                n = conn.execute(f"UPDATE {_quote(table)} SET {c} = civicbot_scrub({c}) "
+                                 f"WHERE typeof({c}) = 'text' AND civicbot_scrub({c}) != {c}").rowcount
+                if n:
+                    changed[table] = changed.get(table, 0) + n
+        conn.commit()
+        enable_search(db, triggers=False, rebuild=True)
+        conn.commit()
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
+    return changed
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source.resolve()}?mode=ro", uri=True)
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def serve_command(db_name: str, cors: bool = True) -> list[str]:
+    """The `datasette serve` command for a bundle, run from inside its folder."""
+    command = ["datasette", "serve", "-i", db_name, "--inspect-file", "inspect-data.json",
+               "-m", "metadata.json", "--template-dir", "templates",
+               "--static", f"{STATIC_MOUNT}:static", "--static", f"{DOCS_MOUNT}:docs"]
+    for key, value in SETTINGS.items():
+        command += ["--setting", key, str(value)]
+    if cors:
+        command.append("--cors")
+    return command
+
+
+def build_bundle(config, out_dir: str | Path, *, source: str | Path | None = None,
+                 run_inspect: bool = True) -> Path:
+    """Write the published bundle for `config`'s database (or `source`) into out_dir; its database path."""
+    source = Path(source or config.database.path)
+    if not source.exists():
+        raise FileNotFoundError(f"no database at {source}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{getattr(config, 'name', None) or source.stem}.db"
+    target = out / name
+    _copy(source, target)
+    sanitise(target)
+    metadata = build_metadata(config, db_path=target)
+    (out / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
+    for folder, src in (("templates", DASHBOARDS_DIR / "templates"), ("static", DASHBOARDS_DIR / "static"),
+                        ("docs", DOCS_DIR)):
+        shutil.rmtree(out / folder, ignore_errors=True)
+        shutil.copytree(src, out / folder)
+    if run_inspect:
+        subprocess.run([sys.executable, "-m", "datasette", "inspect", name, "--inspect-file", "inspect-data.json"],
+                       cwd=out, check=True, capture_output=True)
+    (out / "README.md").write_text(_readme(name), encoding="utf-8")
+    return target
+
+
+def _readme(name: str) -> str:
+    serve = " ".join(serve_command(name))
+    mounts = f"--static {STATIC_MOUNT}:static --static {DOCS_MOUNT}:docs"
+    settings = " ".join(f"--setting {k} {v}" for k, v in SETTINGS.items())
+    return f"""# civicbot: published bundle
+
+Written by `civicbot publish`. `{name}` is a sanitised copy (no internal tables, no e-mail
+addresses, no token-like strings); serve it immutable. Settings are explained in docs/publish.md.
+Run these commands from this folder.
+
+## Serve
+
+```sh
+{serve} -h 0.0.0.0 -p 8001
+```
+
+## Package as a Docker image
+
+`datasette package` runs `datasette inspect` inside the image itself.
+
+```sh
+datasette package {name} -m metadata.json --template-dir templates {mounts} \\
+  --install 'datasette-dashboards>=0.8,<0.9' -t civicbot-site --extra-options '{settings} --cors'
+```
+
+## Publish to Cloud Run
+
+```sh
+datasette publish cloudrun {name} --service civicbot -m metadata.json --template-dir templates {mounts} \\
+  --install 'datasette-dashboards>=0.8,<0.9' --extra-options '{settings} --cors'
+```
+"""

@@ -1,0 +1,192 @@
+"""Datasette 0.65 metadata for a civicbot database, generated so that it never drifts from the docs.
+
+Table and column descriptions are parsed from the `### `table`` sections of docs/schema.md,
+docs/diffusion.md and docs/metrics.md (tables of `| `column` | ... | meaning |` rows, or bullets
+`- `a`, `b`: meaning`). Canned queries come from dashboards/queries.yml and the dashboards
+(datasette-dashboards) from dashboards/dashboards.yml. See docs/publish.md.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS_DIR = ROOT / "docs"
+DASHBOARDS_DIR = ROOT / "dashboards"
+DOC_FILES = ("schema.md", "diffusion.md", "metrics.md")
+# Served by Datasette as static mounts (no request leaves the instance).
+DOCS_MOUNT = "docs"
+STATIC_MOUNT = "civicbot-static"
+
+# Internal bookkeeping: kept in the live database, hidden from the site (and dropped from the
+# published bundle where it says so in bundle.py).
+HIDDEN_TABLES = ("sync_state", "schema_version", "candidates", "sqlite_sequence", "harvest_runs")
+
+TITLE_JA = "東京都 新型コロナウイルス感染症対策サイトの広がり"
+TITLE_EN = "the spread of Tokyo's COVID-19 site"
+
+_HEADING = re.compile(r"^###\s+`([A-Za-z_][A-Za-z0-9_]*)`")
+_NAMES = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("`", "")).strip()
+
+
+def parse_doc(text: str, doc_name: str = "") -> dict[str, dict[str, Any]]:
+    """{table: {"description": first paragraph, "columns": {column: meaning}, "doc": doc_name}}."""
+    tables: dict[str, dict[str, Any]] = {}
+    current: dict[str, Any] | None = None
+    paragraph: list[str] = []
+    for line in text.splitlines():
+        heading = _HEADING.match(line)
+        if heading:
+            current = tables.setdefault(heading.group(1), {"description": "", "columns": {}, "doc": doc_name})
+            paragraph = []
+            continue
+        if line.startswith("#"):
+            current = None
+            continue
+        if current is None:
+            continue
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            cells = [c.strip() for c in stripped.strip("|").split("|")]
+            names = _NAMES.findall(cells[0]) if cells and cells[0].startswith("`") else []
+            if names and len(cells) >= 2:
+                meaning = _clean(cells[-1])
+                for name in names:
+                    current["columns"].setdefault(name, meaning)
+            continue
+        if stripped.startswith("- ") and stripped[2:].lstrip().startswith("`"):
+            body = stripped[2:].strip()
+            match = re.match(r"((?:`[A-Za-z_][A-Za-z0-9_]*`[,\s]*(?:and\s+)?)+)(.*)$", body)
+            if match:
+                names = _NAMES.findall(match.group(1))
+                meaning = _clean(match.group(2).lstrip(":;,. ").rstrip(";.,"))
+                if len(names) > 1 or not meaning:  # the bullet verbatim: "`a`, `b` (cumulative)"
+                    meaning = _clean(body).rstrip(";.,")
+                for name in names:
+                    current["columns"].setdefault(name, meaning)
+            continue
+        if not current["description"]:
+            if stripped:
+                paragraph.append(stripped)
+            elif paragraph:
+                current["description"] = _clean(" ".join(paragraph))
+    return tables
+
+
+def documented_tables(docs_dir: Path = DOCS_DIR) -> dict[str, dict[str, Any]]:
+    """Every table documented in docs/schema.md, docs/diffusion.md and docs/metrics.md (if present)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in DOC_FILES:
+        path = Path(docs_dir) / name
+        if path.exists():
+            for table, info in parse_doc(path.read_text(encoding="utf-8"), name).items():
+                out.setdefault(table, info)
+    return out
+
+
+def _existing_tables(db_path: str | Path | None) -> set[str] | None:
+    if db_path is None:
+        return None
+    conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    finally:
+        conn.close()
+
+
+def load_queries(path: Path | None = None, existing: set[str] | None = None) -> dict[str, dict]:
+    """Canned queries from dashboards/queries.yml. A query with `requires: [table]` is left out
+    while one of those tables is missing (Datasette would only show the error when it is run)."""
+    data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "queries.yml").read_text(encoding="utf-8")) or {}
+    out = {}
+    for name, query in (data.get("queries") or {}).items():
+        query = dict(query)
+        requires = query.pop("requires", [])
+        if existing is not None and not set(requires) <= existing:
+            continue
+        out[name] = query
+    return out
+
+
+def load_dashboards(path: Path | None = None, database: str = "civicbot") -> dict[str, dict]:
+    """datasette-dashboards configuration, each chart pointed at `database`."""
+    data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "dashboards.yml").read_text(encoding="utf-8")) or {}
+    for dashboard in data.values():
+        for chart in (dashboard.get("charts") or {}).values():
+            if chart.get("library") != "markdown":
+                chart["db"] = database
+    return data
+
+
+def _title(config) -> tuple[str, str]:
+    titles = getattr(config, "title", None) if config is not None else None
+    ja = getattr(titles, "ja", None) or TITLE_JA
+    en = getattr(titles, "en", None) or TITLE_EN
+    return ja, en
+
+
+def build_metadata(config=None, db_path: str | Path | None = None, database: str | None = None,
+                   docs_dir: Path = DOCS_DIR, dashboards_dir: Path = DASHBOARDS_DIR) -> dict[str, Any]:
+    """The whole metadata dict (one file in 0.65: metadata, canned queries and plugin config).
+
+    `database` is the name Datasette gives the file (its stem); `db_path`, when given, is read to
+    describe only the tables that exist and to leave out queries whose tables are missing.
+    """
+    if database is None:
+        database = Path(db_path).stem if db_path else "civicbot"
+    existing = _existing_tables(db_path)
+    ja, en = _title(config)
+    docs = documented_tables(docs_dir)
+    tables: dict[str, dict[str, Any]] = {}
+    for table, info in docs.items():
+        if existing is not None and table not in existing:
+            continue
+        doc_link = f"/{DOCS_MOUNT}/{info['doc']}"
+        entry: dict[str, Any] = {
+            "description_html": f"{_escape(info['description'])} "
+                                f"(<a href=\"{doc_link}\">{info['doc']}</a>)",
+            "columns": dict(info["columns"]),
+        }
+        tables[table] = entry
+    for table in HIDDEN_TABLES:
+        if existing is None or table in existing:
+            tables.setdefault(table, {})["hidden"] = True
+    if "items" in tables:
+        tables["items"].update({"fts_table": "items_fts", "fts_pk": "id", "label_column": "title",
+                                "sort_desc": "created_at"})
+    if "users" in tables:
+        tables["users"]["label_column"] = "login"
+    if "repos" in tables:
+        tables["repos"]["label_column"] = "full_name"
+    queries = load_queries(dashboards_dir / "queries.yml", existing)
+    return {
+        "title": f"civicbot: {ja} / {en}",
+        "description": f"{ja}：GitHub の公開記録から集めたデータ。 / {en}: data harvested from the public "
+                       "GitHub record by civicbot.",
+        "license": "CC BY 4.0",
+        "license_url": "https://creativecommons.org/licenses/by/4.0/",
+        "source": "GitHub REST API",
+        "source_url": "https://docs.github.com/rest",
+        "about": "civicbot",
+        "about_url": f"/{DOCS_MOUNT}/publish.md",
+        "databases": {database: {
+            "description": "civicbot のデータベース / the civicbot database "
+                           "(good-first-issue query: only when table gfi_candidates exists)",
+            "tables": tables,
+            "queries": queries,
+        }},
+        "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database)},
+    }
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -1,0 +1,196 @@
+"""Publishing with Datasette: metadata from the docs, canned queries, search, dashboards, XSS, bundle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+
+import pytest
+
+from civicbot.harvest.client import GitHubClient
+from civicbot.harvest.run import harvest
+from civicbot.metrics.diffusion import write_diffusion
+from civicbot.publish.bundle import SECRET, build_bundle
+from civicbot.publish.commands import make_datasette
+from civicbot.publish.metadata import build_metadata, documented_tables, load_dashboards, load_queries
+from civicbot.publish.search import enable_search, search_items
+from civicbot.sandbox import SandboxServer, World
+from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
+from civicbot.store import open_store
+from harvest_helpers import family_config
+
+XSS_TITLE = "<script>alert(1)</script> and <img src=x onerror=alert(1)> 翻訳テスト"
+EMAIL = "someone.private@example.org"
+TOKEN_LIKE = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+PAT_LIKE = "github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnop"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A harvested generated world with the diffusion (and, if they run, contribution) tables."""
+    path = tmp_path_factory.mktemp("publish") / "demo.db"
+    world = generate_world_dict(seed=3, scale=0.05)
+    server = SandboxServer(World(world)).start()
+    try:
+        config = family_config(world, server.url, path)
+        db = open_store(config.database.path)
+        assert harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None)).outcome == "complete"
+    finally:
+        server.stop()
+    write_diffusion(db, config)
+    try:  # written by another stage; the site works without its tables
+        from civicbot.metrics.contribution import write_contribution_metrics
+        write_contribution_metrics(db, config)
+    except Exception:  # noqa: BLE001
+        pass
+    item = db.execute("SELECT id, repo_id, user_id, run_id FROM items ORDER BY id LIMIT 1").fetchone()
+    db["items"].update(item[0], {"title": XSS_TITLE, "body": f"mail me at {EMAIL} token {TOKEN_LIKE} {PAT_LIKE}"})
+    enable_search(db)
+    db.conn.commit()
+    db.conn.close()
+    return config, path, item[0]
+
+
+def get(ds, path):
+    async def run():
+        return await ds.client.get(path)
+    return asyncio.run(run())
+
+
+def test_every_documented_column_gets_a_description(site):
+    config, path, _ = site
+    meta = build_metadata(config, db_path=path)
+    tables = meta["databases"]["demo"]["tables"]
+    docs = documented_tables()
+    conn = sqlite3.connect(path)
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    checked = 0
+    for table in names:
+        if table not in docs:
+            continue
+        assert tables[table].get("description_html"), table
+        for (column,) in conn.execute(f"SELECT name FROM pragma_table_info('{table}')"):
+            if column in docs[table]["columns"]:
+                assert tables[table]["columns"].get(column), (table, column)
+                checked += 1
+    assert checked > 150
+    assert tables["derivatives"]["columns"]["upstream_prs_sent"].startswith("upstream PRs")
+    assert tables["sync_state"]["hidden"] and tables["schema_version"]["hidden"]
+    assert meta["title"].startswith("civicbot: ") and " / " in meta["title"]
+    assert meta["license"] == "CC BY 4.0" and meta["license_url"]
+
+
+def test_gfi_query_only_when_its_table_exists():
+    assert "good_first_issue_candidates" not in load_queries(existing={"items", "items_fts"})
+    assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates"})
+    assert all("requires" not in q for q in load_queries().values())
+
+
+def test_pages_canned_queries_and_dashboards_answer(site):
+    config, path, _ = site
+    ds = make_datasette(path, config)
+    db = "demo"
+    home = get(ds, "/")
+    assert home.status_code == 200 and '<html lang="ja">' in home.text
+    conn = sqlite3.connect(path)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        response = get(ds, f"/{db}/{table}")
+        assert response.status_code == 200, table
+        assert '<html lang="ja">' in response.text
+    queries = build_metadata(config, db_path=path)["databases"][db]["queries"]
+    assert {"first_timers_waiting", "prs_without_response", "stale_claims", "newcomers_this_month",
+            "regulars_at_risk", "search"} <= set(queries)
+    for name in queries:
+        assert get(ds, f"/{db}/{name}").status_code == 200, name
+        response = get(ds, f"/{db}/{name}.json?days=14&as_of=2021-01-31T00:00:00Z&q=翻訳")
+        assert response.status_code == 200, (name, response.text[:300])
+        assert "rows" in response.json()
+    assert get(ds, "/-/dashboards").status_code == 200
+    for slug in load_dashboards():
+        response = get(ds, f"/-/dashboards/{slug}")
+        assert response.status_code == 200 and '<html lang="ja">' in response.text
+    # every chart's SQL runs
+    for dashboard in load_dashboards(database=db).values():
+        for chart in dashboard["charts"].values():
+            if chart.get("query") and not re.search(r"metrics_periodic|activity", chart["query"]):
+                assert conn.execute(chart["query"]).fetchall() is not None
+    assert get(ds, "/civicbot-static/japan.geojson").status_code == 200
+
+
+def test_maintainer_queries_find_what_they_should(site):
+    config, path, _ = site
+    ds = make_datasette(path, config)
+    rows = get(ds, "/demo/prs_without_response.json?days=1&as_of=2030-01-01T00:00:00Z&_shape=array").json()
+    conn = sqlite3.connect(path)
+    expected = conn.execute("""SELECT count(*) FROM items i JOIN users u ON u.id = i.user_id WHERE is_pull_request = 1
+        AND state = 'open' AND coalesce(draft, 0) = 0 AND u.is_bot = 0 AND NOT EXISTS (SELECT 1 FROM comments c
+        JOIN users cu ON cu.id = c.user_id WHERE c.item_id = i.id AND c.user_id != i.user_id AND cu.is_bot = 0)""").fetchone()[0]
+    assert len(rows) == expected
+    claims = get(ds, "/demo/stale_claims.json?days=0&as_of=2030-01-01T00:00:00Z&_shape=array").json()
+    assert all(c["days_since_claim"] >= 0 for c in claims)
+
+
+def test_search_finds_japanese_terms_of_any_length(site):
+    config, path, item_id = site
+    import sqlite_utils
+    db = sqlite_utils.Database(path)
+    two = search_items(db, "翻訳")
+    assert two and all("翻訳" in (r["title"] + (r["body"] or "")) for r in two)
+    assert item_id in {r["id"] for r in two}
+    three = search_items(db, "翻訳テスト")
+    assert [r["id"] for r in three] == [item_id]
+    ds = make_datasette(path, config)
+    for q in ("翻訳", "翻訳テスト"):
+        rows = get(ds, f"/demo/search.json?q={q}&_shape=array").json()
+        assert any(r["title"] == XSS_TITLE for r in rows), q
+        assert all(q in r["title"] or q == "翻訳" for r in rows) or q == "翻訳"
+    assert get(ds, "/demo/search.json?q=&_shape=array").json() == []
+
+
+def test_github_text_is_escaped(site):
+    config, path, item_id = site
+    ds = make_datasette(path, config)
+    for url in (f"/demo/items?id={item_id}", f"/demo/items/{item_id}", "/demo/search?q=翻訳テスト",
+                "/demo/items?_search=翻訳テスト"):
+        html = get(ds, url).text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
+        assert "<script>alert(1)" not in html and "<img src=x" not in html, url
+
+
+def test_published_bundle_holds_no_email_or_token(site, tmp_path):
+    config, path, item_id = site
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE users SET name = ?, company = ? WHERE id = (SELECT min(id) FROM users)",
+                 (f"Someone <{EMAIL}>", TOKEN_LIKE))
+    conn.commit()
+    conn.close()
+    target = build_bundle(config, tmp_path / "out", source=path)
+    out = tmp_path / "out"
+    for name in ("metadata.json", "inspect-data.json", "README.md", "templates/base.html", "static/japan.geojson"):
+        assert (out / name).exists(), name
+    readme = (out / "README.md").read_text()
+    assert "datasette serve -i test.db --inspect-file inspect-data.json -m metadata.json" in readme
+    assert "--setting sql_time_limit_ms 1500 --setting max_returned_rows 1000 --setting default_cache_ttl 3600 --cors" in readme
+    assert "datasette package" in readme and "datasette publish cloudrun" in readme
+    conn = sqlite3.connect(target)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert "sync_state" not in tables and "candidates" not in tables
+    found = []
+    for table in tables:
+        for (column,) in conn.execute(f"SELECT name FROM pragma_table_info('{table}')"):
+            for (value,) in conn.execute(f'SELECT "{column}" FROM "{table}" WHERE typeof("{column}") = \'text\''):
+                if SECRET.search(value) or EMAIL in value or TOKEN_LIKE in value:
+                    found.append((table, column, value[:80]))
+    assert not found
+    title, body = conn.execute("SELECT title, body FROM items WHERE id = ?", (item_id,)).fetchone()
+    assert title == XSS_TITLE and "[removed]" in body
+    raw = target.read_bytes()
+    assert EMAIL.encode() not in raw and TOKEN_LIKE.encode() not in raw
+    # the bundle serves immutable, with its search index rebuilt
+    meta = json.loads((out / "metadata.json").read_text())
+    ds = make_datasette(target, config, immutable=True, metadata=meta,
+                        inspect_data=json.loads((out / "inspect-data.json").read_text()))
+    assert get(ds, "/test/search.json?q=翻訳テスト&_shape=array").json()
