@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO_PORT ?= 8765
 DATASETTE_PORT ?= 8001
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench screenshots
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -48,3 +48,7 @@ clean:
 SCALES ?= 1,10,100
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks --scales $(SCALES)
+
+# Screenshots of each dashboard on demo data, for the README (needs Debian's chromium).
+screenshots: $(VENV)/.installed
+	$(BIN)/python docs/screenshots.py

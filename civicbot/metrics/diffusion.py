@@ -41,15 +41,22 @@ def upstream_id(db: sqlite_utils.Database) -> int | None:
     return row[0] if row else None
 
 
-def _region(config: Config, repo: dict, use_config: bool) -> dict:
-    """Region of a derivative: the config's listing, else the matcher, else unknown (never guessed)."""
+def _region(config: Config, repo: dict, use_config: bool, upstream: dict | None = None) -> dict:
+    """Region of a derivative: the config's listing, else the matcher, else unknown (never guessed).
+
+    A description or homepage left as the upstream's describes the upstream, not the derivative
+    (most personal forks keep Tokyo's): such fields are not given to the matcher.
+    """
     listed = {d.repo.lower(): d for d in config.discovery.listed} if use_config else {}
     entry = listed.get(repo["full_name"].lower())
     pref_code, muni_code, source, evidence = None, None, "unknown", None
     if entry is not None and entry.pref_code:
         pref_code, muni_code, source, evidence = entry.pref_code, entry.muni_code, "config", "listed in config"
     else:
-        match = match_region(repo["owner"], repo["name"], repo.get("description"), repo.get("homepage"))
+        inherited = upstream or {}
+        description = repo.get("description") if repo.get("description") != inherited.get("description") else None
+        homepage = repo.get("homepage") if repo.get("homepage") != inherited.get("homepage") else None
+        match = match_region(repo["owner"], repo["name"], description, homepage)
         if match is not None:
             pref_code, muni_code, source, evidence = match.pref_code, match.municipality_code, "matcher", match.evidence
     pref = prefecture(pref_code) if pref_code else None
@@ -115,7 +122,8 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
         parent = db["repos"].get(parent_id)["full_name"] if parent_id and db["repos"].count_where("id = ?", [parent_id]) else None
         rows.append({
             "repo_id": repo_id, "full_name": repo["full_name"], "found_by": methods, "parent_id": parent_id,
-            "parent_full_name": parent, "evidence": evidence, **_region(config, repo, use_config_regions),
+            "parent_full_name": parent, "evidence": evidence,
+            **_region(config, repo, use_config_regions, db["repos"].get(up) if up else None),
             "created_at": repo["created_at"], "first_own_activity": first_own, "last_push": repo["pushed_at"],
             "last_activity": last_activity, "active_90d": int(bool(last_activity and last_activity >= cutoff)),
             "deployed": int(bool(repo["homepage"])), "homepage": repo["homepage"], "archived": repo["archived"],
