@@ -28,7 +28,8 @@ var/demo-world.json: $(VENV)/.installed
 	mkdir -p var
 	$(BIN)/civicbot sandbox generate --seed 1 --scale 1 -o $@
 
-# The demo: the simulator on a generated world, a harvest of it, then Datasette on the database.
+# The demo: the simulator on a generated world, a harvest of it, every metric, a dry-run triage,
+# then the Datasette site on the database. DEMO_PORT must match config/demo.yml's base_url.
 demo: $(VENV)/.installed var/demo-world.json
 	@mkdir -p var && rm -f var/sim.url
 	@$(BIN)/civicbot sandbox serve --world var/demo-world.json --port $(DEMO_PORT) --url-file var/sim.url \
@@ -38,8 +39,11 @@ demo: $(VENV)/.installed var/demo-world.json
 	test -s var/sim.url || { cat var/sim.log; exit 1; }; \
 	echo "GitHub simulator: $$(cat var/sim.url) (world var/demo-world.json)"; \
 	CIVICBOT_DEMO_TOKEN=sandbox-token $(BIN)/civicbot harvest -c config/demo.yml && \
+	$(BIN)/civicbot metrics -c config/demo.yml && \
+	{ CIVICBOT_DEMO_TOKEN=sandbox-token $(BIN)/civicbot triage -c config/demo.yml && \
+	  CIVICBOT_DEMO_TOKEN=sandbox-token $(BIN)/civicbot label -c config/demo.yml || echo "(triage skipped)"; } && \
 	echo "Datasette: http://127.0.0.1:$(DATASETTE_PORT)/ (Ctrl-C to stop)" && \
-	$(BIN)/datasette serve var/demo.db -h 127.0.0.1 -p $(DATASETTE_PORT)
+	$(BIN)/civicbot serve -c config/demo.yml --port $(DATASETTE_PORT)
 
 clean:
 	rm -rf var .pytest_cache
