@@ -328,6 +328,46 @@ class DatabaseSettings(Strict):
                     "directory (not the config file's folder); ~ is expanded.")
 
 
+class TriageSettings(Strict):
+    gfi_label_names: list[NonEmpty] = Field(
+        ["good first issue", "good-first-issue"],
+        description="Label names that mean good first issue in the family (compared case-insensitively); "
+                    "a maintainer adding one of them is the ground truth.")
+    label_to_apply: NonEmpty = Field(
+        "good first issue", description="The label civicbot adds (keep the repo's own GFI label name: "
+                                        "GitHub's /contribute page and aggregators look for it).")
+    allowlist: list[RepoName] = Field(
+        [], description="Repos (owner/name) where `civicbot label --apply` may write; elsewhere it only proposes.")
+    bot_login: Login | None = Field(
+        None, description="civicbot's own GitHub login; labels it added never count as ground truth "
+                          "(default: the token's login, asked from GitHub when labelling).")
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="Least calibrated probability for civicbot to propose or add the label.")
+    max_per_repo_per_run: int = Field(3, ge=0, description="Most labels proposed or added per repo in one run.")
+    max_per_repo_per_week: int = Field(
+        5, ge=0, description="Most labels added per repo in any 7 days (label_audit rows 'applied').")
+    comment: bool = Field(
+        False, description="Also post a short bilingual (Japanese/English) comment when adding the label "
+                           "(off: silent mode).")
+    blocking_labels: list[NonEmpty] = Field(
+        ["wontfix", "duplicate", "invalid", "question", "waiting", "blocked", "IMPORTANT", "officially-approved"],
+        description="Labels that keep an issue out of the candidates (compared case-insensitively).")
+    claim_phrases: list[NonEmpty] = Field(
+        ["やります", "対応します", "担当します", "着手します", "I'll take", "I'd like to work on",
+         "I will work on", "can I take", "assign me", "/assign"],
+        description="Comment phrases that claim an issue (searched case-insensitively); a claimed issue is never labelled.")
+    label_groups: dict[str, list[NonEmpty]] = Field(
+        {"documentation": ["documentation", "docs", "ドキュメント"],
+         "i18n": ["i18n", "need-i18n", "翻訳", "translation"],
+         "accessibility": ["accessibility", "a11y", "アクセシビリティ"],
+         "bug": ["bug", "バグ"],
+         "enhancement": ["enhancement", "improve", "improvement", "refactoring"]},
+        description="Synonym groups of label names (group name: names); each group is one model feature.")
+    min_history: int = Field(
+        30, ge=1, description="Least number of positive examples (maintainer-added GFI labels) before the "
+                              "model is trained; below it the documented heuristic scores issues.")
+
+
 class Config(Strict):
     """One project family: an upstream repo, how to find its derivatives, and how to harvest them."""
 
@@ -347,6 +387,8 @@ class Config(Strict):
     discovery: DiscoverySettings = Field(
         default_factory=DiscoverySettings, description="How to find the upstream's derivatives.")
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where the harvest is stored.")
+    triage: TriageSettings = Field(
+        default_factory=TriageSettings, description="Good-first-issue triage: scoring and the labelling policy.")
 
     @property
     def zone(self) -> ZoneInfo:

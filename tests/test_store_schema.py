@@ -28,6 +28,7 @@ FAMILY_TABLES = {
     "schema_version", "harvest_runs", "users", "repos", "repo_names", "labels", "items", "item_labels",
     "item_assignees", "comments", "issue_events", "contributors", "sync_state",
     "discoveries", "candidates", "repo_compare",  # migration 2
+    "gfi_candidates", "label_audit", "gfi_evaluation",  # migration 3
 }
 N = SCHEMA_VERSION  # tests below add migrations after the real ones
 TOKYO = {"id": 248988339, "full_name": "Tokyo-Metro-Gov/covid19", "owner": "Tokyo-Metro-Gov", "name": "covid19"}

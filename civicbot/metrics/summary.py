@@ -136,15 +136,24 @@ def _reach(db, lo: str, hi: str) -> tuple[int, int]:
 
 
 def format_summary(summary: dict) -> str:
-    """A short bilingual table: Japanese first, English second."""
+    """A short bilingual table (Japanese first, English second), aligned for CJK widths."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
     w = summary["window"]
-    lines = [f"インパクト概要 / impact summary  {w['from']} – {w['to']} ({w['timezone']})  "
-             f"対象 / repos: {', '.join(summary['repos'])}",
-             f"{'':<34}{'ボット除く':>12}{'全体':>10}{'ボット比率':>12}",
-             f"{'':<34}{'bots excluded':>12}{'all':>10}{'bot share':>12}"]
+    table = Table(title=f"インパクト概要 / impact summary  {w['from']} – {w['to']} ({w['timezone']})  "
+                        f"対象 / repos: {', '.join(summary['repos'])}", title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("ボット除く / bots excluded", justify="right")
+    table.add_column("全体 / all", justify="right")
+    table.add_column("ボット比率 / bot share", justify="right")
     for key, ja, en in FIGURES:
         f = summary["figures"][key]
-        label = f"{ja} / {en}"
-        lines.append(f"{label:<34}{f['without_bots']:>12,}{f['all']:>10,}{f['bot_share'] * 100:>11.1f}%")
-    lines.append("定義 / definitions: docs/metrics.md")
-    return "\n".join(lines)
+        table.add_row(f"{ja} / {en}", f"{f['without_bots']:,}", f"{f['all']:,}", f"{f['bot_share'] * 100:.1f}%")
+    out = StringIO()
+    console = Console(file=out, width=130, no_color=True, highlight=False)
+    console.print(table)
+    console.print("定義 / definitions: docs/metrics.md")
+    return out.getvalue().rstrip("\n")

@@ -319,10 +319,69 @@ def create_discovery_tables(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_TRIAGE_TABLES = """
+CREATE TABLE gfi_candidates (
+    item_id INTEGER PRIMARY KEY REFERENCES items (id),
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    number INTEGER NOT NULL,
+    title TEXT,
+    score REAL NOT NULL,
+    probability REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),
+    reasons_ja TEXT CHECK (reasons_ja IS NULL OR (json_valid(reasons_ja) AND json_type(reasons_ja) = 'array')),
+    reasons_en TEXT CHECK (reasons_en IS NULL OR (json_valid(reasons_en) AND json_type(reasons_en) = 'array')),
+    model TEXT NOT NULL,
+    history_positives INTEGER,
+    scored_at UTC NOT NULL DEFAULT NOW,
+    run_key TEXT
+);
+CREATE INDEX idx_gfi_candidates_repo_id_probability ON gfi_candidates (repo_id, probability);
+
+CREATE TABLE label_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at UTC NOT NULL DEFAULT NOW,
+    run_key TEXT NOT NULL,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    item_id INTEGER REFERENCES items (id),
+    number INTEGER NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('proposed', 'applied', 'skipped', 'failed')),
+    reason TEXT NOT NULL,
+    label TEXT NOT NULL,
+    dry_run FLAG NOT NULL,
+    actor TEXT,
+    probability REAL,
+    model TEXT
+);
+CREATE INDEX idx_label_audit_repo_id_at ON label_audit (repo_id, at);
+CREATE INDEX idx_label_audit_item_id ON label_audit (item_id);
+
+CREATE TABLE gfi_evaluation (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    evaluated_at UTC NOT NULL DEFAULT NOW,
+    run_key TEXT NOT NULL,
+    split TEXT NOT NULL CHECK (split IN ('walk_forward', 'holdout')),
+    ground_truth TEXT NOT NULL,
+    method TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    ci_low REAL,
+    ci_high REAL,
+    n_items INTEGER NOT NULL,
+    n_positive INTEGER NOT NULL,
+    n_repos INTEGER NOT NULL
+);
+"""
+
+
+def create_triage_tables(db: sqlite_utils.Database) -> None:
+    for statement in _ddl(_TRIAGE_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
     Migration(2, "derivative discovery: discoveries, candidates, repo_compare", create_discovery_tables),
+    Migration(3, "good-first-issue triage: gfi_candidates, label_audit, gfi_evaluation", create_triage_tables),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

@@ -1,0 +1,101 @@
+"""`civicbot triage` (score; `triage evaluate`) and `civicbot label`: thin click wrappers."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from civicbot.cli import CONFIG_OPTION, _load
+
+
+def _open(config):
+    from civicbot.store import open_store
+
+    return open_store(config.database.path)
+
+
+def _writer(config, required: bool):
+    from civicbot.config import ConfigError, resolve_tokens
+    from civicbot.harvest.client import GitHubClient
+    from civicbot.triage.writer import GitHubWriter
+
+    try:
+        tokens = resolve_tokens(config)
+    except ConfigError as exc:
+        click.echo(f"civicbot: {exc}", err=True)
+        raise SystemExit(2) from None
+    if not tokens:
+        if required:
+            click.echo("civicbot: --apply needs a token (github.token_env or github.token_file)", err=True)
+            raise SystemExit(2)
+        return None
+    return GitHubWriter(GitHubClient(config, tokens))
+
+
+@click.group(invoke_without_command=True)
+@click.option("-c", "--config", "config_path", metavar="FILE", help="Project family configuration (config/*.yml).")
+@click.option("--repo", "repos", multiple=True, metavar="OWNER/NAME", help="Score only this repo (repeatable).")
+@click.option("--top", default=10, show_default=True, help="Candidates to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print the candidates as JSON.")
+@click.pass_context
+def triage(ctx: click.Context, config_path: str | None, repos: tuple[str, ...], top: int, as_json: bool) -> None:
+    """Score open issues as good first issues into gfi_candidates (`triage evaluate`: evaluate)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not config_path:
+        raise click.UsageError("Missing option '-c' / '--config'.")
+    from civicbot.triage.score import score_family
+
+    config = _load(config_path)
+    db = _open(config)
+    result = score_family(db, config, repos=list(repos), extra_bot_logins=None)
+    rows = [{"repo": db["repos"].get(c.snapshot.repo_id)["full_name"], "number": c.snapshot.number,
+             "title": c.snapshot.title, "probability": round(c.probability, 3), "reasons_ja": c.reasons_ja,
+             "reasons_en": c.reasons_en} for c in result.candidates[:top]]
+    if as_json:
+        click.echo(json.dumps({"model": result.model, "statement": result.statement,
+                               "candidates": len(result.candidates), "top": rows}, ensure_ascii=False))
+        return
+    click.echo(result.statement)
+    click.echo(f"{len(result.candidates)} candidates written to gfi_candidates")
+    for r in rows:
+        click.echo(f"  {r['probability']:.2f}  {r['repo']}#{r['number']}  {r['title']}")
+        click.echo(f"        {' / '.join(r['reasons_en'])}  |  {'、'.join(r['reasons_ja'])}")
+
+
+@triage.command()
+@CONFIG_OPTION
+@click.option("--out", "out_path", default="var/gfi-evaluation.md", show_default=True, metavar="FILE",
+              help="Where to write the Markdown report.")
+@click.option("--bootstrap", default=200, show_default=True, help="Bootstrap resamples (clustered by repo).")
+@click.option("--holdout", is_flag=True, help="Also score the last 20% of time (kept untouched by default).")
+def evaluate(config_path: str, out_path: str, bootstrap: int, holdout: bool) -> None:
+    """Walk-forward evaluation against baselines; writes a report and gfi_evaluation."""
+    from civicbot.triage.evaluate import run_evaluation
+
+    config = _load(config_path)
+    db = _open(config)
+    report = run_evaluation(db, config, out_path=out_path, bootstrap=bootstrap, holdout=holdout)
+    click.echo(report.summary())
+    click.echo(f"report written to {out_path}")
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--apply", "apply", is_flag=True,
+              help="Really add the label (only in repos of triage.allowlist). Default: dry run.")
+@click.option("--repo", "repos", multiple=True, metavar="OWNER/NAME", help="Only this repo (repeatable).")
+def label(config_path: str, apply: bool, repos: tuple[str, ...]) -> None:
+    """Propose (dry run) or add the good-first-issue label; every decision goes to label_audit."""
+    from civicbot.triage.policy import run_label_policy
+
+    config = _load(config_path)
+    writer = _writer(config, required=apply)
+    db = _open(config)
+    result = run_label_policy(db, config, writer=writer, apply=apply, repos=list(repos))
+    click.echo(result.score.statement)
+    mode = "dry run" if not apply else "apply"
+    click.echo(f"{mode}: {len(result.decisions)} decisions (run {result.run_key}, as {result.actor or 'unknown'})")
+    for d in result.decisions:
+        click.echo(f"  {d.action:8} {d.repo}#{d.number}  p={d.probability:.2f}  {d.reason}")

@@ -1,0 +1,118 @@
+"""`civicbot triage`: score the family's open issues into `gfi_candidates`.
+
+A candidate is an open issue that is unassigned, unclaimed (no claim phrase in a comment), has no
+linked pull request, no GFI label yet, no blocking label, and whose GFI label no person removed.
+Both the event log and the current `item_labels` / `item_assignees` are checked: either one
+showing a label or an assignee excludes the issue.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from civicbot.config import Config
+from civicbot.triage.features import History, Snapshot, to_text
+from civicbot.triage.model import train
+
+
+@dataclass
+class Candidate:
+    snapshot: Snapshot
+    score: float
+    probability: float
+    reasons_ja: list[str]
+    reasons_en: list[str]
+
+
+@dataclass
+class ScoreResult:
+    model: str                 # "model" or "heuristic"
+    positives: int             # maintainer-added GFI labels in the training history
+    min_history: int
+    candidates: list[Candidate] = field(default_factory=list)
+    run_key: str = ""
+
+    @property
+    def statement(self) -> str:
+        if self.model == "heuristic":
+            return (f"heuristic: the history holds {self.positives} maintainer-added GFI labels, fewer than "
+                    f"triage.min_history ({self.min_history}); scores come from the documented rules")
+        return f"model: calibrated logistic regression trained on {self.positives} maintainer-added GFI labels"
+
+
+def current_state(db) -> tuple[dict[int, set[str]], set[int]]:
+    labels: dict[int, set[str]] = {}
+    for item_id, name in db.execute(
+            "SELECT il.item_id, lower(l.name) FROM item_labels il JOIN labels l ON l.id = il.label_id"):
+        labels.setdefault(item_id, set()).add(name)
+    assigned = {row[0] for row in db.execute("SELECT DISTINCT item_id FROM item_assignees")}
+    return labels, assigned
+
+
+def exclusion(history: History, snap: Snapshot, labels_now: set[str], assigned_now: bool) -> str | None:
+    """Why `snap` is not a candidate, or None when it is."""
+    config = history.config.triage
+    labels = snap.labels | labels_now
+    blocking = {b.lower() for b in config.blocking_labels}
+    if snap.closed or history.items[snap.item_id]["state"] != "open":
+        return "closed"
+    if snap.assigned or assigned_now:
+        return "assigned"
+    if snap.claimed:
+        return "claimed in a comment"
+    if snap.linked_pr:
+        return "a pull request is linked"
+    if snap.gfi_removed_by_person:
+        return "a person removed the GFI label"
+    if labels & history.gfi_names or config.label_to_apply.lower() in labels:
+        return "already labelled"
+    if labels & blocking:
+        return f"blocking label: {', '.join(sorted(labels & blocking))}"
+    return None
+
+
+def score_family(db, config: Config, now: str | None = None, repos: list[str] | None = None,
+                 extra_bot_logins: set[str] | None = None, write: bool = True) -> ScoreResult:
+    """Train on the history (or fall back to the heuristic), score the candidates, write them."""
+    now = now or to_text(datetime.now(timezone.utc))
+    history = History.load(db, config, extra_bot_logins=extra_bot_logins)
+    model, positives = train(history, now)
+    labels_now, assigned_now = current_state(db)
+    wanted = {r.lower() for r in repos or []}
+    snaps = []
+    for item in history.issues():
+        if wanted and history.repos.get(item["repo_id"], "").lower() not in wanted:
+            continue
+        if item["state"] != "open" or item["user_id"] in history.bot_ids:
+            continue
+        snap = history.snapshot(item["id"], now)
+        if exclusion(history, snap, labels_now.get(item["id"], set()), item["id"] in assigned_now) is None:
+            snaps.append(snap)
+    result = ScoreResult(model=model.kind, positives=positives, min_history=config.triage.min_history,
+                         run_key=uuid.uuid4().hex[:12])
+    if snaps:
+        scores, probs = model.predict(snaps)
+        for snap, score, prob in zip(snaps, scores, probs):
+            ja, en = model.reasons(snap)
+            result.candidates.append(Candidate(snap, float(score), float(prob), ja, en))
+    result.candidates.sort(key=lambda c: (-c.probability, c.snapshot.repo_id, c.snapshot.number))
+    if write:
+        _write(db, result, history, wanted, now)
+    return result
+
+
+def _write(db, result: ScoreResult, history: History, wanted: set[str], now: str) -> None:
+    repo_ids = [rid for rid, name in history.repos.items() if not wanted or name.lower() in wanted]
+    with db.conn:
+        for rid in repo_ids:
+            db.execute("DELETE FROM gfi_candidates WHERE repo_id = ?", [rid])
+        db["gfi_candidates"].insert_all([{
+            "item_id": c.snapshot.item_id, "repo_id": c.snapshot.repo_id, "number": c.snapshot.number,
+            "title": c.snapshot.title, "score": c.score, "probability": c.probability,
+            "reasons_ja": json.dumps(c.reasons_ja, ensure_ascii=False),
+            "reasons_en": json.dumps(c.reasons_en, ensure_ascii=False),
+            "model": result.model, "history_positives": result.positives, "scored_at": now,
+            "run_key": result.run_key} for c in result.candidates])

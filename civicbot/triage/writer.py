@@ -1,0 +1,56 @@
+"""The few writes civicbot makes on GitHub: add a label, post a comment; and the reads they need.
+
+Writes go through the harvester's `GitHubClient` (its PyGithub requester), so the token, the
+retry policy and `github.throttle.seconds_between_writes` (PyGithub waits that long between two
+writes) are the harvester's. Labelling may spend `github.rate_limit_reserve`, the part of the
+quota the harvester leaves for it; it stops only when the quota is out (`QuotaExhausted`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from civicbot.harvest.client import GitHubClient
+
+
+class QuotaExhausted(RuntimeError):
+    """No request left in the hour: labelling stops and resumes on the next run."""
+
+
+class GitHubWriter:
+    def __init__(self, client: GitHubClient):
+        self.client = client
+        self._login: str | None = None
+
+    def login(self) -> str:
+        """The token's login (asked once)."""
+        if self._login is None:
+            self._login = self.client.get_json("/user").body["login"]
+        return self._login
+
+    def issue(self, full_name: str, number: int) -> dict[str, Any]:
+        """The issue as GitHub has it now (labels, assignees, state), checked just before a write."""
+        return self.client.get_json(f"/repos/{full_name}/issues/{number}").body
+
+    def add_label(self, full_name: str, number: int, label: str) -> list[str]:
+        data = self.post_json(f"/repos/{full_name}/issues/{number}/labels", {"labels": [label]})
+        return [x["name"] for x in data] if isinstance(data, list) else []
+
+    def comment(self, full_name: str, number: int, body: str) -> None:
+        self.post_json(f"/repos/{full_name}/issues/{number}/comments", {"body": body})
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return self._write("POST", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self._write("DELETE", path, None)
+
+    def _write(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        quota = self.client.quota
+        if quota.remaining is not None and quota.remaining < 1:
+            raise QuotaExhausted(f"{method} {path}: no request left until the rate-limit reset")
+        requester = self.client._githubs[self.client._current].requester
+        self.client.requests_made += 1
+        headers, data = requester.requestJsonAndCheck(method, path, input=body)
+        self.client._record(headers, 200)
+        return data
