@@ -92,6 +92,8 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
                           group_concat(d.evidence, '; ') AS evidence FROM
                           (SELECT * FROM discoveries ORDER BY method) d WHERE d.method != 'upstream'
                           GROUP BY d.repo_id ORDER BY d.repo_id""").fetchall()
+    sent_by = _upstream_prs_sent(db, up, [row[0] for row in found])
+    upstream_repo = db["repos"].get(up) if up else None
     for repo_id, methods, parent_id, evidence in found:
         repo = db["repos"].get(repo_id)
         if repo_id == up:
@@ -109,11 +111,7 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
                    UNION SELECT user_id FROM contributors WHERE repo_id = :r
                        AND user_id NOT IN (SELECT user_id FROM contributors WHERE repo_id = :up))""",
             {"r": repo_id, "up": up}).fetchone()[0]
-        sent = db.execute(
-            """SELECT count(*) FROM items i WHERE i.repo_id = :up AND i.is_pull_request = 1 AND (
-                   i.head_repo_id = :r OR i.user_id = :owner OR i.user_id IN
-                   (SELECT merged_by_id FROM items WHERE repo_id = :r AND merged_by_id IS NOT NULL))""",
-            {"r": repo_id, "up": up, "owner": repo["owner_id"]}).fetchone()[0]
+        sent = sent_by.get(repo_id, 0)
         compare = db.execute("SELECT ahead_by, behind_by, merge_base_sha, merge_base_date FROM repo_compare "
                              "WHERE repo_id = ?", [repo_id]).fetchone() or (None, None, None, None)
         pushed_own = repo["pushed_at"] if repo["pushed_at"] and repo["created_at"] and repo["pushed_at"] > repo["created_at"] else None
@@ -123,7 +121,7 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
         rows.append({
             "repo_id": repo_id, "full_name": repo["full_name"], "found_by": methods, "parent_id": parent_id,
             "parent_full_name": parent, "evidence": evidence,
-            **_region(config, repo, use_config_regions, db["repos"].get(up) if up else None),
+            **_region(config, repo, use_config_regions, upstream_repo),
             "created_at": repo["created_at"], "first_own_activity": first_own, "last_push": repo["pushed_at"],
             "last_activity": last_activity, "active_90d": int(bool(last_activity and last_activity >= cutoff)),
             "deployed": int(bool(repo["homepage"])), "homepage": repo["homepage"], "archived": repo["archived"],
@@ -132,6 +130,32 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
             "fork_point_sha": compare[2], "fork_point_date": compare[3],
         })
     return _replace(db, "derivatives", rows, DERIVATIVE_COLUMNS, "repo_id")
+
+
+def _upstream_prs_sent(db: sqlite_utils.Database, up: int | None, repo_ids: list[int]) -> dict[int, int]:
+    """Upstream PRs per derivative: from its repo (head), or by its owner or members (people who
+    merged PRs in it). Read once and indexed: a query per derivative would rescan the upstream."""
+    if up is None:
+        return {}
+    by_head: dict[int, set[int]] = {}
+    by_user: dict[int, set[int]] = {}
+    for pr_id, head, user in db.execute(
+            "SELECT id, head_repo_id, user_id FROM items WHERE repo_id = ? AND is_pull_request = 1", [up]):
+        if head is not None:
+            by_head.setdefault(head, set()).add(pr_id)
+        if user is not None:
+            by_user.setdefault(user, set()).add(pr_id)
+    members: dict[int, set[int]] = {}
+    for repo_id, user in db.execute("SELECT DISTINCT repo_id, merged_by_id FROM items WHERE merged_by_id IS NOT NULL"):
+        members.setdefault(repo_id, set()).add(user)
+    owners = dict(db.execute("SELECT id, owner_id FROM repos").fetchall())
+    out = {}
+    for repo_id in repo_ids:
+        prs = set(by_head.get(repo_id, ()))
+        for user in {owners.get(repo_id), *members.get(repo_id, ())} - {None}:
+            prs |= by_user.get(user, set())
+        out[repo_id] = len(prs)
+    return out
 
 
 def _local_date(value: str, zone) -> str:
