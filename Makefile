@@ -48,10 +48,11 @@ demo: $(VENV)/.installed var/demo-world.json
 clean:
 	rm -rf var .pytest_cache
 
-# Benchmarks (figures in docs/performance.md): `make bench` or `make bench SCALES=1,10`.
-SCALES ?= 1,10,100
+# Benchmarks (figures in docs/performance.md): `make bench`, or e.g. `make bench SCALES=1,10`
+# (without SCALES each benchmark uses its documented default sizes).
+SCALES ?=
 bench: $(VENV)/.installed
-	$(BIN)/python -m benchmarks --scales $(SCALES)
+	$(BIN)/python -m benchmarks $(if $(SCALES),--scales $(SCALES))
 
 # Screenshots of each dashboard on demo data, for the README (needs Debian's chromium).
 screenshots: $(VENV)/.installed

@@ -1,4 +1,6 @@
-"""civicbot benchmarks: `python -m benchmarks [--scales 1,10,100]` (or `make bench`).
+"""civicbot benchmarks: `python -m benchmarks [--scales 1,10,100] [--only NAME]` (or `make bench`).
+
+Without --scales, generate and metrics run at 1,10,100, triage at 10 and charts at 100.
 
 Each case runs in a fresh subprocess so peak memory (ru_maxrss) is its own. Figures are
 printed as a table and written to var/benchmarks.json; docs/performance.md records them.
@@ -8,10 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 CASE = r"""
@@ -45,6 +53,71 @@ except SystemExit as exit:
     assert not exit.code, exit.code
 print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 """
+
+
+# `civicbot triage -c CONFIG` (score_family: train on the history, score the open issues, write
+# gfi_candidates) in a fresh process that reports its own peak memory and where the time went.
+TRIAGE_CASE = r"""
+import json, resource, sys, time
+from civicbot.cli import _load
+from civicbot.store import open_store
+from civicbot.triage import score
+phases = {}
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            phases[name] = phases.get(name, 0) + time.perf_counter() - started
+    return wrapper
+score.History.load = timed("load_history", score.History.load)
+score.train = timed("train", score.train)
+score.current_state = timed("current_state", score.current_state)
+score._write = timed("write", score._write)
+started = time.perf_counter()
+config = _load(sys.argv[1])
+db = open_store(config.database.path)
+result = score.score_family(db, config, repos=[], extra_bot_logins=None)
+seconds = time.perf_counter() - started
+phases["score"] = seconds - sum(phases.values())  # snapshots of the open issues, predict, reasons
+print(json.dumps({"seconds": round(seconds, 2), "model": result.model, "positives": result.positives,
+                  "candidates": len(result.candidates), "phases": {k: round(v, 2) for k, v in phases.items()},
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+"""
+
+# `civicbot serve -c CONFIG` on a given port: prepare_live (search index), make_datasette, uvicorn.
+SERVE_CASE = r"""
+import sys, uvicorn
+from civicbot.cli import _load
+from civicbot.publish.commands import make_datasette, prepare_live
+config = _load(sys.argv[1])
+path = prepare_live(config)
+uvicorn.run(make_datasette(path, config).app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
+            lifespan="on")
+"""
+
+CHART_REQUESTS = 20  # per query, after one warm-up
+CHART_TARGET_MS = 250
+
+
+def _loaded_store(tmp: Path, scale: float) -> tuple[Path, dict]:
+    """A store loaded from a generated world (seed 1), and the bench configuration that points at it."""
+    from benchmarks.load_world import load
+    from civicbot.sandbox.generate import write_world
+
+    world, db = tmp / "world.json", tmp / "bench.db"
+    write_world(world, seed=1, scale=scale)
+    counts = load(world, db)
+    world.unlink()
+    config = tmp / "bench.yml"
+    config.write_text(f"name: bench\nupstream: Tokyo-Metro-Gov/covid19\ntimezone: Asia/Tokyo\n"
+                      f"database: {{path: '{db}'}}\n", encoding="utf-8")
+    return config, counts
+
+
+def _load_average() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def bench_generate(scales: list[float]) -> list[dict]:
@@ -88,18 +161,145 @@ def bench_metrics(scales: list[float]) -> list[dict]:
     return rows
 
 
+def bench_triage(scales: list[float]) -> list[dict]:
+    """`civicbot triage` (train + score + write gfi_candidates) on stores loaded from generated worlds."""
+    rows = []
+    for scale in scales:
+        with tempfile.TemporaryDirectory(dir="var") as tmp:
+            config, counts = _loaded_store(Path(tmp), scale)
+            load_before = _load_average()
+            out = subprocess.run([sys.executable, "-c", TRIAGE_CASE, str(config)], check=True,
+                                 capture_output=True, text=True).stdout
+            row = {"scale": scale, "items": counts.get("items", 0), "load_average_before": load_before,
+                   "load_average_after": _load_average(), **json.loads(out.strip().splitlines()[-1])}
+            rows.append(row)
+            phases = "  ".join(f"{k} {v:.1f}" for k, v in row["phases"].items())
+            print(f"triage   scale {scale:>6}: {row['items']:>9,} issues+PRs  {row['seconds']:7.1f} s  "
+                  f"peak RSS {row['peak_rss_mb']:7.1f} MB  {row['model']} ({row['positives']} positives, "
+                  f"{row['candidates']} candidates)  [{phases}]", flush=True)
+    return rows
+
+
+def _chart_queries() -> list[tuple[str, str]]:
+    """(dashboard/chart, SQL) for every chart with a query in dashboards/dashboards.yml."""
+    import yaml
+
+    from civicbot.publish.metadata import DASHBOARDS_DIR
+
+    data = yaml.safe_load((DASHBOARDS_DIR / "dashboards.yml").read_text(encoding="utf-8")) or {}
+    return [(f"{dname}/{cname}", chart["query"]) for dname, dashboard in data.items()
+            for cname, chart in (dashboard.get("charts") or {}).items() if chart.get("query")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> tuple[float, int, str]:
+    """(milliseconds, HTTP status, error text if any) for one GET, body read in full."""
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            response.read()
+            status, error = response.status, ""
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace")
+        status = exc.code
+        try:
+            error = json.loads(body).get("error") or body
+        except ValueError:
+            error = body
+        if "took too long" in error:
+            error = "timed out (sql_time_limit_ms)"
+        error = " ".join(error.split())[:200]
+    return (time.perf_counter() - started) * 1000, status, error
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (p95 of 20 requests: the 19th fastest)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))]
+
+
+def bench_charts(scales: list[float]) -> list[dict]:
+    """Chart and canned queries over HTTP against `civicbot serve` (uvicorn, 127.0.0.1) on a
+    store loaded from a generated world with metrics computed: p50/p95 of 20 requests each."""
+    rows = []
+    for scale in scales:
+        with tempfile.TemporaryDirectory(dir="var") as tmp:
+            config, counts = _loaded_store(Path(tmp), scale)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", METRICS_CASE, str(config)], check=True, capture_output=True)
+            metrics_seconds = time.perf_counter() - started
+            port = _free_port()
+            server = subprocess.Popen([sys.executable, "-c", SERVE_CASE, str(config), str(port)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            base = f"http://127.0.0.1:{port}"
+            try:
+                started = time.perf_counter()
+                while True:  # prepare_live builds the search index first
+                    if server.poll() is not None:
+                        raise RuntimeError(f"civicbot serve exited: {server.stderr.read()}")
+                    try:
+                        with urllib.request.urlopen(f"{base}/-/versions.json", timeout=5):
+                            break
+                    except (urllib.error.URLError, ConnectionError, TimeoutError):
+                        time.sleep(0.5)
+                startup_seconds = time.perf_counter() - started
+                with urllib.request.urlopen(f"{base}/-/databases.json", timeout=30) as response:
+                    db = json.load(response)[0]["name"]
+                with urllib.request.urlopen(f"{base}/-/metadata.json", timeout=30) as response:
+                    canned = list(((json.load(response).get("databases") or {}).get(db) or {}).get("queries") or {})
+                urls = [("chart", name, f"{base}/{db}.json?" + urllib.parse.urlencode({"sql": sql, "_shape": "array"}))
+                        for name, sql in _chart_queries()]
+                urls += [("canned", name, f"{base}/{db}/{name}.json") for name in canned]
+                load_before = _load_average()
+                queries = []
+                for kind, name, url in urls:
+                    _get(url)  # warm-up
+                    results = [_get(url) for _ in range(CHART_REQUESTS)]
+                    ms = [r[0] for r in results]
+                    errors = sorted({f"{r[1]} {r[2]}".strip() for r in results if r[1] != 200})
+                    queries.append({"kind": kind, "query": name, "p50_ms": round(statistics.median(ms), 1),
+                                    "p95_ms": round(_percentile(ms, 95), 1), "max_ms": round(max(ms), 1),
+                                    "failed": sum(r[1] != 200 for r in results), "errors": errors})
+                    q = queries[-1]
+                    flag = "" if q["p95_ms"] < CHART_TARGET_MS and not errors else "  MISSES"
+                    failed = f"  {q['failed']}/{CHART_REQUESTS} failed: {'; '.join(errors)}" if errors else ""
+                    print(f"charts   scale {scale:>6}: {kind:6} {name:42} p50 {q['p50_ms']:8.1f} ms  "
+                          f"p95 {q['p95_ms']:8.1f} ms{flag}{failed}", flush=True)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            rows.append({"scale": scale, "items": counts.get("items", 0), "metrics_seconds": round(metrics_seconds, 1),
+                         "server_startup_seconds": round(startup_seconds, 1), "requests_per_query": CHART_REQUESTS,
+                         "target_p95_ms": CHART_TARGET_MS, "load_average_before": load_before,
+                         "load_average_after": _load_average(), "queries": queries})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--scales", default="1,10,100", help="world scales (comma-separated)")
-    parser.add_argument("--only", choices=["generate", "metrics"], help="run one benchmark")
+    parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
+                                         "triage 10, charts 100)")
+    parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts"], help="run one benchmark")
     args = parser.parse_args()
-    scales = [float(s) for s in args.scales.split(",") if s.strip()]
+
+    def scales(default: str) -> list[float]:
+        return [float(s) for s in (args.scales or default).split(",") if s.strip()]
+
     Path("var").mkdir(exist_ok=True)
     results = {}
     if args.only in (None, "generate"):
-        results["generate"] = bench_generate(scales)
+        results["generate"] = bench_generate(scales("1,10,100"))
     if args.only in (None, "metrics"):
-        results["metrics"] = bench_metrics(scales)
+        results["metrics"] = bench_metrics(scales("1,10,100"))
+    if args.only in (None, "triage"):
+        results["triage"] = bench_triage(scales("10"))
+    if args.only in (None, "charts"):
+        results["charts"] = bench_charts(scales("100"))
     Path("var/benchmarks.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 

@@ -1,8 +1,8 @@
 """Load a generated world straight into a store, for benchmarks of the stages after the harvest.
 
 Harvesting a world of 1,000,000 issues and PRs through the simulator takes most of an hour;
-the metrics benchmark needs the same tables in seconds. This maps the world's rows onto the
-store's columns directly (the harvester's own mapping is tested against the world by
+the metrics, triage and charts benchmarks need the same tables in seconds. This maps the
+world's rows onto the store's columns directly (the harvester's own mapping is tested against the world by
 tests/test_harvest.py). It reads the generator's output one item per line, in bounded memory.
 """
 
@@ -50,8 +50,16 @@ def load(world_path: Path, db_path: Path, bots: set[str] = frozenset()) -> dict[
         "comments": """INSERT OR REPLACE INTO comments (id, repo_id, item_id, issue_number, user_id, body, created_at,
                        updated_at) VALUES (?,?,?,?,?,?,?,?)""",
         "issue_events": """INSERT OR REPLACE INTO issue_events (id, repo_id, item_id, issue_number, event, actor_id,
-                           created_at, label_name) VALUES (?,?,?,?,?,?,?,?)""",
+                           created_at, label_name, assignee_id, source_repo_id, source_number)
+                           VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+        # today's labels and assignees: triage checks them beside the event log (civicbot.triage.score)
+        "labels": """INSERT OR REPLACE INTO labels (id, repo_id, name, color, description, is_default)
+                     VALUES (?,?,?,?,?,?)""",
+        "item_labels": "INSERT OR IGNORE INTO item_labels (item_id, label_id) VALUES (?,?)",
+        "item_assignees": "INSERT OR IGNORE INTO item_assignees (item_id, user_id) VALUES (?,?)",
     }
+    label_ids: dict[tuple[int, str], int] = {}
+    repo_ids: set[int] = set()  # the repos loaded: a deleted or taken-down repo's items are not harvested
     item_ids: dict[tuple[int, int], int] = {}
 
     def flush(table: str) -> None:
@@ -77,30 +85,45 @@ def load(world_path: Path, db_path: Path, bots: set[str] = frozenset()) -> dict[
             if row.get("status", "active") != "active":
                 continue
             full = f"{row['owner']}/{row['name']}"
+            repo_ids.add(row["id"])
             parent = row.get("fork_parent_id")
             add("repos", (row["id"], full, row["owner"], users.get(row["owner"]), row["name"], row.get("description"),
                           row.get("homepage"), int(parent is not None), parent, row["created_at"],
                           row.get("updated_at"), row.get("pushed_at"), int(row.get("archived", False)), "active"))
+            for label in row.get("labels") or ():
+                label_ids[(row["id"], label["name"].lower())] = label["id"]
+                add("labels", (label["id"], row["id"], label["name"], label.get("color"), label.get("description"),
+                               int(bool(label.get("default")))))
             if upstream_id is None:  # the generator writes the upstream first
                 upstream_id = row["id"]
                 add("discoveries", (row["id"], "upstream", None, "the configured upstream"))
             elif parent is not None:
                 add("discoveries", (row["id"], "fork", parent, "fork"))
+        elif section in ("issues", "comments", "events") and row["repo_id"] not in repo_ids:
+            continue
         elif section == "issues":
-            flush("repos"), flush("users"), flush("discoveries")
+            flush("repos"), flush("users"), flush("discoveries"), flush("labels")
             pr = row.get("pull_request")
             item_ids[(row["repo_id"], row["number"])] = row["id"]
             add("items", (row["id"], row["repo_id"], row["number"], int(pr is not None), row["title"], row.get("body"),
                           users.get(row["user"]), row["state"], row["created_at"], row["updated_at"],
                           row.get("closed_at"), (pr or {}).get("merged_at"), users.get((pr or {}).get("merged_by")),
                           (pr or {}).get("head_repo_id")))
+            for name in row.get("labels") or ():
+                if (row["repo_id"], name.lower()) in label_ids:
+                    add("item_labels", (row["id"], label_ids[(row["repo_id"], name.lower())]))
+            for login in row.get("assignees") or ():
+                if login in users:
+                    add("item_assignees", (row["id"], users[login]))
         elif section == "comments":
             add("comments", (row["id"], row["repo_id"], item_ids.get((row["repo_id"], row["issue_number"])),
                              row["issue_number"], users.get(row["user"]), row["body"], row["created_at"], row["updated_at"]))
         elif section == "events":
+            source = row.get("source") or {}  # cross-referenced: the referencing issue or PR
             add("issue_events", (row["id"], row["repo_id"], item_ids.get((row["repo_id"], row["issue_number"])),
                                  row["issue_number"], row["event"], users.get(row.get("actor")), row["created_at"],
-                                 row.get("label")))
+                                 row.get("label"), users.get(row.get("assignee")), source.get("repo_id"),
+                                 source.get("issue_number")))
     for table in list(pending):
         flush(table)
     conn.execute("COMMIT")
