@@ -11,12 +11,14 @@ People are users with `is_bot = 0`, `type = 'User'` and a login that is not one 
 placeholders (logins standing for unknown authors). Bots are counted apart (`bot_activity`) and
 never mixed into people's figures; items opened by bots are left out of the item counts too.
 Each table is replaced in one transaction and created even when empty; running a function twice
-gives identical tables. Everything is vectorised pandas: one SQL query per source table, no loop
-over items (the only loops are over scopes and periods, for the open issue age).
+gives identical tables. Everything is vectorised pandas: one SQL query per source table, read
+once by `Sources` and shared by the three writers when run together, no loop over items (the only
+loops are over scopes and periods, for the open issue age).
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Iterator
 
 import numpy as np
@@ -71,10 +73,22 @@ def _tuples(frame: pd.DataFrame, columns: dict) -> Iterator[tuple]:
         for name, kind in columns.items():
             col = chunk[name]
             if kind is int:
-                values.append([None if v != v else int(v) for v in col.tolist()] if col.hasnans
-                              else [int(v) for v in col.tolist()])
+                if col.dtype.kind in "iub":
+                    values.append(col.tolist())  # already plain Python ints
+                elif col.dtype.kind == "f":  # ints with NULLs: Python ints, None for NaN
+                    plain = col.fillna(0).to_numpy().astype("int64").astype(object)
+                    plain[col.isna().to_numpy()] = None
+                    values.append(plain.tolist())
+                else:
+                    values.append([None if v != v else int(v) for v in col.tolist()])
+            elif kind is float and col.dtype.kind == "f":
+                plain = col.to_numpy().astype(object)
+                plain[col.isna().to_numpy()] = None
+                values.append(plain.tolist())
             elif kind is float:
                 values.append([None if v != v else float(v) for v in col.tolist()])
+            elif col.dtype == object and not col.isna().any():
+                values.append(col.tolist())  # strings already, no NULL to map
             else:
                 values.append([v if isinstance(v, str) else None for v in col.tolist()])
         yield from zip(*values)
@@ -108,8 +122,41 @@ def _query(db: sqlite_utils.Database, sql: str, params=()) -> pd.DataFrame:
     return pd.read_sql_query(sql, db.conn, params=params)
 
 
+_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+# the unit pandas' parser gives (the arithmetic on these times must stay exactly the same)
+_UTC_DTYPE = pd.to_datetime(pd.Series(["2020-01-01T00:00:00Z"]), format=TIME_FORMAT).dtype
+_SEPARATORS = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z", 20: b"\0"}
+
+
 def _utc(text: pd.Series) -> pd.Series:
-    """Stored UTC text -> naive datetime64 (UTC); NULL -> NaT."""
+    """Stored UTC text -> naive datetime64 (UTC); NULL -> NaT.
+
+    The stored format (TIME_FORMAT, fixed width) is decoded on the bytes with numpy, many times
+    faster than strptime; anything that is not exactly that format goes to pandas' parser."""
+    values = text.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    try:
+        raw = np.array(values[~missing].tolist(), dtype="S21")
+    except (UnicodeError, TypeError, ValueError):
+        raw = None
+    if raw is not None and raw.size and not missing.all():
+        b = raw.view(np.uint8).reshape(-1, 21)
+        d = b[:, _DIGITS].astype(np.int64) - 48
+        ok = bool(((d >= 0) & (d <= 9)).all()) and all(
+            bool((b[:, i] == ord(c)).all()) for i, c in _SEPARATORS.items())
+        if ok:
+            year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+            month = d[:, 4] * 10 + d[:, 5]
+            day, hour = d[:, 6] * 10 + d[:, 7], d[:, 8] * 10 + d[:, 9]
+            minute, second = d[:, 10] * 10 + d[:, 11], d[:, 12] * 10 + d[:, 13]
+            months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+            days = months.astype("datetime64[D]") + (day - 1)
+            ok = bool(((month >= 1) & (month <= 12) & (day >= 1) & (hour < 24) & (minute < 60) & (second < 60)
+                       & (days.astype("datetime64[M]") == months)).all())
+        if ok:
+            out = np.full(len(values), np.datetime64("NaT"), dtype=_UTC_DTYPE)
+            out[~missing] = (days.astype("datetime64[s]") + (hour * 3600 + minute * 60 + second)).astype(_UTC_DTYPE)
+            return pd.Series(out, index=text.index, name=text.name)
     return pd.to_datetime(text, format=TIME_FORMAT)
 
 
@@ -165,31 +212,112 @@ def _users(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
     return users
 
 
-def _items(db: sqlite_utils.Database) -> pd.DataFrame:
-    items = _query(db, f"""SELECT id, repo_id, is_pull_request, user_id, created_at, closed_at, merged_at
-                          FROM items WHERE repo_id IN ({FAMILY_REPOS})""")
-    for column in ("created_at", "closed_at", "merged_at"):
-        items[column] = _utc(items[column])
-    items["is_pull_request"] = items["is_pull_request"].fillna(0).astype("int64")
-    return items
+KINDS = np.array(["comment", "issue", "pr"], dtype=object)  # activity kinds, in their sort order
 
 
-def _first_responses(db: sqlite_utils.Database, items: pd.DataFrame, users: pd.DataFrame) -> pd.Series:
-    """Per item id: when someone other than its author, and not a bot, first commented (UTC)."""
-    comments = _query(db, f"""SELECT item_id, user_id, created_at FROM comments
-                             WHERE item_id IS NOT NULL AND user_id IS NOT NULL AND repo_id IN ({FAMILY_REPOS})""")
-    human = users.loc[users["is_bot"] == 0, "user_id"]
-    comments = comments[comments["user_id"].isin(human)]
-    author = items.set_index("id")["user_id"]
-    comments = comments[comments["user_id"].to_numpy() != comments["item_id"].map(author).to_numpy()]
-    return _utc(comments["created_at"]).groupby(comments["item_id"].to_numpy()).min()
+class Sources:
+    """The source tables of the family, each read by one query and parsed once, shared by the writers.
+
+    `write_contribution_metrics` builds one and hands it to the three writers; each writer called
+    alone builds its own. Everything is computed lazily, on first use.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, config: Config):
+        self.db, self.config = db, config
+
+    @cached_property
+    def users(self) -> pd.DataFrame:
+        return _users(self.db, self.config)
+
+    @cached_property
+    def items(self) -> pd.DataFrame:
+        """Family items; `created_text` is the stored creation time, the *_at columns parsed (UTC)."""
+        items = _query(self.db, f"""SELECT id, repo_id, is_pull_request, user_id, created_at, closed_at, merged_at
+                                   FROM items WHERE repo_id IN ({FAMILY_REPOS})""")
+        items["created_text"] = items["created_at"]
+        for column in ("created_at", "closed_at", "merged_at"):
+            items[column] = _utc(items[column])
+        items["is_pull_request"] = items["is_pull_request"].fillna(0).astype("int64")
+        return items
+
+    @cached_property
+    def comments(self) -> pd.DataFrame:
+        comments = _query(self.db, f"""SELECT id, user_id, repo_id, item_id, created_at AS created_text
+                                      FROM comments WHERE repo_id IN ({FAMILY_REPOS})""")
+        comments["created_at"] = _utc(comments["created_text"])
+        return comments
+
+    @cached_property
+    def end(self) -> str | None:
+        return data_end(self.db)
+
+    @cached_property
+    def first_responses(self) -> pd.Series:
+        """Per item id: when someone other than its author, and not a bot, first commented (UTC)."""
+        users, items = self.users, self.items
+        comments = self.comments[["item_id", "user_id", "created_at"]]
+        comments = comments[comments["item_id"].notna() & comments["user_id"].notna()]
+        comments = comments.astype({"item_id": "int64", "user_id": "int64"})
+        human = users.loc[users["is_bot"] == 0, "user_id"]
+        comments = comments[comments["user_id"].isin(human)]
+        author = items.set_index("id")["user_id"]
+        comments = comments[comments["user_id"].to_numpy() != comments["item_id"].map(author).to_numpy()]
+        return comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
+
+    @cached_property
+    def activity(self) -> pd.DataFrame:
+        """The rows of `activity`, in table order, plus parsed columns for the other writers:
+        `at_utc` (datetime), `week_at` and `month_at` (local period starts)."""
+        items, comments, users = self.items, self.comments, self.users
+        kind = np.concatenate([np.where(items["is_pull_request"].to_numpy() != 0, 2, 1),
+                               np.zeros(len(comments), dtype="int64")])
+        source_id = np.concatenate([items["id"].to_numpy(), comments["id"].to_numpy()])
+        at_utc = np.concatenate([items["created_at"].to_numpy(dtype="datetime64[ns]"),
+                                 comments["created_at"].to_numpy(dtype="datetime64[ns]")])
+        # the stored order: by time (missing last), kind, id (stable)
+        key = at_utc.view("int64").copy()
+        key[np.isnat(at_utc)] = np.iinfo("int64").max
+        order = np.lexsort((source_id, kind, key))
+
+        def column(a: pd.Series, b: pd.Series) -> np.ndarray:
+            return pd.concat([a, b], ignore_index=True).to_numpy()[order]
+
+        act = pd.DataFrame({
+            "kind": KINDS[kind[order]],
+            "source_id": source_id[order],
+            "user_id": column(items["user_id"], comments["user_id"]),
+        })
+        where = pd.Index(users["user_id"]).get_indexer(act["user_id"])
+        known = where >= 0
+        pick = np.maximum(where, 0)
+        act["login"] = np.where(known, users["login"].to_numpy(dtype=object)[pick], None) if len(users) \
+            else None
+        for flag in ("is_person", "is_bot"):
+            act[flag] = np.where(known, users[flag].to_numpy()[pick], 0).astype("int64") if len(users) else 0
+        act["org"] = np.where(known, users["org"].to_numpy(dtype=object)[pick], np.nan) if len(users) \
+            else np.nan
+        act["repo_id"] = column(items["repo_id"], comments["repo_id"])
+        act["item_id"] = column(items["id"], comments["item_id"])
+        act["at"] = column(items["created_text"], comments["created_text"])
+        act["at_utc"] = at_utc[order]
+        local = _local(act["at_utc"], self.config.timezone)
+        act["local_date"] = _text_dates(local.dt.floor("D"))
+        for period in PERIOD_KINDS:
+            act[f"{period}_at"] = _period_start(local, period)
+        act["week"] = _text_dates(act["week_at"])
+        act["month"] = _text_dates(act["month_at"], "%Y-%m")
+        return act
+
+
+def _sources(db: sqlite_utils.Database, config: Config, sources: Sources | None) -> Sources:
+    return sources if sources is not None else Sources(db, config)
 
 
 # ---------------------------------------------------------------------------------------------
 # activity
 
 
-def write_activity(db: sqlite_utils.Database, config: Config) -> int:
+def write_activity(db: sqlite_utils.Database, config: Config, sources: Sources | None = None) -> int:
     """`activity`: one row per dated contribution in the family (issue opened, PR opened, comment).
 
     Everyone's, people and bots alike, flagged with `is_person` and `is_bot` (deleted accounts
@@ -198,39 +326,37 @@ def write_activity(db: sqlite_utils.Database, config: Config) -> int:
     Commits (the `contributors` table) have no dates, so they are not here; reviews are not
     harvested. Key: (`kind`, `source_id`): the item's or the comment's id.
     """
-    users = _users(db, config)
-    items = _query(db, f"""SELECT CASE WHEN is_pull_request THEN 'pr' ELSE 'issue' END AS kind, id AS source_id,
-                                  user_id, repo_id, id AS item_id, created_at AS at
-                           FROM items WHERE repo_id IN ({FAMILY_REPOS})""")
-    comments = _query(db, f"""SELECT 'comment' AS kind, id AS source_id, user_id, repo_id, item_id, created_at AS at
-                              FROM comments WHERE repo_id IN ({FAMILY_REPOS})""")
-    act = pd.concat([items, comments], ignore_index=True)
-    act = act.merge(users[["user_id", "login", "is_person", "is_bot"]], on="user_id", how="left")
-    act["is_person"] = act["is_person"].fillna(0).astype("int64")
-    act["is_bot"] = act["is_bot"].fillna(0).astype("int64")
-    act = act.sort_values(["at", "kind", "source_id"], kind="stable", ignore_index=True)
-    local = _local(_utc(act["at"]), config.timezone)
-    act["local_date"] = _text_dates(local.dt.floor("D"))
-    act["week"] = _text_dates(_period_start(local, "week"))
-    act["month"] = _text_dates(_period_start(local, "month"), "%Y-%m")
+    act = _sources(db, config, sources).activity
     return _replace(db, "activity", act, ACTIVITY_COLUMNS, None,
                     indexes=(["kind", "source_id"], ["user_id", "at"]))
 
 
-def _read_activity(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
-    if "activity" not in db.table_names():
-        write_activity(db, config)
-    act = _query(db, "SELECT kind, user_id, is_person, is_bot, repo_id, at FROM activity")
-    act["at"] = _utc(act["at"])
-    return act
+def _activity(db: sqlite_utils.Database, config: Config, sources: Sources | None) -> tuple[Sources, pd.DataFrame]:
+    """The sources and the activity rows; a writer called alone also writes `activity` if missing."""
+    if sources is None:
+        sources = Sources(db, config)
+        if "activity" not in db.table_names():
+            write_activity(db, config, sources)
+    return sources, sources.activity
 
 
 # ---------------------------------------------------------------------------------------------
 # contributors_summary
 
 
+def _repos_touched(touched: pd.DataFrame) -> pd.DataFrame:
+    """Per user_id (rows sorted by user_id, full_name): repos touched, and their names joined."""
+    users = touched["user_id"].to_numpy()
+    names = touched["full_name"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(users)]
+    joined = [", ".join(n for n in names[a:b] if isinstance(n, str)) for a, b in zip(starts.tolist(), ends.tolist())]
+    return pd.DataFrame({"repos_touched": ends - starts, "repos": joined},
+                        index=pd.Index(users[starts], name="user_id"))
+
+
 def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days: int = INACTIVE_DAYS,
-                       newcomer_days: int = NEWCOMER_DAYS) -> int:
+                       newcomer_days: int = NEWCOMER_DAYS, sources: Sources | None = None) -> int:
     """`contributors_summary`: one row per person who contributed to the family in any way.
 
     first/last contribution (UTC) come from dated contributions (issues, PRs, comments); counts by
@@ -242,10 +368,11 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
     not a bot) and after how many hours. `merged_prs`: the person's PRs merged.
     Commit-only people have no dates: newcomer and inactive are NULL for them.
     """
-    users = _users(db, config)
+    sources, act = _activity(db, config, sources)
+    users = sources.users
     people = users[users["is_person"] == 1]
-    act = _read_activity(db, config)
-    act = act[act["is_person"] == 1]
+    act = act.loc[act["is_person"].to_numpy() == 1, ["kind", "user_id", "repo_id", "at_utc"]] \
+        .rename(columns={"at_utc": "at"})
     commits = _query(db, f"""SELECT repo_id, user_id, contributions FROM contributors
                             WHERE repo_id IN ({FAMILY_REPOS})""")
     commits = commits[commits["user_id"].isin(people["user_id"])]
@@ -255,8 +382,7 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
     kinds = act.groupby(["user_id", "kind"]).size().unstack(fill_value=0)
     touched = pd.concat([act[["user_id", "repo_id"]], commits[["user_id", "repo_id"]]]).drop_duplicates()
     touched = touched.merge(repo_names, on="repo_id", how="left").sort_values(["user_id", "full_name"])
-    repos = touched.groupby("user_id").agg(repos_touched=("repo_id", "size"),
-                                           repos=("full_name", lambda s: ", ".join(s.dropna())))
+    repos = _repos_touched(touched)
     out = people[["user_id", "login", "company"]].set_index("user_id")
     out = out[out.index.isin(touched["user_id"])].copy()
     if out.empty:
@@ -271,7 +397,7 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
     out["dated_contributions"] = out["issues"] + out["prs"] + out["comments"]
     out = out.join(repos)
 
-    end = data_end(db)
+    end = sources.end
     end = pd.Timestamp(end.rstrip("Z")) if end else None
     first, last = out["first_contribution_at"], out["last_contribution_at"]
     if end is not None:
@@ -280,9 +406,10 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
     else:
         out["newcomer"] = out["inactive"] = np.nan
 
-    items = _items(db)
-    prs = items[(items["is_pull_request"] == 1) & items["user_id"].isin(out.index)]
-    responses = _first_responses(db, items[items["is_pull_request"] == 1], users)
+    items = sources.items
+    prs = items.loc[(items["is_pull_request"] == 1) & items["user_id"].isin(out.index),
+                    ["id", "user_id", "created_at", "merged_at"]]
+    responses = sources.first_responses
     first_pr = prs.sort_values(["user_id", "created_at", "id"]).drop_duplicates("user_id").set_index("user_id")
     responded = first_pr["id"].map(responses)
     out["first_pr_id"] = first_pr["id"]
@@ -303,9 +430,31 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
 # metrics_periodic
 
 
-def _fewest_for_half(counts: pd.DataFrame, keys: list[str], who: str) -> pd.Series:
-    """Per group of `keys`: the fewest `who` (people, organisations) making >= 50% of the rows."""
-    n = counts.groupby(keys + [who]).size().rename("n").reset_index()
+KEYS = ["scope", "period_start"]
+
+
+def _scoped(frame: pd.DataFrame, count) -> pd.Series | pd.DataFrame:
+    """`count(frame, scope)` for each repo (scope = repo id) and for the family (scope = 0), stacked.
+
+    The family scope groups the same rows under a constant key: no copy of the data."""
+    repo = pd.Series(frame["repo_id"].to_numpy(), index=frame.index, name="scope")
+    family = pd.Series(np.zeros(len(frame), dtype="int64"), index=frame.index, name="scope")
+    return pd.concat([count(frame, repo), count(frame, family)])
+
+
+def _by_period(frame: pd.DataFrame, period: str, values=None, how: str = "size") -> pd.Series:
+    """Per (scope, period): `how` of `values` (rows of `frame` when None), grouped by `frame[period]`."""
+    def count(f, scope):
+        grouped = (f if values is None else values).groupby([scope, f[period].rename("period_start")])
+        return grouped.size() if values is None else grouped.agg(how)
+    return _scoped(frame, count).rename_axis(KEYS)
+
+
+def _fewest_for_half(counts: pd.DataFrame, who: str) -> pd.Series:
+    """Per (scope, period): the fewest `who` (people, organisations) making >= 50% of the rows."""
+    keys = KEYS
+    n = _scoped(counts, lambda f, scope: f.groupby([scope, f["period_start"], f[who]]).size())
+    n = n.rename_axis(keys + [who]).rename("n").reset_index()
     n = n.sort_values(keys + ["n", who], ascending=[True] * len(keys) + [False, True], kind="stable")
     grouped = n.groupby(keys, sort=False)["n"]
     n["cum"] = grouped.cumsum()
@@ -316,14 +465,16 @@ def _fewest_for_half(counts: pd.DataFrame, keys: list[str], who: str) -> pd.Seri
 
 def _open_issue_age(issues: pd.DataFrame, grid: pd.DataFrame, end_local: pd.Timestamp) -> pd.DataFrame:
     """Per grid row (scope, period): open issues at the period's end (or the data's end if
-    sooner) and their median age in days. One pass per scope over its periods, on sorted arrays."""
+    sooner) and their median age in days. One pass per scope over its periods, on sorted arrays
+    (the family scope: all the issues)."""
     rows = []
-    by_scope = {scope: frame for scope, frame in issues.groupby("scope")}
+    by_scope = {scope: frame for scope, frame in issues.groupby("repo_id")}
+    by_scope[0] = issues
     for scope, periods in grid.groupby("scope"):
         ends = np.minimum(periods["period_end"].to_numpy(dtype="datetime64[ns]"),
                           np.datetime64(end_local.to_datetime64(), "ns")).view("int64")
         frame = by_scope.get(scope)
-        if frame is None:
+        if frame is None or frame.empty:
             rows.append(pd.DataFrame({"scope": scope, "period_start": periods["period_start"].to_numpy(),
                                       "open_issues": 0, "open_issue_age_median_days": np.nan}))
             continue
@@ -348,16 +499,12 @@ def _open_issue_age(issues: pd.DataFrame, grid: pd.DataFrame, end_local: pd.Time
 def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: dict,
                    end_utc: pd.Timestamp, end_local: pd.Timestamp, inactive_days: int) -> pd.DataFrame:
     """metrics_periodic rows of one period kind, for every scope (each repo, and the family)."""
-    keys = ["scope", "period_start"]
+    keys = KEYS
     act = act[["user_id", "is_person", "is_bot", "repo_id", "at", "org", f"{kind}_at"]].rename(
         columns={f"{kind}_at": "period_start"})
 
-    def both(frame: pd.DataFrame) -> pd.DataFrame:
-        """`frame` twice: once with scope = its repo id, once with scope = 0 (the family)."""
-        return pd.concat([frame.assign(scope=frame["repo_id"]), frame.assign(scope=0)], ignore_index=True)
-
-    acts = both(act)
-    first_period = acts.groupby("scope")["period_start"].min()
+    first_period = pd.concat([pd.Series({0: act["period_start"].min()}),
+                              act.groupby("repo_id")["period_start"].min()]).rename_axis("scope")
     last = _period_start(pd.Series([end_local]), kind).iloc[0]
     all_periods = pd.date_range(first_period.min(), last, freq="W-MON" if kind == "week" else "MS")
     grid = pd.DataFrame({"period_start": all_periods}).merge(first_period.rename("first").reset_index(), how="cross")
@@ -365,47 +512,45 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
     grid["period_end"] = _period_end(grid["period_start"], kind)
     out = grid.set_index(keys)
 
-    people = acts[acts["is_person"] == 1]
-    out["contributors"] = people.groupby(keys)["user_id"].nunique()
-    firsts = people.groupby(["scope", "user_id"]).agg(period_start=("period_start", "min"),
-                                                      last_period=("period_start", "max"), last_at=("at", "max"))
+    people = act[act["is_person"].to_numpy() == 1]
+    out["contributors"] = _scoped(people, lambda f, scope: f.groupby([scope, f["period_start"]])["user_id"]
+                                  .nunique()).rename_axis(keys)
+    firsts = _scoped(people, lambda f, scope: f.groupby([scope, f["user_id"]]).agg(
+        period_start=("period_start", "min"), last_period=("period_start", "max"), last_at=("at", "max")))
+    firsts = firsts.rename_axis(["scope", "user_id"]).reset_index()
     out["new_contributors"] = firsts.groupby(["scope", "period_start"]).size()
     gone = firsts[end_utc - firsts["last_at"] > pd.Timedelta(days=inactive_days)]
     out["inactive_contributors"] = gone.groupby(["scope", "last_period"]).size().rename_axis(keys)
-    out["contributor_absence_factor"] = _fewest_for_half(people, keys, "user_id")
+    out["contributor_absence_factor"] = _fewest_for_half(people, "user_id")
     affiliated = people[people["org"].notna()]
-    out["elephant_factor"] = _fewest_for_half(affiliated, keys, "org") if len(affiliated) else np.nan
-    out["bot_activity"] = acts[acts["is_bot"] == 1].groupby(keys).size()
+    out["elephant_factor"] = _fewest_for_half(affiliated, "org") if len(affiliated) else np.nan
+    out["bot_activity"] = _by_period(act[act["is_bot"].to_numpy() == 1], "period_start")
 
-    its = both(items)
-    issues, prs = its[its["is_pull_request"] == 0], its[its["is_pull_request"] == 1]
-    opened = lambda f: f.groupby(["scope", f"created_{kind}"]).size().rename_axis(keys)  # noqa: E731
-    out["issues_opened"] = opened(issues)
-    out["prs_opened"] = opened(prs)
+    pr_flag = items["is_pull_request"].to_numpy()
+    issues, prs = items[pr_flag == 0], items[pr_flag == 1]
+    out["issues_opened"] = _by_period(issues, f"created_{kind}")
+    out["prs_opened"] = _by_period(prs, f"created_{kind}")
     closed_issues = issues[issues["closed_at"].notna()]
     closed_prs = prs[prs["closed_at"].notna()]
-    out["issues_closed"] = closed_issues.groupby(["scope", f"closed_{kind}"]).size().rename_axis(keys)
-    out["prs_closed"] = closed_prs.groupby(["scope", f"closed_{kind}"]).size().rename_axis(keys)
+    out["issues_closed"] = _by_period(closed_issues, f"closed_{kind}")
+    out["prs_closed"] = _by_period(closed_prs, f"closed_{kind}")
     merged = prs[prs["merged_at"].notna()]
-    out["prs_merged"] = merged.groupby(["scope", f"merged_{kind}"]).size().rename_axis(keys)
+    out["prs_merged"] = _by_period(merged, f"merged_{kind}")
     flag = closed_prs["merged_at"].notna()
-    accepted = flag.groupby([closed_prs["scope"], closed_prs[f"closed_{kind}"]]).agg(["sum", "size"])
+    accepted = _scoped(closed_prs, lambda f, scope: flag.groupby([scope, f[f"closed_{kind}"]]).agg(["sum", "size"]))
     accepted.index.names = keys
     rejected = accepted["size"] - accepted["sum"]
     out["change_request_acceptance_ratio"] = (accepted["sum"] / rejected).where(rejected > 0)
     hours = (merged["merged_at"] - merged["created_at"]) / pd.Timedelta(hours=1)
-    out["change_request_duration_median_hours"] = hours.groupby([merged["scope"], merged[f"created_{kind}"]]).median() \
-        .rename_axis(keys)
+    out["change_request_duration_median_hours"] = _by_period(merged, f"created_{kind}", hours, "median")
     for frame, name in ((issues, "issues"), (prs, "prs")):
         wait = (frame["first_response_at"] - frame["created_at"]) / pd.Timedelta(hours=1)
-        group = [frame["scope"], frame[f"created_{kind}"]]
-        out[f"first_response_{name}_median_hours"] = wait.groupby(group).median().rename_axis(keys)
-        out[f"unanswered_{name}"] = wait.isna().groupby(group).sum().rename_axis(keys)
-    closed_items = its[its["closed_at"].notna()]
+        out[f"first_response_{name}_median_hours"] = _by_period(frame, f"created_{kind}", wait, "median")
+        out[f"unanswered_{name}"] = _by_period(frame, f"created_{kind}", wait.isna(), "sum")
+    closed_items = items[items["closed_at"].notna()]
     to_close = (closed_items["closed_at"] - closed_items["created_at"]) / pd.Timedelta(hours=1)
-    out["time_to_close_median_hours"] = to_close.groupby([closed_items["scope"], closed_items[f"closed_{kind}"]]) \
-        .median().rename_axis(keys)
-    age = _open_issue_age(issues[["scope", "created_local", "closed_local"]], grid, end_local)
+    out["time_to_close_median_hours"] = _by_period(closed_items, f"closed_{kind}", to_close, "median")
+    age = _open_issue_age(issues[["repo_id", "created_local", "closed_local"]], grid, end_local)
     out = out.join(age.set_index(keys))
 
     out = out.reset_index()
@@ -418,7 +563,8 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
     return out
 
 
-def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int = INACTIVE_DAYS) -> int:
+def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int = INACTIVE_DAYS,
+                   sources: Sources | None = None) -> int:
     """`metrics_periodic`: one row per (scope, period_kind, period_start).
 
     scope: each family repo's full_name, and `family` (all family repos together); period_kind:
@@ -426,20 +572,18 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
     scope's first dated activity to the data's end. Definitions: docs/metrics.md.
     """
     zone = config.timezone
-    act = _read_activity(db, config)
-    end = data_end(db)
+    sources, act = _activity(db, config, sources)
+    end = sources.end
     if act.empty or end is None:
         return _replace(db, "metrics_periodic", pd.DataFrame(), PERIODIC_COLUMNS,
                         ("scope", "period_kind", "period_start"))
-    users = _users(db, config)
-    act = act.merge(users[["user_id", "org"]], on="user_id", how="left")
+    users = sources.users
+    act = act[["user_id", "is_person", "is_bot", "repo_id", "at_utc", "org", "week_at", "month_at"]] \
+        .rename(columns={"at_utc": "at"})
     codes = pd.factorize(act["org"])[0]  # organisations as numbers: smaller, faster groupby
     act["org"] = pd.Series(codes, index=act.index).where(codes >= 0)
-    local = _local(act["at"], zone)
-    for kind in PERIOD_KINDS:
-        act[f"{kind}_at"] = _period_start(local, kind)
-    items = _items(db)
-    items["first_response_at"] = items["id"].map(_first_responses(db, items, users))
+    items = sources.items[["id", "repo_id", "is_pull_request", "user_id", "created_at", "closed_at", "merged_at"]]
+    items = items.assign(first_response_at=items["id"].map(sources.first_responses))
     bots = users.loc[users["is_bot"] == 1, "user_id"]
     items = items[~items["user_id"].isin(bots)]  # items opened by bots are bot activity, not counted here
     items["created_local"] = _local(items["created_at"], zone)
@@ -462,9 +606,11 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
 
 def write_contribution_metrics(db: sqlite_utils.Database, config: Config, inactive_days: int = INACTIVE_DAYS
                                ) -> dict[str, int]:
-    """All contribution tables, in order (activity first: the others read it); rows per table."""
-    return {
-        "activity": write_activity(db, config),
-        "contributors_summary": write_contributors(db, config, inactive_days=inactive_days),
-        "metrics_periodic": write_periodic(db, config, inactive_days=inactive_days),
+    """All contribution tables, in order, from the source tables read once (shared `Sources`)."""
+    sources = Sources(db, config)
+    counts = {
+        "activity": write_activity(db, config, sources),
+        "contributors_summary": write_contributors(db, config, inactive_days=inactive_days, sources=sources),
     }
+    counts["metrics_periodic"] = write_periodic(db, config, inactive_days=inactive_days, sources=sources)
+    return counts
