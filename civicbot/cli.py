@@ -17,6 +17,8 @@ LAZY_COMMANDS = {
     "publish": "civicbot.publish.commands:publish",
     "triage": "civicbot.triage.commands:triage",
     "label": "civicbot.triage.commands:label",
+    "run": "civicbot.daemon:run",
+    "doctor": "civicbot.doctor:doctor",
 }
 
 

@@ -167,6 +167,29 @@ def _check_time_zone(value: str) -> str:
     return value
 
 
+def cron_trigger(expression: str, timezone: str = "UTC"):
+    """An APScheduler CronTrigger for a crontab line: 5 fields (minute hour day month weekday), or
+    6 fields with seconds first (second minute hour day month weekday), for tests and demos."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expression.split()
+    if len(fields) == 6:
+        second, minute, hour, day, month, day_of_week = fields
+        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=day_of_week, timezone=timezone)
+    return CronTrigger.from_crontab(expression, timezone=timezone)
+
+
+def _check_cron(value: str) -> str:
+    try:
+        cron_trigger(value)
+    except (ValueError, TypeError) as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ValueError(f"{value!r} is not a cron expression (5 fields: minute hour day month weekday, "
+                         f"or 6 with seconds first): {reason}") from None
+    return value
+
+
 def _expand_user(value: Path) -> Path:
     return value.expanduser()
 
@@ -189,6 +212,7 @@ Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
+Cron = Annotated[str, AfterValidator(_check_cron)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,6 +392,35 @@ class TriageSettings(Strict):
                               "model is trained; below it the documented heuristic scores issues.")
 
 
+class ScheduleSettings(Strict):
+    """When `civicbot run` (the daemon) runs each job: cron lines in the project's time zone."""
+
+    harvest: Cron = Field(
+        "0 * * * *",
+        description="Cron line of the harvest (default hourly), in the project's time zone. 5 fields "
+                    "(minute hour day month weekday), or 6 with seconds first (for tests and demos).")
+    metrics_after_harvest: bool = Field(
+        True, description="Recompute every metric table right after each successful (complete or partial) harvest.")
+    triage: Cron | None = Field(
+        "30 3 * * *", description="Cron line of the good-first-issue triage (default daily at 03:30); null: never.")
+    label: Cron | None = Field(
+        "45 3 * * *", description="Cron line of labelling (default daily at 03:45; a dry run unless "
+                                  "label_apply); null: never.")
+    label_apply: bool = Field(
+        False, description="Let the scheduled label job really add labels (in triage.allowlist repos only); "
+                           "false: dry run, decisions go to label_audit.")
+    publish: Cron | None = Field(
+        "0 4 * * *", description="Cron line of the published bundle (default daily at 04:00); null: never.")
+    publish_dir: LocalPath = Field(
+        Path("var/publish"), description="Folder the scheduled publish job writes the bundle to "
+                                         "(relative to the current working directory).")
+    misfire_grace_seconds: int = Field(
+        300, ge=1, description="A job that could not start at its time (busy or paused) still runs if at most "
+                               "this many seconds late; later, it waits for its next time.")
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, allow_inf_nan=False, description="How often, in seconds, the daemon updates its heartbeat row.")
+
+
 class Config(Strict):
     """One project family: an upstream repo, how to find its derivatives, and how to harvest them."""
 
@@ -389,6 +442,8 @@ class Config(Strict):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where the harvest is stored.")
     triage: TriageSettings = Field(
         default_factory=TriageSettings, description="Good-first-issue triage: scoring and the labelling policy.")
+    schedule: ScheduleSettings = Field(
+        default_factory=ScheduleSettings, description="When the daemon (`civicbot run`) runs each job.")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -29,6 +29,7 @@ FAMILY_TABLES = {
     "item_assignees", "comments", "issue_events", "contributors", "sync_state",
     "discoveries", "candidates", "repo_compare",  # migration 2
     "gfi_candidates", "label_audit", "gfi_evaluation",  # migration 3
+    "job_runs", "heartbeat",  # migration 4
 }
 N = SCHEMA_VERSION  # tests below add migrations after the real ones
 TOKYO = {"id": 248988339, "full_name": "Tokyo-Metro-Gov/covid19", "owner": "Tokyo-Metro-Gov", "name": "covid19"}

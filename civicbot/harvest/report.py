@@ -90,8 +90,10 @@ def show_status(config: Config, *, as_json: bool = False) -> int:
                              SUM(s.complete) AS complete, MAX(s.updated_at) AS synced_at
                              FROM repos r LEFT JOIN sync_state s ON s.repo_id = r.id
                              GROUP BY r.id ORDER BY r.full_name"""))
+    jobs, heartbeat, quota = _daemon_status(config, db)
     if as_json:
-        print(json.dumps({"runs": runs, "repos": repos}, ensure_ascii=False, indent=2))
+        print(json.dumps({"runs": runs, "repos": repos, "jobs": jobs, "heartbeat": heartbeat, "quota": quota},
+                         ensure_ascii=False, indent=2))
         return 0
     console = Console()
     table = Table(title="harvest runs / 収集の実行")
@@ -107,4 +109,39 @@ def show_status(config: Config, *, as_json: bool = False) -> int:
         table.add_row(repo["full_name"], repo["status"], f"{repo['complete'] or 0}/{repo['resources']}",
                       repo["synced_at"] or "")
     console.print(table)
+    table = Table(title="scheduled jobs / 定期ジョブ (civicbot run)")
+    for column in ("job", "last start", "last end", "outcome", "error", "last success", "next run"):
+        table.add_column(column)
+    for job in jobs:
+        table.add_row(*(str(job[k]) if job[k] is not None else "" for k in
+                        ("job", "started_at", "ended_at", "outcome", "error", "last_success_at", "next_run")))
+    console.print(table)
+    beat = (f"heartbeat: pid {heartbeat['pid']} on {heartbeat['host']}, {heartbeat['state']}, last beat "
+            f"{heartbeat['beat_at']} (started {heartbeat['started_at']})") if heartbeat else "heartbeat: no daemon has run"
+    console.print(beat, markup=False)
+    console.print(f"quota left: {quota['remaining'] if quota['remaining'] is not None else 'unknown'}"
+                  f" (as of {quota['as_of'] or 'never'}, resets at {quota['reset'] or 'unknown'})", markup=False)
     return 0
+
+
+def _daemon_status(config: Config, db) -> tuple[list[dict], dict | None, dict]:
+    """Each scheduled job's last run and next run, the daemon's heartbeat, the last known quota."""
+    from civicbot.daemon import JOBS, next_runs
+
+    upcoming = next_runs(config)
+    jobs = []
+    for job in JOBS:
+        last = next(iter(db.query("SELECT started_at, ended_at, outcome, error, exit_code FROM job_runs "
+                                  "WHERE job = ? ORDER BY id DESC LIMIT 1", [job])), None) or {}
+        success = db.execute("SELECT max(started_at) FROM job_runs WHERE job = ? AND outcome IN ('complete', 'partial')",
+                             [job]).fetchone()[0]
+        jobs.append({"job": job, "started_at": last.get("started_at"), "ended_at": last.get("ended_at"),
+                     "outcome": last.get("outcome"), "error": last.get("error"), "exit_code": last.get("exit_code"),
+                     "last_success_at": success, "next_run": upcoming.get(job)})
+    heartbeat = next(iter(db.query("SELECT pid, host, started_at, beat_at, state FROM heartbeat WHERE id = 1")), None)
+    row = db.execute("SELECT ended_at, json_extract(details, '$.quota_left'), json_extract(details, '$.quota_reset') "
+                     "FROM job_runs WHERE job = 'harvest' AND json_extract(details, '$.quota_left') IS NOT NULL "
+                     "ORDER BY id DESC LIMIT 1").fetchone()
+    quota = {"remaining": row[1], "reset": row[2], "as_of": row[0]} if row else {"remaining": None, "reset": None,
+                                                                                  "as_of": None}
+    return jobs, heartbeat, quota

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,10 @@ class StopHarvest(Exception):
     """The quota reserve is reached: stop cleanly, state is saved."""
 
 
+class HarvestInterrupted(StopHarvest):
+    """The caller's stop flag was set (the daemon got SIGTERM/SIGINT): stop between pages, state saved."""
+
+
 @dataclass
 class _Target:
     full_name: str
@@ -69,8 +74,10 @@ class _Target:
 
 class Harvester:
     def __init__(self, config: Config, db: sqlite_utils.Database, client: GitHubClient, *,
-                 full: bool = False, only: list[str] | None = None, progress: Progress | None = None):
+                 full: bool = False, only: list[str] | None = None, progress: Progress | None = None,
+                 stop: threading.Event | None = None):
         self.config = config
+        self.stop = stop  # checked between pages (where the reserve is): set it to end the run cleanly
         self.db = db
         self.client = client
         self.full = full
@@ -119,6 +126,8 @@ class Harvester:
                     if fork.full_name.lower() not in seen:
                         queue.append(fork)
             result.outcome = "partial" if result.failed else "complete"
+        except HarvestInterrupted as exc:
+            result.outcome, result.error = "interrupted", str(exc)
         except (RateLimited, StopHarvest) as exc:
             result.outcome, result.error = "rate_limited", str(exc)
         except KeyboardInterrupt:
@@ -136,6 +145,8 @@ class Harvester:
         return result
 
     def _check_reserve(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise HarvestInterrupted("stopped on request between pages; the next run resumes here")
         if self.client.reserve_reached:
             raise StopHarvest(f"rate-limit reserve of {self.config.github.rate_limit_reserve} reached "
                               f"(remaining {self.client.quota.remaining}, resets at {self.client.quota.reset})")

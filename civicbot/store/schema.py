@@ -377,11 +377,42 @@ def create_triage_tables(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_DAEMON_TABLES = """
+CREATE TABLE job_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job TEXT NOT NULL CHECK (job IN ('harvest', 'metrics', 'triage', 'label', 'publish')),
+    started_at UTC NOT NULL DEFAULT NOW,
+    ended_at UTC,
+    outcome TEXT NOT NULL DEFAULT 'running'
+        CHECK (outcome IN ('running', 'complete', 'partial', 'rate_limited', 'interrupted', 'failed')),
+    error TEXT,
+    exit_code INTEGER,
+    details TEXT CHECK (details IS NULL OR json_valid(details))
+);
+CREATE INDEX idx_job_runs_job_started_at ON job_runs (job, started_at);
+
+CREATE TABLE heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started_at UTC NOT NULL,
+    beat_at UTC NOT NULL,
+    state TEXT NOT NULL
+);
+"""
+
+
+def create_daemon_tables(db: sqlite_utils.Database) -> None:
+    for statement in _ddl(_DAEMON_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
     Migration(2, "derivative discovery: discoveries, candidates, repo_compare", create_discovery_tables),
     Migration(3, "good-first-issue triage: gfi_candidates, label_audit, gfi_evaluation", create_triage_tables),
+    Migration(4, "scheduled daemon: job_runs, heartbeat", create_daemon_tables),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number
