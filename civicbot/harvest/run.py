@@ -216,6 +216,11 @@ class Harvester:
             return self._lost(repo_id, "taken_down" if isinstance(exc, TakenDown) else "gone", target), False
         if page.not_modified:
             return repo_id, False
+        if page.body.get("private") is True or page.body.get("visibility") in ("private", "internal"):
+            # civicbot harvests the public record only: a token that can see a private repo
+            # must not carry it into a store that gets published.
+            self.result.skipped.append(f"{target.full_name}: private repo, not harvested")
+            return None, False
         with self.db.atomic():
             repo_id = write.upsert_repo(self.db, page.body, self.prov, self.bot_rule)
             if page.body["full_name"].lower() != target.full_name.lower() and not target.repo_id:
@@ -502,6 +507,8 @@ class Harvester:
         changed: set[int] = set()
 
         def store_fork(db, parent_id, fork, prov, rule):
+            if isinstance(fork, dict) and fork.get("private") is True:
+                return  # the public record only
             before = db.execute("SELECT full_name, updated_at, pushed_at FROM repos WHERE id = ?",
                                 [fork.get("id")]).fetchone()
             fork_id = write.upsert_repo(db, fork, prov, rule, minimal=True)

@@ -18,6 +18,8 @@ from .schema import utc_text
 
 # Dates in GitHub JSON are already UTC `...Z`; anything else (an offset, fractions) is normalised.
 _UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+# What an SQLite INTEGER holds; a larger JSON number would raise OverflowError in the driver.
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
 
 
 class PayloadError(ValueError):
@@ -33,18 +35,27 @@ class Provenance:
         return {"run_id": self.run_id, "harvested_at": self.harvested_at}
 
 
-def utc(value: Any) -> str | None:
-    """A GitHub timestamp as the store's UTC text, or None."""
+def utc(value: Any, field: str = "") -> str | None:
+    """A GitHub timestamp as the store's UTC text, or None (PayloadError names `field` if given)."""
     if value in (None, ""):
         return None
-    if isinstance(value, str) and _UTC.match(value):
-        return value
     from datetime import datetime
 
     try:
-        return utc_text(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except (TypeError, ValueError):
-        raise PayloadError(f"not a timestamp: {str(value)[:40]!r}") from None
+        if isinstance(value, str) and _UTC.match(value):
+            datetime.fromisoformat(value[:-1])  # the shape is right; is it a real date (not 02-30, 99:00)?
+            return value
+        if not isinstance(value, str):
+            raise TypeError
+        return utc_text(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (TypeError, ValueError, OverflowError):
+        where = f"field {field!r}: " if field else ""
+        raise PayloadError(f"{where}not a timestamp: {_safe(str(value))[:40]!r}") from None
+
+
+def _safe(text: str) -> str:
+    """Text that can go into a message or the database: lone surrogates replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _need(obj: Any, key: str, kind: str, types: type | tuple = int) -> Any:
@@ -54,7 +65,34 @@ def _need(obj: Any, key: str, kind: str, types: type | tuple = int) -> Any:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, types):
         raise PayloadError(f"{kind}: field {key!r} missing or of the wrong type")
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        raise PayloadError(f"{kind}: field {key!r} is out of range")
     return value
+
+
+def _list(value: Any, kind: str, key: str) -> list:
+    """An optional JSON array (null: empty), or PayloadError naming it."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"{kind}: field {key!r} is not a list")
+    return value
+
+
+def _checked(kind: str, row: dict) -> dict:
+    """A row as SQLite can store it, or PayloadError naming the field: integers within 64 bits,
+    text that is valid Unicode (no lone surrogates), nested JSON serialised the same way."""
+    for key, value in row.items():
+        if isinstance(value, (dict, list, tuple)):
+            value = row[key] = json.dumps(value, ensure_ascii=False, default=repr)
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+            raise PayloadError(f"{kind}: field {key!r} is out of range")
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise PayloadError(f"{kind}: field {key!r} is not valid Unicode text") from None
+    return row
 
 
 def _text(value: Any, limit: int = 1_000_000) -> str | None:
@@ -62,7 +100,9 @@ def _text(value: Any, limit: int = 1_000_000) -> str | None:
     if value is None:
         return None
     text = str(value)[:limit]
-    return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 32)
+    # C0, DEL and C1 controls are dropped; so are lone surrogates (JSON "\\ud800"), which UTF-8 cannot hold.
+    return "".join(ch for ch in text if ch in "\t\n\r" or not (ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F
+                                                                   or 0xD800 <= ord(ch) <= 0xDFFF))
 
 
 # -- people ---------------------------------------------------------------------------------
@@ -87,11 +127,11 @@ def upsert_user(db: sqlite_utils.Database, user: Any, prov: Provenance, rule: Bo
     user_id = _need(user, "id", "user")
     login = _need(user, "login", "user", str)
     reason = bot_reason(user, rule)
-    db["users"].upsert({
+    db["users"].upsert(_checked("user", {
         "id": user_id, "login": login, "type": user.get("type"), "is_bot": int(reason is not None),
         "bot_reason": reason, "html_url": user.get("html_url"), "avatar_url": user.get("avatar_url"),
         **prov.columns(),
-    }, pk="id")
+    }), pk="id")
     return user_id
 
 
@@ -108,8 +148,8 @@ def upsert_repo(db: sqlite_utils.Database, repo: dict, prov: Provenance, rule: B
         "name": full_name.split("/", 1)[-1], "description": _text(repo.get("description")),
         "homepage": repo.get("homepage"), "html_url": repo.get("html_url"), "language": repo.get("language"),
         "default_branch": repo.get("default_branch"), "fork": int(bool(repo.get("fork"))),
-        "archived": int(bool(repo.get("archived"))), "created_at": utc(repo.get("created_at")),
-        "updated_at": utc(repo.get("updated_at")), "pushed_at": utc(repo.get("pushed_at")),
+        "archived": int(bool(repo.get("archived"))), "created_at": utc(repo.get("created_at"), "created_at"),
+        "updated_at": utc(repo.get("updated_at"), "updated_at"), "pushed_at": utc(repo.get("pushed_at"), "pushed_at"),
         "stargazers_count": repo.get("stargazers_count"), "forks_count": repo.get("forks_count"),
         "open_issues_count": repo.get("open_issues_count"),
         "topics": json.dumps(repo.get("topics") or [], ensure_ascii=False),
@@ -119,9 +159,12 @@ def upsert_repo(db: sqlite_utils.Database, repo: dict, prov: Provenance, rule: B
     row["license_spdx_id"] = license_.get("spdx_id") if isinstance(license_, dict) else None
     if not minimal:
         row["subscribers_count"] = repo.get("subscribers_count")
-        row["parent_id"] = (repo.get("parent") or {}).get("id")
-        row["source_id"] = (repo.get("source") or {}).get("id")
-    db["repos"].upsert(row, pk="id")
+        for key in ("parent", "source"):
+            related = repo.get(key)
+            if related is not None and not isinstance(related, dict):
+                raise PayloadError(f"repo {repo_id}: field {key!r} is not an object")
+            row[f"{key}_id"] = (related or {}).get("id")
+    db["repos"].upsert(_checked("repo", row), pk="id")
     names = db["repo_names"]
     if names.count_where("repo_id = ? AND full_name = ?", [repo_id, full_name]):
         db.execute("UPDATE repo_names SET last_seen_at = ? WHERE repo_id = ? AND full_name = ?",
@@ -166,13 +209,13 @@ def set_root_commit(db: sqlite_utils.Database, repo_id: int, sha: str | None) ->
 
 def _labels(db: sqlite_utils.Database, repo_id: int, labels: Iterable[Any], prov: Provenance) -> list[int]:
     ids = []
-    for label in labels or []:
+    for label in _list(labels, "label", "labels"):
         label_id = _need(label, "id", "label")
-        db["labels"].upsert({
+        db["labels"].upsert(_checked("label", {
             "id": label_id, "repo_id": repo_id, "name": _need(label, "name", "label", str),
             "color": label.get("color"), "description": _text(label.get("description")),
             "is_default": int(bool(label.get("default"))), **prov.columns(),
-        }, pk="id")
+        }), pk="id")
         ids.append(label_id)
     return ids
 
@@ -197,19 +240,19 @@ def write_issue(db: sqlite_utils.Database, repo_id: int, issue: dict, prov: Prov
         "user_id": user_id, "state": state, "state_reason": issue.get("state_reason"),
         "locked": int(bool(issue.get("locked"))), "comments": issue.get("comments"),
         "author_association": issue.get("author_association"),
-        "created_at": utc(_need(issue, "created_at", "issue", str)),
-        "updated_at": utc(_need(issue, "updated_at", "issue", str)),
-        "closed_at": utc(issue.get("closed_at")), "closed_by_id": closed_by, **prov.columns(),
+        "created_at": utc(_need(issue, "created_at", "issue", str), "created_at"),
+        "updated_at": utc(_need(issue, "updated_at", "issue", str), "updated_at"),
+        "closed_at": utc(issue.get("closed_at"), "closed_at"), "closed_by_id": closed_by, **prov.columns(),
     }
     if isinstance(pr, dict):
-        row["merged_at"] = utc(pr.get("merged_at"))
+        row["merged_at"] = utc(pr.get("merged_at"), "merged_at")
         row["draft"] = int(bool(issue.get("draft")))
-    db["items"].upsert(row, pk="id")
+    db["items"].upsert(_checked(f"issue {number}", row), pk="id")
     label_ids = _labels(db, repo_id, issue.get("labels"), prov)
     db.execute("DELETE FROM item_labels WHERE item_id = ?", [item_id])
     db["item_labels"].insert_all(({"item_id": item_id, "label_id": lid, **prov.columns()} for lid in label_ids),
                                  pk=("item_id", "label_id"), ignore=True)
-    assignees = [upsert_user(db, a, prov, rule) for a in issue.get("assignees") or []]
+    assignees = [upsert_user(db, a, prov, rule) for a in _list(issue.get("assignees"), "issue", "assignees")]
     db.execute("DELETE FROM item_assignees WHERE item_id = ?", [item_id])
     db["item_assignees"].insert_all(({"item_id": item_id, "user_id": uid, **prov.columns()} for uid in assignees if uid),
                                     pk=("item_id", "user_id"), ignore=True)
@@ -224,7 +267,7 @@ def write_pull(db: sqlite_utils.Database, repo_id: int, pull: dict, prov: Proven
     base = pull.get("base") if isinstance(pull.get("base"), dict) else {}
     head_repo = head.get("repo") if isinstance(head.get("repo"), dict) else None
     details = {
-        "merged_at": utc(pull.get("merged_at")), "merge_commit_sha": pull.get("merge_commit_sha"),
+        "merged_at": utc(pull.get("merged_at"), "merged_at"), "merge_commit_sha": pull.get("merge_commit_sha"),
         "head_repo_id": head_repo.get("id") if head_repo else None, "head_ref": head.get("ref"),
         "head_sha": head.get("sha"), "base_ref": base.get("ref"), "draft": int(bool(pull.get("draft"))),
         "pull_fetched_at": prov.harvested_at,
@@ -233,7 +276,7 @@ def write_pull(db: sqlite_utils.Database, repo_id: int, pull: dict, prov: Proven
     if existing is None:
         pull = {**pull, "pull_request": {"merged_at": pull.get("merged_at")}, "comments": None}
         write_issue(db, repo_id, pull, prov, rule)
-    db["items"].update(item_id, details)
+    db["items"].update(item_id, _checked(f"pull request {number}", details))
     return item_id
 
 
@@ -244,13 +287,13 @@ def write_comment(db: sqlite_utils.Database, repo_id: int, comment: dict, prov: 
         number = int(issue_url.rstrip("/").rsplit("/", 1)[-1])
     except ValueError:
         raise PayloadError(f"comment {comment_id}: issue_url does not end in an issue number") from None
-    db["comments"].upsert({
+    db["comments"].upsert(_checked(f"comment {comment_id}", {
         "id": comment_id, "repo_id": repo_id, "item_id": _item_id(db, repo_id, number), "issue_number": number,
         "user_id": upsert_user(db, comment.get("user"), prov, rule), "body": _text(comment.get("body")),
         "html_url": comment.get("html_url"), "author_association": comment.get("author_association"),
-        "created_at": utc(_need(comment, "created_at", "comment", str)),
-        "updated_at": utc(_need(comment, "updated_at", "comment", str)), **prov.columns(),
-    }, pk="id")
+        "created_at": utc(_need(comment, "created_at", "comment", str), "created_at"),
+        "updated_at": utc(_need(comment, "updated_at", "comment", str), "updated_at"), **prov.columns(),
+    }), pk="id")
     return comment_id
 
 
@@ -259,17 +302,18 @@ def write_event(db: sqlite_utils.Database, repo_id: int, event: dict, prov: Prov
     issue = event.get("issue")
     number = _need(issue, "number", "event's issue")
     source = ((event.get("source") or {}).get("issue") or {}) if isinstance(event.get("source"), dict) else {}
-    source_repo = (source.get("repository_url") or "")
+    source = source if isinstance(source, dict) else {}
+    source_repo = source.get("repository_url") if isinstance(source.get("repository_url"), str) else ""
     row = {
         "id": event_id, "repo_id": repo_id, "item_id": _item_id(db, repo_id, number), "issue_number": number,
         "event": _need(event, "event", "event", str), "actor_id": upsert_user(db, event.get("actor"), prov, rule),
-        "created_at": utc(_need(event, "created_at", "event", str)),
+        "created_at": utc(_need(event, "created_at", "event", str), "created_at"),
         "label_name": (event.get("label") or {}).get("name") if isinstance(event.get("label"), dict) else None,
         "assignee_id": upsert_user(db, event.get("assignee"), prov, rule), "commit_id": event.get("commit_id"),
         "source_repo_id": _repo_id_by_url(db, source_repo) if source_repo else None,
         "source_number": source.get("number"), **prov.columns(),
     }
-    db["issue_events"].upsert(row, pk="id")
+    db["issue_events"].upsert(_checked(f"event {event_id}", row), pk="id")
     if row["event"] == "merged" and row["actor_id"] is not None:
         # Who merged a PR: the single-PR endpoint would cost a request per PR; the event says it.
         db.execute("UPDATE items SET merged_by_id = ? WHERE repo_id = ? AND number = ?",
