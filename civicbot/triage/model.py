@@ -1,6 +1,6 @@
 """Ground truths and the models that score good-first-issue candidates.
 
-Ground truths (docs: /work/shared/notes/good-first-issues.md), each for an issue decided at `t`:
+Ground truths (docs: ../shared/notes/good-first-issues.md), each for an issue decided at `t`:
 
 - GT-M: a person (not a bot, not civicbot: its own labels never count) adds a GFI label within
   60 days after `t`, and it is not removed within 14 days. Negative when 60 days passed without.
