@@ -136,19 +136,10 @@ def bench_generate(scales: list[float]) -> list[dict]:
 
 def bench_metrics(scales: list[float]) -> list[dict]:
     """`civicbot metrics` on stores loaded from generated worlds (benchmarks/load_world.py)."""
-    from benchmarks.load_world import load
-    from civicbot.sandbox.generate import write_world
-
     rows = []
     for scale in scales:
         with tempfile.TemporaryDirectory(dir="var") as tmp:
-            world, db = Path(tmp) / "world.json", Path(tmp) / "bench.db"
-            write_world(world, seed=1, scale=scale)
-            counts = load(world, db)
-            world.unlink()
-            config = Path(tmp) / "bench.yml"
-            config.write_text(f"name: bench\nupstream: Tokyo-Metro-Gov/covid19\ntimezone: Asia/Tokyo\n"
-                              f"database: {{path: '{db}'}}\n", encoding="utf-8")
+            config, counts = _loaded_store(Path(tmp), scale)
             started = time.perf_counter()
             out = subprocess.run([sys.executable, "-c", METRICS_CASE, str(config)], check=True,
                                  capture_output=True, text=True).stdout
