@@ -317,3 +317,20 @@ def test_list_repositories_of_a_user_and_of_an_organization(sim_factory):
         "codeforsapporo/covid19hokkaido"]
     with pytest.raises(UnknownObjectException):
         list(g.get_user("nobody").get_repos())
+
+
+def test_latency_holds_every_api_answer_and_observers_see_each_request(sim_factory):
+    import time
+
+    import requests as http
+
+    sim = sim_factory(latency_ms=120)
+    seen = []
+    sim.app.observers.append(lambda entry: seen.append((entry["method"], entry["path"], entry["status"])))
+    started = time.perf_counter()
+    response = http.get(f"{sim.url}/repos/Tokyo-Metro-Gov/covid19", headers={"Authorization": f"token {TOKEN}"})
+    api_seconds = time.perf_counter() - started
+    assert http.get(f"{sim.url}/_sim/health").json()["requests"] == 1  # admin routes are not logged
+    assert response.status_code == 200
+    assert api_seconds >= 0.12  # a lower bound: held at least the latency, however loaded the machine
+    assert seen == [("GET", "/repos/Tokyo-Metro-Gov/covid19", 200)]

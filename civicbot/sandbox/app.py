@@ -96,8 +96,16 @@ class Simulator:
     """WSGI app. Holds the world, the fault plan, the quota and the request log."""
 
     def __init__(self, world: World, *, faults: FaultPlan | None = None, log_path: str | None = None,
-                 web_url: str | None = None, clock: Callable[[], float] = time.time):
+                 web_url: str | None = None, clock: Callable[[], float] = time.time, latency_ms: float = 0.0):
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must be 0 or more, got {latency_ms}")
         self.world = world
+        # Every API answer is held this long before it is sent: a network's round trip, so that
+        # benchmarks can show what a client's request count costs on a real connection.
+        self.latency_ms = latency_ms
+        # Called with each request's log entry once its answer is decided (before it is sent):
+        # tests use it to act at an exact request, e.g. to kill a client mid-harvest.
+        self.observers: list[Callable[[dict], None]] = []
         self.faults = faults or FaultPlan()
         self.quota = Quota(clock)
         self.web_url = web_url
@@ -124,6 +132,10 @@ class Simulator:
             response = self._handle(request, path, base, renderer, entry)
         finally:
             self._log(entry)
+            for observer in list(self.observers):
+                observer(entry)
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
         return response(environ, start_response)
 
     def _handle(self, request: Request, path: str, base: str, renderer: Renderer, entry: dict) -> Response:

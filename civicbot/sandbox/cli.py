@@ -27,10 +27,12 @@ def sandbox() -> None:
               help="Fault plan JSON: {\"seed\": 1, \"rules\": [...]}.")
 @click.option("--request-log", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every request (method, path, status, quota) to this JSON-lines file.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Hold every API answer this long (a network round trip, for benchmarks).")
 @click.option("--url-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the server's base URL to this file once it listens (for scripts).")
 def serve(world_path: Path, host: str, port: int, faults_path: Path | None, request_log: Path | None,
-          url_file: Path | None) -> None:
+          url_file: Path | None, latency_ms: float) -> None:
     """Serve a world over HTTP until interrupted."""
     from .server import SandboxServer
 
@@ -40,7 +42,8 @@ def serve(world_path: Path, host: str, port: int, faults_path: Path | None, requ
     except (WorldError, FaultPlanError, json.JSONDecodeError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        server = SandboxServer(world, host=host, port=port, faults=faults, log_path=request_log)
+        server = SandboxServer(world, host=host, port=port, faults=faults, log_path=request_log,
+                               latency_ms=latency_ms)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     counts = {k: len(world.data[k]) for k in ("repos", "issues", "comments", "events")}

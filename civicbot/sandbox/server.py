@@ -20,8 +20,9 @@ class SandboxServer:
     """
 
     def __init__(self, world: World, *, host: str = "127.0.0.1", port: int = 0,
-                 faults: FaultPlan | None = None, log_path: str | Path | None = None):
-        self.app = Simulator(world, faults=faults, log_path=str(log_path) if log_path else None)
+                 faults: FaultPlan | None = None, log_path: str | Path | None = None, latency_ms: float = 0.0):
+        self.app = Simulator(world, faults=faults, log_path=str(log_path) if log_path else None,
+                             latency_ms=latency_ms)
         self._server = make_server(host, port, self.app, threaded=True)
         self._server.daemon_threads = True
         self.host, self.port = host, self._server.server_port
