@@ -163,6 +163,55 @@ def test_optional_bilingual_comment(sim_factory, tmp_path):
     assert "ラベル" in comments[0]["body"] and "Labelled" in comments[0]["body"]
 
 
+class Killed(BaseException):
+    """Stands for SIGKILL in-process: nothing after it runs (not even `except Exception`)."""
+
+
+def comments_by_civicbot(sim, number: int) -> int:
+    rows = requests.get(f"{sim.url}/repos/{UPSTREAM}/issues/{number}/comments",
+                        headers={"Authorization": f"token {TOKEN}"}).json()
+    return sum(c["body"].startswith("[civicbot]") for c in rows)
+
+
+@pytest.mark.parametrize("killed_after", ["label", "comment", "before_label"])
+def test_a_write_killed_midway_is_settled_by_the_next_run(sim_factory, tmp_path, killed_after):
+    sim, config, db = setup(sim_factory, tmp_path, allowlist=[UPSTREAM], max_per_repo_per_run=1,
+                            max_per_repo_per_week=10, comment=True)
+    dying = writer(config)
+    real = {"label": dying.add_label, "comment": dying.comment}
+
+    def die(step):
+        def call(*args, **kwargs):
+            if killed_after != "before_label":
+                real[step](*args, **kwargs)  # GitHub did it; the process dies before hearing back
+            raise Killed()
+        return call
+
+    step = "label" if killed_after in ("label", "before_label") else "comment"
+    setattr(dying, {"label": "add_label", "comment": "comment"}[step], die(step))
+    with pytest.raises(Killed):
+        run_label_policy(db, config, writer=dying, apply=True)
+    rows = audit(db)
+    assert [(r["number"], r["action"]) for r in rows] == [(5, "pending")]  # announced, never confirmed
+    assert ("good first issue" in live_labels(sim, 5)) == (killed_after != "before_label")
+
+    result = run_label_policy(db, config, writer=writer(config), apply=True)
+    rows = audit(db)
+    assert not [r for r in rows if r["action"] == "pending"]
+    assert "good first issue" in live_labels(sim, 5)
+    assert comments_by_civicbot(sim, 5) == 1  # posted once: by the settling, the first run or the retry
+    applied_5 = [r for r in rows if r["number"] == 5 and r["action"] == "applied"]
+    assert len(applied_5) == 1
+    if killed_after == "before_label":
+        assert rows[0]["action"] == "failed" and "decided again" in rows[0]["reason"]
+        assert [d.number for d in result.decisions if d.action == "applied"] == [5]
+    else:
+        assert rows[0]["action"] == "applied" and "interrupted" in rows[0]["reason"]
+        assert ("comment was missing" in rows[0]["reason"]) == (killed_after == "label")
+        assert {d.number: d.action for d in result.decisions}[5] == "skipped"  # never labelled twice
+        assert [d.number for d in result.decisions if d.action == "applied"] == [10]  # the next one instead
+
+
 def test_cli_triage_and_label_dry_run(sim_factory, tmp_path, monkeypatch):
     from civicbot.cli import main
 

@@ -407,12 +407,34 @@ def create_daemon_tables(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def allow_pending_labels(db: sqlite_utils.Database) -> None:
+    """label_audit gains the action 'pending': a write to GitHub announced before it is made.
+
+    SQLite cannot change a CHECK in place, so the table is rebuilt (SQLite's documented recipe:
+    new table, copy, drop, rename, indexes) inside the migration's transaction.
+    """
+    old_check = "CHECK (action IN ('proposed', 'applied', 'skipped', 'failed'))"
+    new_check = "CHECK (action IN ('proposed', 'pending', 'applied', 'skipped', 'failed'))"
+    statements = _ddl(_TRIAGE_TABLES)
+    table = next(s for s in statements if s.startswith("CREATE TABLE label_audit "))
+    indexes = [s for s in statements if s.startswith("CREATE INDEX idx_label_audit_")]
+    assert old_check in table, "migration 3's label_audit changed: migrations are never edited"
+    db.execute(table.replace("CREATE TABLE label_audit ", "CREATE TABLE label_audit_new ")
+               .replace(old_check, new_check))
+    db.execute("INSERT INTO label_audit_new SELECT * FROM label_audit")
+    db.execute("DROP TABLE label_audit")
+    db.execute("ALTER TABLE label_audit_new RENAME TO label_audit")
+    for statement in indexes:
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
     Migration(2, "derivative discovery: discoveries, candidates, repo_compare", create_discovery_tables),
     Migration(3, "good-first-issue triage: gfi_candidates, label_audit, gfi_evaluation", create_triage_tables),
     Migration(4, "scheduled daemon: job_runs, heartbeat", create_daemon_tables),
+    Migration(5, "crash-safe labelling: label_audit action 'pending'", allow_pending_labels),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

@@ -32,6 +32,11 @@ class GitHubWriter:
         """The issue as GitHub has it now (labels, assignees, state), checked just before a write."""
         return self.client.get_json(f"/repos/{full_name}/issues/{number}").body
 
+    def comment_bodies(self, full_name: str, number: int) -> list[str]:
+        """The bodies of the issue's comments (to find whether civicbot's comment was posted)."""
+        return [c.get("body") or "" for page in self.client.list_pages(f"/repos/{full_name}/issues/{number}/comments")
+                for c in page.items or []]
+
     def add_label(self, full_name: str, number: int, label: str) -> list[str]:
         data = self.post_json(f"/repos/{full_name}/issues/{number}/labels", {"labels": [label]})
         return [x["name"] for x in data] if isinstance(data, list) else []
