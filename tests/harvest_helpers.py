@@ -146,3 +146,40 @@ def request_floor(world: dict) -> int:
 
 def quota_by_path(log: list[dict]) -> Counter:
     return Counter(r["path"] for r in log if r["quota"])
+
+
+def write_config(config: Config, yml, **database) -> "Path":
+    """`config` as a YAML file for the CLI (optionally with another database.path)."""
+    import yaml
+    from pathlib import Path
+
+    data = config.model_dump(mode="json")
+    data["database"].update({k: str(v) for k, v in database.items()})
+    Path(yml).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return Path(yml)
+
+
+# Bookkeeping of runs and of the sync itself differs between two harvests by nature, as do
+# these provenance columns; everything else must not.
+BOOKKEEPING_TABLES = {"schema_version", "harvest_runs", "sqlite_sequence", "sync_state", "job_runs", "heartbeat",
+                      "gfi_candidates", "gfi_evaluation", "label_audit"}
+VOLATILE = {"run_id", "harvested_at", "first_seen_at", "last_seen_at", "status_checked_at", "pull_fetched_at",
+            "updated_at_sync", "last_run_id", "checked_at", "first_found_at"}
+
+
+def canonical_dump(db, base_url: str | None = None) -> dict[str, list]:
+    """Every GitHub-derived table as a sorted list of rows without provenance; asserts no duplicate row.
+
+    `base_url` (a simulator's address, in stored html_url and the like) is replaced by "SIM", so two
+    stores harvested from two simulators compare equal.
+    """
+    def plain(value):
+        return value.replace(base_url, "SIM") if base_url and isinstance(value, str) else value
+
+    out = {}
+    for table in sorted(set(db.table_names()) - BOOKKEEPING_TABLES):
+        columns = [c.name for c in db[table].columns if c.name not in VOLATILE]
+        rows = [tuple(map(plain, row)) for row in db.execute(f"SELECT {', '.join(columns)} FROM [{table}]")]
+        out[table] = sorted(rows, key=repr)
+        assert len(set(out[table])) == len(out[table]), f"duplicate rows in {table}"
+    return out

@@ -18,7 +18,8 @@ from civicbot.harvest.run import EXIT_RATE_LIMITED, harvest
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store
 from conftest import ROOT
-from harvest_helpers import assert_store_equals_world, family_config, quota_by_path, request_floor, visible
+from harvest_helpers import (assert_store_equals_world, family_config, quota_by_path, request_floor, visible,
+                             write_config)
 from worlds import TOKEN, tiny_world
 
 
@@ -176,74 +177,6 @@ def test_the_reserve_is_kept_for_labelling(sim_factory, tmp_path):
     assert remaining["resources"]["core"]["remaining"] >= 4940
 
 
-def test_sigkill_at_random_moments_then_resume_gives_the_same_database(sim_factory, tmp_path):
-    world = generate_world_dict(seed=15, scale=0.2)
-    sim = sim_factory(world)
-    config_path = tmp_path / "kill.yml"
-    db_path = tmp_path / "kill.db"
-    config = family_config(world, sim.url, db_path)
-    import yaml
-
-    config_path.write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
-    env = {**os.environ, "CIVICBOT_TEST_TOKEN": DEMO_TOKEN}
-    harvest_command = [sys.executable, "-m", "civicbot.cli", "harvest", "--quiet", "-c"]
-    command = harvest_command + [str(config_path)]
-    rng = random.Random(21)
-    started = time.monotonic()
-    reference = subprocess.run(harvest_command + [str(_copy_config(config, tmp_path, "ref.db"))],
-                               env=env, cwd=ROOT, capture_output=True, text=True)
-    assert reference.returncode == 0, reference.stderr
-    full_time = time.monotonic() - started
-    # Ten kills at random moments; a run that finishes before its moment simply completes,
-    # and later runs (resumed or refreshing) are killed instead.
-    kills = kills_before_complete = attempts = 0
-    completed = False
-    while kills < 10 and attempts < 60:
-        attempts += 1
-        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=rng.uniform(0.3, max(0.5, full_time * 0.6)))
-            completed = completed or proc.returncode == 0
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-            kills_before_complete += not completed
-    final = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-    assert final.returncode == 0, final.stderr
-    assert kills == 10 and kills_before_complete >= 1, (kills, kills_before_complete, attempts)
-    db = open_store(db_path)
-    assert_store_equals_world(db, world)
-    ref = open_store(tmp_path / "ref.db")
-    assert _canonical(db) == _canonical(ref)
-
-
-def _copy_config(config, tmp_path, name):
-    import yaml
-
-    data = config.model_dump(mode="json")
-    data["database"]["path"] = str(tmp_path / name)
-    path = tmp_path / f"{name}.yml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
-
-
-# Provenance and bookkeeping differ between two harvests by nature; everything else must not.
-VOLATILE = {"run_id", "harvested_at", "first_seen_at", "last_seen_at", "status_checked_at", "pull_fetched_at",
-            "updated_at_sync", "last_run_id"}
-
-
-def _canonical(db) -> dict[str, list]:
-    out = {}
-    for table in ("repos", "repo_names", "users", "labels", "items", "item_labels", "item_assignees", "comments",
-                  "issue_events", "contributors"):
-        columns = [c.name for c in db[table].columns if c.name not in VOLATILE]
-        rows = db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
-        out[table] = sorted(rows, key=repr)
-        assert len(set(out[table])) == len(out[table]), f"duplicate rows in {table}"
-    return out
-
-
 def test_malformed_configs_exit_2_with_a_one_line_error(tmp_path):
     cases = {
         "missing upstream": "name: x\n",
@@ -284,7 +217,7 @@ def test_malformed_configs_exit_2_with_a_one_line_error(tmp_path):
 def test_cli_harvest_and_status(sim_factory, tmp_path):
     world = generate_world_dict(seed=16, scale=0.05)
     sim = sim_factory(world)
-    config_path = _copy_config(family_config(world, sim.url, tmp_path / "cli.db"), tmp_path, "cli.db")
+    config_path = write_config(family_config(world, sim.url, tmp_path / "cli.db"), tmp_path / "cli.yml")
     env = {**os.environ, "CIVICBOT_TEST_TOKEN": DEMO_TOKEN}
     proc = subprocess.run([sys.executable, "-m", "civicbot.cli", "harvest", "-c", str(config_path), "--json-log"],
                           cwd=ROOT, env=env, capture_output=True, text=True)
