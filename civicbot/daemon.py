@@ -246,7 +246,7 @@ class Daemon:
             from civicbot.harvest.client import GitHubClient
             from civicbot.triage.writer import GitHubWriter
 
-            writer = GitHubWriter(GitHubClient(self.config, self.tokens))
+            writer = GitHubWriter(GitHubClient(self.config, self.tokens), self.config.triage.allowlist)
         elif apply:
             raise RuntimeError("schedule.label_apply needs a token (github.token_env or github.token_file)")
         db = self._db()

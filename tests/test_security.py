@@ -175,3 +175,65 @@ def test_the_published_database_has_no_private_data(runs):
     assert (published.read_bytes().find(PRIVATE_MARK.encode()) < 0) or leaks, "private text in free pages"
     assert harvested == 0, "the harvest stored a private repo"  # civicbot harvests the public record only
     assert not leaks, "; ".join(leaks[:6])
+
+
+# --- the labeller writes only where the allowlist says -------------------------------------------
+
+
+def test_the_writer_refuses_a_repo_outside_the_allowlist_before_sending(sim_factory, tmp_path):
+    from civicbot.harvest.client import GitHubClient
+    from civicbot.sandbox.generate import DEMO_TOKEN
+    from civicbot.triage.writer import GitHubWriter, OutsideAllowlist
+    from harvest_helpers import family_config
+
+    world = generate_world_dict(seed=32, scale=0.05)
+    sim = sim_factory(world)
+    config = family_config(world, sim.url, tmp_path / "w.db")
+    writer = GitHubWriter(GitHubClient(config, [DEMO_TOKEN]), ["Tokyo-Metro-Gov/covid19"])
+    other = next(f"{r['owner']}/{r['name']}" for r in world["repos"][1:])
+    for write in (lambda: writer.add_label(other, 1, "good first issue"), lambda: writer.comment(other, 1, "hello"),
+                  lambda: writer.post_json("/user/repos", {"name": "x"}), lambda: writer.delete(f"/repos/{other}")):
+        with pytest.raises(OutsideAllowlist, match="not in triage.allowlist"):
+            write()
+    assert sim.app.requests == []  # refused before anything was sent
+    assert "good first issue" in writer.add_label("tokyo-metro-gov/COVID19", 1, "good first issue")
+    assert [r["method"] for r in sim.app.requests] == ["POST"]  # the allowlisted repo, any case, is written
+
+
+def test_a_config_edited_during_a_label_run_cannot_widen_its_allowlist(sim_factory, tmp_path):
+    """The allowlist is read once when `civicbot label --apply` starts; widening it in the file while
+    the run goes on changes nothing for that run (only the next run reads the new file)."""
+    from civicbot.harvest.client import GitHubClient
+    from civicbot.harvest.run import harvest
+    from civicbot.sandbox.generate import DEMO_TOKEN
+    from civicbot.store import open_store
+    from harvest_helpers import family_config, write_config
+
+    world = generate_world_dict(seed=33, scale=0.1)
+    sim = sim_factory(world)
+    upstream = "Tokyo-Metro-Gov/covid19"
+    base = family_config(world, sim.url, tmp_path / "edit.db", throttle={"seconds_between_writes": 0})
+    config = base.model_copy(update={"triage": base.triage.model_copy(update={
+        "allowlist": [upstream], "threshold": 0.0, "max_per_repo_per_run": 1000, "max_per_repo_per_week": 1000})})
+    assert harvest(config, open_store(config.database.path), GitHubClient(config, [DEMO_TOKEN])).outcome == "complete"
+    path = write_config(config, tmp_path / "edit.yml")
+    everything = sorted({f"{r['owner']}/{r['name']}" for r in world["repos"]})
+    widened = config.model_copy(update={"triage": config.triage.model_copy(update={"allowlist": everything})})
+    edits = []
+
+    def edit_at_first_request(entry):
+        if not edits:
+            edits.append(entry["path"])
+            write_config(widened, path)  # the operator widens the allowlist mid-run
+
+    sim.app.observers.append(edit_at_first_request)
+    done = subprocess.run(CLI + ["label", "--apply", "-c", str(path)], capture_output=True, text=True,
+                          env={**os.environ, "CIVICBOT_TEST_TOKEN": DEMO_TOKEN})
+    assert done.returncode == 0, done.stderr
+    assert edits and yaml.safe_load(path.read_text(encoding="utf-8"))["triage"]["allowlist"] == everything
+    writes = [r["path"] for r in sim.app.requests if r["method"] != "GET"]
+    assert writes and all(w.startswith(f"/repos/{upstream}/") for w in writes), writes
+    db = open_store(config.database.path)
+    elsewhere = db.execute("SELECT COUNT(*) FROM label_audit a JOIN repos r ON r.id = a.repo_id "
+                           "WHERE a.action = 'proposed' AND r.full_name != ?", [upstream]).fetchone()[0]
+    assert elsewhere > 0  # candidates elsewhere existed, and were only proposed

@@ -69,7 +69,7 @@ def setup(sim_factory, tmp_path, world=None, **triage):
 
 
 def writer(config) -> GitHubWriter:
-    return GitHubWriter(GitHubClient(config, [TOKEN], sleep=lambda s: None))
+    return GitHubWriter(GitHubClient(config, [TOKEN], sleep=lambda s: None), config.triage.allowlist)
 
 
 def live_labels(sim, number: int) -> list[str]:

@@ -30,7 +30,7 @@ def _writer(config, required: bool):
             click.echo("civicbot: --apply needs a token (github.token_env or github.token_file)", err=True)
             raise SystemExit(2)
         return None
-    return GitHubWriter(GitHubClient(config, tokens))
+    return GitHubWriter(GitHubClient(config, tokens), config.triage.allowlist)
 
 
 @click.group(invoke_without_command=True)

@@ -8,6 +8,7 @@ quota the harvester leaves for it; it stops only when the quota is out (`QuotaEx
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from civicbot.harvest.client import GitHubClient
@@ -17,9 +18,17 @@ class QuotaExhausted(RuntimeError):
     """No request left in the hour: labelling stops and resumes on the next run."""
 
 
+class OutsideAllowlist(PermissionError):
+    """A write to a repo not in `triage.allowlist`: refused before any request is sent."""
+
+
 class GitHubWriter:
-    def __init__(self, client: GitHubClient):
+    """Writes only to the repos of `allowlist`, copied when the writer is made: a config edited
+    while a run goes on cannot widen what that run may write to."""
+
+    def __init__(self, client: GitHubClient, allowlist: Iterable[str]):
         self.client = client
+        self.allowlist = frozenset(name.lower() for name in allowlist)
         self._login: str | None = None
 
     def login(self) -> str:
@@ -51,6 +60,10 @@ class GitHubWriter:
         return self._write("DELETE", path, None)
 
     def _write(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        parts = path.split("/")
+        repo = "/".join(parts[2:4]).lower() if len(parts) > 4 and parts[1] == "repos" else None
+        if repo not in self.allowlist:
+            raise OutsideAllowlist(f"{method} {path}: {repo or 'this path'} is not in triage.allowlist; nothing sent")
         quota = self.client.quota
         if quota.remaining is not None and quota.remaining < 1:
             raise QuotaExhausted(f"{method} {path}: no request left until the rate-limit reset")
