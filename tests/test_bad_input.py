@@ -21,6 +21,7 @@ from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store
 from civicbot.store import write
 from harvest_helpers import assert_store_equals_world, family_config, visible
+from sizes import HYPOTHESIS_EXAMPLES
 
 REPO_ID = 1000
 PROV = write.Provenance(1, "2021-04-01T00:00:00Z")
@@ -217,7 +218,7 @@ JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) |
 FIELDS = sorted(valid_issue()) + ["pull_request", "closed_by", "draft", "html_url", "state_reason"]
 
 
-@settings(max_examples=200, derandomize=True, deadline=None,
+@settings(max_examples=HYPOTHESIS_EXAMPLES, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(changes=st.dictionaries(st.sampled_from(FIELDS), JSON, min_size=1, max_size=4),
        drop=st.sets(st.sampled_from(sorted(valid_issue())), max_size=2))

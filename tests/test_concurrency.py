@@ -17,6 +17,7 @@ from civicbot.publish.commands import make_datasette
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store
 from harvest_helpers import assert_store_equals_world, family_config
+from sizes import CONCURRENCY_SCALE
 
 QUERIES = [
     "SELECT COUNT(*) FROM items",
@@ -78,7 +79,7 @@ def datasette_reader(ds, db_name: str, stop: threading.Event, errors: list, stat
 
 
 def test_readers_during_a_harvest(sim_factory, tmp_path):
-    world = generate_world_dict(seed=31, scale=0.1)
+    world = generate_world_dict(seed=31, scale=CONCURRENCY_SCALE)
     sim = sim_factory(world)
     path = tmp_path / "live.db"
     config = family_config(world, sim.url, path)

@@ -7,8 +7,9 @@ write transaction, between two repos...). The kills are spread over the whole wo
 comes a random 1..2g requests after the previous one, g being the uninterrupted run's requests
 divided by the kills planned for it.
 
-Size: CIVICBOT_CRASH_KILLS (default 25: 18 in the harvest, 7 in the labelling) and
-CIVICBOT_CRASH_SCALE (default 0.2: a family of about 2,000 issues and PRs). CI runs the defaults.
+Size (tests/sizes.py, docs/testing.md): CIVICBOT_CRASH_KILLS (default 25: 18 in the harvest, 7 in
+the labelling) and CIVICBOT_CRASH_SCALE (default 0.2: a family of about 2,000 issues and PRs).
+CI runs the defaults.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store
 from conftest import ROOT
 from harvest_helpers import assert_store_equals_world, canonical_dump, family_config, write_config
+from sizes import CRASH_KILLS, CRASH_SCALE
 
-KILLS = int(os.environ.get("CIVICBOT_CRASH_KILLS", "25"))
-SCALE = float(os.environ.get("CIVICBOT_CRASH_SCALE", "0.2"))
+KILLS, SCALE = CRASH_KILLS, CRASH_SCALE
 LABEL_KILLS = max(1, round(KILLS * 7 / 25))
 HARVEST_KILLS = max(1, KILLS - LABEL_KILLS)
 GFI = "good first issue"

@@ -20,6 +20,7 @@ from civicbot.store import open_store
 from conftest import ROOT
 from harvest_helpers import (assert_store_equals_world, family_config, quota_by_path, request_floor, visible,
                              write_config)
+from sizes import FAULT_SCALE
 from worlds import TOKEN, tiny_world
 
 
@@ -220,7 +221,7 @@ def test_faults_at_ten_percent_lose_nothing(sim_factory, tmp_path, kinds):
     """One fault kind alone, or all of them at once, on 10% of requests in all: each run ends with
     a documented outcome, nothing stored is ever lost between runs, and a later run completes
     with the store whole."""
-    world = generate_world_dict(seed=17, scale=0.05)
+    world = generate_world_dict(seed=17, scale=FAULT_SCALE)
     rules = [{"kind": k, "path": "/repo*", "rate": 0.1 / len(kinds), "retry_after": 0, "stall_seconds": 2}
              for k in kinds]
     sim = sim_factory(world, faults={"seed": 9, "rules": rules})

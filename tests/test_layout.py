@@ -41,3 +41,11 @@ def test_product_code_never_imports_the_simulator():
 def test_the_cli_loads_the_simulator_only_when_asked():
     code = "import sys, civicbot.cli; assert 'civicbot.sandbox' not in sys.modules, 'loaded'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_every_suite_size_variable_is_documented():
+    import re
+
+    variables = set(re.findall(r"CIVICBOT_[A-Z_]+", (ROOT / "tests" / "sizes.py").read_text(encoding="utf-8")))
+    documented = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    assert variables and not {v for v in variables if v not in documented}
