@@ -215,12 +215,11 @@ class Daemon:
         return result.outcome, result.exit_code, result.error
 
     def _job_metrics(self, details: dict) -> tuple[str, int, str | None]:
-        from civicbot.metrics.contribution import write_contribution_metrics
-        from civicbot.metrics.diffusion import write_diffusion
+        from civicbot.metrics import write_all_metrics
 
         db = self._db()
         try:
-            counts = {**write_contribution_metrics(db, self.config), **write_diffusion(db, self.config)}
+            counts = write_all_metrics(db, self.config)
         finally:
             db.conn.close()
         details["rows"] = counts

@@ -1,1 +1,14 @@
 """Metrics: tables computed from the store, each written by one documented function."""
+
+from __future__ import annotations
+
+
+def write_all_metrics(db, config) -> dict[str, int]:
+    """Every metrics table, in order (what `civicbot metrics` and the scheduler's metrics job run):
+    contribution metrics, diffusion, then the tables behind the maintainers' canned queries."""
+    from .contribution import write_contribution_metrics
+    from .diffusion import write_diffusion
+    from .maintainers import write_maintainer_tables
+
+    return {**write_contribution_metrics(db, config), **write_diffusion(db, config),
+            **write_maintainer_tables(db, config)}

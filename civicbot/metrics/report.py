@@ -26,13 +26,13 @@ def _open(config: Config):
 
 
 def run_metrics(config: Config) -> int:
-    """Every metric table: contribution metrics, then diffusion."""
-    from .contribution import write_contribution_metrics
+    """Every metric table (`civicbot.metrics.write_all_metrics`)."""
+    from . import write_all_metrics
 
     db = _open(config)
     if db is None:
         return 1
-    counts = {**write_contribution_metrics(db, config), **write_diffusion(db, config)}
+    counts = write_all_metrics(db, config)
     print("metrics: " + ", ".join(f"{table} {rows:,} rows" for table, rows in counts.items()))
     return 0
 

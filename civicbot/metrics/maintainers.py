@@ -1,0 +1,61 @@
+"""Tables behind the maintainers' canned queries (`dashboards/queries.yml`), written by `civicbot metrics`.
+
+At a million issues and PRs, finding claim comments (a substring search over two million comment
+bodies) and each newcomer's first welcome (the first comment of another person on their first
+item) take seconds: longer than the site's SQL time limit. Done once here, the queries read a
+table of a few thousand rows instead. `regulars_at_risk` reads `contributors_summary`.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from civicbot.config import Config
+
+CLAIMS_COLUMNS = {"item_id": int, "user_id": int, "claimed_at": str, "claim_url": str, "phrase": str}
+FIRSTS_COLUMNS = {"user_id": int, "item_id": int, "first_at": str, "welcomed_by_id": int, "welcomed_at": str}
+
+
+def _rebuild(db: sqlite_utils.Database, table: str, columns: dict, pk: str | tuple, select: str,
+             params: list) -> int:
+    """Replace `table` with the rows of `select`, in one transaction (created even when empty)."""
+    names = ", ".join(f"[{c}]" for c in columns)
+    with db.atomic():
+        db[table].drop(ignore=True)
+        db[table].create(columns, pk=pk)
+        db.execute(f"INSERT INTO [{table}] ({names}) {select}", params)
+    return db[table].count
+
+
+def write_claims(db: sqlite_utils.Database, config: Config) -> int:
+    """`claims`: each person's first comment claiming an item (`triage.claim_phrases`, compared
+    case-insensitively, ’ read as '), one row per (item, person), with the phrase found."""
+    phrases = [p.lower().replace("’", "'") for p in config.triage.claim_phrases]
+    body = "replace(lower(c.body), '’', '''')"  # SQLite's lower() folds ASCII only; the phrases are folded alike
+    found = " ".join(f"WHEN instr({body}, ?) > 0 THEN ?" for _ in phrases)
+    select = f"""
+        SELECT item_id, user_id, min(created_at), claim_url, phrase FROM (
+            SELECT c.item_id, c.user_id, c.created_at, c.html_url AS claim_url,
+                   CASE {found} END AS phrase
+            FROM comments c WHERE c.item_id IS NOT NULL AND c.user_id IS NOT NULL)
+        WHERE phrase IS NOT NULL GROUP BY item_id, user_id"""  # min(): the other columns are its row's
+    return _rebuild(db, "claims", CLAIMS_COLUMNS, ("item_id", "user_id"), select,
+                    [x for p in phrases for x in (p, p)])
+
+
+def write_first_contributions(db: sqlite_utils.Database) -> int:
+    """`first_contributions`: each account's first issue or PR in the store and who welcomed it: the
+    first comment on it by another account that is not a bot (none: NULL)."""
+    select = """
+        SELECT f.user_id, f.item_id, f.first_at, w.user_id, w.created_at
+        FROM (SELECT user_id, id AS item_id, min(created_at) AS first_at FROM items
+              WHERE user_id IS NOT NULL AND created_at IS NOT NULL GROUP BY user_id) f
+        LEFT JOIN comments w ON w.id = (
+            SELECT c.id FROM comments c JOIN users cu ON cu.id = c.user_id
+            WHERE c.item_id = f.item_id AND c.user_id != f.user_id AND cu.is_bot = 0
+            ORDER BY c.created_at, c.id LIMIT 1)"""
+    return _rebuild(db, "first_contributions", FIRSTS_COLUMNS, "user_id", select, [])
+
+
+def write_maintainer_tables(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
+    return {"claims": write_claims(db, config), "first_contributions": write_first_contributions(db)}
