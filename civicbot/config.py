@@ -60,6 +60,8 @@ class ConfigError(ValueError):
         self.source = source
         self.errors = errors
         first = " ".join(str(errors[0]).split())  # one line, whatever the message held
+        if len(first) > 400:  # a short line, whatever value it quotes
+            first = first[:399] + "…"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__(f"{source}: {first}{more}")
 
@@ -86,22 +88,28 @@ RESOURCES = ("repo", "issues", "pulls", "comments", "events", "labels", "contrib
 Resource = Literal["repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits"]
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """`value` quoted for an error message, cut short when long: a one-line error stays short."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(str(value)):,} characters)"
+
+
 def _check_repo(value: str) -> str:
     owner, slash, name = value.partition("/")
     if not slash:
-        raise ValueError(f"expected owner/name, like Tokyo-Metro-Gov/covid19, got {value!r}")
+        raise ValueError(f"expected owner/name, like Tokyo-Metro-Gov/covid19, got {_shown(value)}")
     if not OWNER_RE.fullmatch(owner):
-        raise ValueError(f"owner {owner!r} is not a GitHub account name (1-39 letters, digits or hyphens)")
+        raise ValueError(f"owner {_shown(owner)} is not a GitHub account name (1-39 letters, digits or hyphens)")
     if not REPO_NAME_RE.fullmatch(name) or name in {".", ".."}:
-        raise ValueError(f"repo name {name!r} is not a GitHub repo name (1-100 letters, digits, '.', '_' or '-')")
+        raise ValueError(f"repo name {_shown(name)} is not a GitHub repo name (1-100 letters, digits, '.', '_' or '-')")
     if name.lower().endswith(".git"):
-        raise ValueError(f"write the repo name without '.git': {value[:-4]!r}")
+        raise ValueError(f"write the repo name without '.git': {_shown(value[:-4])}")
     return value
 
 
 def _check_login(value: str) -> str:
     if not LOGIN_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a GitHub login")
+        raise ValueError(f"{_shown(value)} is not a GitHub login")
     return value
 
 
@@ -109,19 +117,19 @@ def _check_regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as e:
-        raise ValueError(f"pattern {value!r} is not a valid regular expression: {e}") from None
+        raise ValueError(f"pattern {_shown(value)} is not a valid regular expression: {e}") from None
     return value
 
 
 def _check_env_name(value: str) -> str:
     if not ENV_NAME_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not an environment variable name (letters, digits, '_')")
+        raise ValueError(f"{_shown(value)} is not an environment variable name (letters, digits, '_')")
     return value
 
 
 def _check_topic(value: str) -> str:
     if not TOPIC_RE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a GitHub topic (lowercase letters, digits, hyphens; up to 50)")
+        raise ValueError(f"{_shown(value)} is not a GitHub topic (lowercase letters, digits, hyphens; up to 50)")
     return value
 
 
@@ -134,20 +142,20 @@ def _quoted_code(value: Any) -> Any:
 
 def _check_pref_code(value: str) -> str:
     if not (re.fullmatch(r"\d\d", value) and 1 <= int(value) <= 47):
-        raise ValueError(f'{value!r} is not a JIS X 0401 prefecture code ("01" to "47")')
+        raise ValueError(f'{_shown(value)} is not a JIS X 0401 prefecture code ("01" to "47")')
     return value
 
 
 def _check_muni_code(value: str) -> str:
     if not re.fullmatch(r"\d{5,6}", value):
-        raise ValueError(f"{value!r} is not a municipality code (5 digits, or 6 with the check digit)")
+        raise ValueError(f"{_shown(value)} is not a municipality code (5 digits, or 6 with the check digit)")
     return value
 
 
 def _check_base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
-        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+        raise ValueError(f"{_shown(value)} is not an http(s) URL with a host")
     if parts.query or parts.fragment or "?" in value or "#" in value:
         raise ValueError("the base URL takes no query or fragment")
     if parts.username or parts.password:
@@ -155,7 +163,7 @@ def _check_base_url(value: str) -> str:
     try:
         parts.port  # raises on a bad port such as :99999
     except ValueError:
-        raise ValueError(f"{value!r} has a bad port") from None
+        raise ValueError(f"{_shown(value)} has a bad port") from None
     return value.rstrip("/")
 
 
@@ -163,7 +171,7 @@ def _check_time_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a known IANA time zone, like Asia/Tokyo or UTC") from None
+        raise ValueError(f"{_shown(value)} is not a known IANA time zone, like Asia/Tokyo or UTC") from None
     return value
 
 
@@ -185,12 +193,14 @@ def _check_cron(value: str) -> str:
         cron_trigger(value)
     except (ValueError, TypeError) as e:
         reason = " ".join(str(e).split()) or type(e).__name__
-        raise ValueError(f"{value!r} is not a cron expression (5 fields: minute hour day month weekday, "
+        raise ValueError(f"{_shown(value)} is not a cron expression (5 fields: minute hour day month weekday, "
                          f"or 6 with seconds first): {reason}") from None
     return value
 
 
 def _expand_user(value: Path) -> Path:
+    if any(ord(ch) < 32 for ch in str(value)):  # the OS refuses NUL; other control characters are typos
+        raise ValueError(f"{_shown(str(value))} holds a control character; a file path cannot")
     return value.expanduser()
 
 
@@ -323,7 +333,7 @@ class ListedDerivative(Strict):
     def _muni_code_in_prefecture(self) -> ListedDerivative:
         # A municipality code starts with its prefecture's code; a mismatch is a copy-paste slip.
         if self.muni_code and self.pref_code and not self.muni_code.startswith(self.pref_code):
-            raise ValueError(f"muni_code {self.muni_code!r} is not in prefecture {self.pref_code!r}")
+            raise ValueError(f"muni_code {_shown(self.muni_code)} is not in prefecture {_shown(self.pref_code)}")
         return self
 
 
