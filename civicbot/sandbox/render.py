@@ -109,7 +109,7 @@ class Renderer:
         d = repo.data
         full_name = repo.full_name
         host = self.urls.web.split("://", 1)[-1]
-        open_count = sum(1 for i in repo.items if i["state"] == "open" and not i.get("pull_request"))
+        open_count = repo.open_issues_count()
         out = {
             "id": d["id"], "node_id": node_id("Repository", d["id"]), "name": d["name"],
             "full_name": full_name, "private": d.get("private", False), "owner": self.user(d["owner"]),

@@ -88,6 +88,17 @@ class Repo:
     events: list[dict] = field(default_factory=list)  # by id
     forks: list["Repo"] = field(default_factory=list)
     modified: str = ""  # newest change anywhere in the repo, for Last-Modified
+    version: int = 0  # counts writes to its items, so derived figures can be cached between writes
+    _open_issues: tuple[int, int, int] | None = field(default=None, repr=False)
+
+    def open_issues_count(self) -> int:
+        """Open issues (not PRs), as GitHub's open_issues_count; cached until the next write, since
+        every PR embeds its repo and counting per answer made large worlds quadratic to serve."""
+        key = (self.version, len(self.items))
+        if self._open_issues is None or self._open_issues[:2] != key:
+            count = sum(1 for i in self.items if i["state"] == "open" and not i.get("pull_request"))
+            self._open_issues = (*key, count)
+        return self._open_issues[2]
 
     @property
     def id(self) -> int:
@@ -198,6 +209,7 @@ class World:
         return self._next_id
 
     def _touch(self, repo: Repo, item: dict, now: str) -> None:
+        repo.version += 1
         item["updated_at"] = now
         repo.modified = max(repo.modified, now)
 
