@@ -170,6 +170,22 @@ def test_generated_family_is_found_whole_and_no_decoy(sim_factory, tmp_path):
     candidate_commit_requests = [r for r in log if r["path"].endswith("/commits") and r["path"] not in family_paths]
     assert len(candidate_commit_requests) <= 2 * len(checked)
 
+    # Later runs visit every shared-root derivative again, though no source lists it anew
+    # (an owner's unchanged list answers 304): an edit there reaches the store.
+    only_shared = sorted((truth["shared_root"] & active) - truth["forks"] - truth["restarted"])
+    edited = []
+    for repo_id in only_shared:
+        item = next((i for i in world["issues"] if i["repo_id"] == repo_id), None)
+        if item is not None:
+            title = f"edited after the first harvest {repo_id}"
+            requests.post(f"{sim.url}/_sim/world", json={"repo": names[repo_id], "action": "edit",
+                                                         "number": item["number"], "changes": {"title": title}})
+            edited.append((item["id"], title))
+    assert edited, "the world has shared-root derivatives with issues"
+    assert harvest(config, db, GitHubClient(config, [world["tokens"][0]["token"]])).outcome == "complete"
+    for item_id, title in edited:
+        assert db["items"].get(item_id)["title"] == title
+
 
 def test_flows_catch_up_and_people_between_sites(sim_factory, tmp_path):
     """ahead/behind and fork points from the compare API, upstream PRs from derivatives, and

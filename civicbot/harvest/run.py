@@ -413,6 +413,21 @@ class Harvester:
         root = self._upstream_root()
         if not shared.enabled or root is None:
             return []
+        found = self._new_shared_roots(root, seen)
+        # Derivatives found this way on earlier runs are visited again, as known forks are: the
+        # source that found them (an unchanged owner's list, a search) need not list them again.
+        names = seen | {t.full_name.lower() for t in found}
+        for full_name, repo_id, evidence in self.db.execute(
+                """SELECT r.full_name, r.id, d.evidence FROM discoveries d JOIN repos r ON r.id = d.repo_id
+                   WHERE d.method = 'shared_root' AND r.status IN ('active', 'renamed') ORDER BY r.id"""):
+            if full_name.lower() not in names:
+                found.append(_Target(full_name, 0, repo_id, method="shared_root", parent_id=self.upstream_id,
+                                     evidence=evidence))
+        return found
+
+    def _new_shared_roots(self, root: str, seen: set[str]) -> list[_Target]:
+        """Candidates not checked before, from every source, checked for the upstream's root commit."""
+        shared = self.config.discovery.shared_root
         found, checked = [], 0
         for label, path, params, fork_id in self._candidate_sources():
             self.progress({"kind": "discovery", "source": label})
