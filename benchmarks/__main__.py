@@ -275,7 +275,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
                                          "triage 10, charts 100)")
-    parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts"], help="run one benchmark")
+    parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts", "peer", "harvest"],
+                        help="run one benchmark (peer: side by side with github-to-sqlite, default scale 1)")
+    parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated)")
     args = parser.parse_args()
 
     def scales(default: str) -> list[float]:
@@ -291,6 +293,12 @@ def main() -> None:
         results["triage"] = bench_triage(scales("10"))
     if args.only in (None, "charts"):
         results["charts"] = bench_charts(scales("100"))
+    if args.only in (None, "peer"):
+        from benchmarks.peer import bench_peer
+        results["peer"] = bench_peer(scales("1"))
+    if args.only in (None, "harvest"):
+        from benchmarks.harvest import bench_harvest
+        results["harvest"] = bench_harvest(scales("1,10"), [float(x) for x in args.latency_ms.split(",") if x.strip()])
     Path("var/benchmarks.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
