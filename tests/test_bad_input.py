@@ -70,6 +70,8 @@ def db(tmp_path):
     assert write.start_run(store, config_name="t", api_url="http://x", civicbot_version="0") == PROV.run_id
     with store.atomic():
         write.upsert_repo(store, VALID_REPO, PROV, None)
+        # The issue side of valid_pull(), as the issues list stores it before the pulls list is read.
+        write.write_issue(store, REPO_ID, valid_issue(id=5009, number=9, pull_request={"merged_at": None}), PROV, None)
     yield store
     store.conn.close()
 

@@ -96,6 +96,36 @@ def test_pages_of_seven(sim_factory, tmp_path):
     assert max(len(r["query"]) for r in log) > 0 and any("per_page=7" in r["query"] for r in log)
 
 
+def test_a_pull_request_the_issues_list_has_not_brought_is_stored_under_its_issue_id(sim_factory, tmp_path):
+    """GitHub gives a pull request an id of its own, apart from its issue's (the simulator too).
+    A PR the issues list has not brought yet (opened between the two lists; here: no issues list
+    at all) is stored by its issue side, fetched for it, never under the pull's id."""
+    world = generate_world_dict(seed=13, scale=0.05)
+    sim = sim_factory(world)
+    full = family_config(world, sim.url, tmp_path / "p.db")
+    config = full.model_copy(update={"harvest": full.harvest.model_copy(update={"resources": ["repo", "pulls", "forks", "commits"]})})
+    db = open_store(config.database.path)
+    result = harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None))
+    assert result.outcome == "complete" and not result.skipped, result.skipped
+    ids = {r["id"] for r in visible(world)}
+    expected = {(i["repo_id"], i["number"]): i for i in world["issues"] if i["repo_id"] in ids and i.get("pull_request")}
+    assert len(expected) >= 20
+    stored = {(r["repo_id"], r["number"]): r for r in db.query(
+        "SELECT id, repo_id, number, is_pull_request, head_ref, base_ref, merged_at, pull_fetched_at FROM items")}
+    assert set(stored) == set(expected)
+    for key, item in expected.items():
+        row = stored[key]
+        assert row["id"] == item["id"] and row["is_pull_request"] == 1  # the issue's id, not the pull's
+        assert row["pull_fetched_at"] and row["head_ref"] == item["pull_request"]["head_ref"]
+        assert row["merged_at"] == item["pull_request"].get("merged_at")
+    fetched = [r for r in sim_log(sim) if "/issues/" in r["path"]]
+    assert len(fetched) == len(expected)  # one request for each issue side, none for anything else
+
+    # The full harvest afterwards finds them stored as the issues list has them.
+    assert harvest(full, db, GitHubClient(full, [DEMO_TOKEN], sleep=lambda s: None)).outcome == "complete"
+    assert_store_equals_world(db, world)
+
+
 def test_renamed_deleted_and_taken_down_repos_keep_their_rows(sim_factory, tmp_path):
     world = tiny_world()
     world["repos"][4]["status"] = "active"  # gone/covid19-deleted exists at first

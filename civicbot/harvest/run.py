@@ -327,8 +327,21 @@ class Harvester:
                                   etag=first_etag, complete=1)
 
     def _pulls(self, repo_id: int, path: str) -> None:
+        def write_pull(db, rid: int, pull: dict, prov: write.Provenance, rule) -> int:
+            try:
+                return write.write_pull(db, rid, pull, prov, rule)
+            except write.IssueSideMissing as missing:
+                # Opened after the issues list was read: one request for its issue side (its
+                # own id, comment count), which the next run's issues list would bring anyway.
+                try:
+                    issue = self.client.get_json(f"{path}/issues/{missing.number}").body
+                except (NotFound, Gone) as exc:  # deleted or moved meanwhile: not the repo's fault
+                    raise write.PayloadError(f"{missing}, and GitHub no longer serves it ({exc})") from None
+                write.write_issue(db, rid, issue, prov, rule)
+                return write.write_pull(db, rid, pull, prov, rule)
+
         self._newest_first_list(repo_id, path, "pulls", "pulls", {"state": "all", "sort": "updated", "direction": "desc"},
-                                write.write_pull, lambda p: write.utc(p.get("updated_at")) if p.get("updated_at") else None)
+                                write_pull, lambda p: write.utc(p.get("updated_at")) if p.get("updated_at") else None)
 
     def _events(self, repo_id: int, path: str) -> None:
         # Events never change once made: their id is the cursor. Stored as text, compared as text:

@@ -15,6 +15,14 @@ from .world import Repo, World
 
 
 GHOST = {"id": 10137, "login": "ghost", "type": "User"}
+# GitHub numbers a pull request's own id apart from its issue's ("the id of a pull request returned
+# from Issues endpoints will be an issue id"): the pulls endpoints answer with the other one, so a
+# client that takes one for the other fails here as it would on GitHub.
+PULL_ID_OFFSET = 4_000_000_000
+
+
+def pull_request_id(issue_id: int) -> int:
+    return issue_id + PULL_ID_OFFSET
 
 
 def node_id(kind: str, ident: int | str) -> str:
@@ -249,7 +257,8 @@ class Renderer:
             "commits": f"{r}/pulls/{n}/commits", "statuses": f"{r}/statuses/{head_sha}",
         }
         out = {
-            "url": links["self"], "id": item["id"], "node_id": node_id("PullRequest", item["id"]),
+            "url": links["self"], "id": pull_request_id(item["id"]),
+            "node_id": node_id("PullRequest", pull_request_id(item["id"])),
             "html_url": links["html"], "diff_url": f"{links['html']}.diff", "patch_url": f"{links['html']}.patch",
             "issue_url": links["issue"], "commits_url": links["commits"],
             "review_comments_url": links["review_comments"], "review_comment_url": links["review_comment"],

@@ -259,24 +259,34 @@ def write_issue(db: sqlite_utils.Database, repo_id: int, issue: dict, prov: Prov
     return item_id
 
 
+class IssueSideMissing(PayloadError):
+    """A pull request whose issue side is not stored (it was opened after this run read the issues
+    list). Its own id is not its issue's id, so it cannot stand in: the harvester fetches the issue."""
+
+    def __init__(self, number: int):
+        super().__init__(f"pull request {number}: its issue is not stored yet")
+        self.number = number
+
+
 def write_pull(db: sqlite_utils.Database, repo_id: int, pull: dict, prov: Provenance, rule: BotRule | None) -> int:
-    """PR details from the pulls list; the item row is completed if the issues list has not seen it."""
-    item_id = _need(pull, "id", "pull request")
+    """PR details from the pulls list, added to the item its issue side stored (found by number:
+    GitHub gives a pull request an id of its own, distinct from the issue's id that `items` keeps)."""
+    _need(pull, "id", "pull request")
     number = _need(pull, "number", "pull request")
     head = pull.get("head") if isinstance(pull.get("head"), dict) else {}
     base = pull.get("base") if isinstance(pull.get("base"), dict) else {}
     head_repo = head.get("repo") if isinstance(head.get("repo"), dict) else None
-    details = {
+    details = _checked(f"pull request {number}", {
         "merged_at": utc(pull.get("merged_at"), "merged_at"), "merge_commit_sha": pull.get("merge_commit_sha"),
         "head_repo_id": head_repo.get("id") if head_repo else None, "head_ref": head.get("ref"),
         "head_sha": head.get("sha"), "base_ref": base.get("ref"), "draft": int(bool(pull.get("draft"))),
         "pull_fetched_at": prov.harvested_at,
-    }
-    existing = db.execute("SELECT id FROM items WHERE repo_id = ? AND number = ?", [repo_id, number]).fetchone()
-    if existing is None:
-        pull = {**pull, "pull_request": {"merged_at": pull.get("merged_at")}, "comments": None}
-        write_issue(db, repo_id, pull, prov, rule)
-    db["items"].update(item_id, _checked(f"pull request {number}", details))
+    })
+    item_id = _item_id(db, repo_id, number)
+    if item_id is None:
+        raise IssueSideMissing(number)
+    db.execute(f"UPDATE items SET {', '.join(f'{column} = ?' for column in details)} WHERE id = ?",
+               [*details.values(), item_id])
     return item_id
 
 
