@@ -312,6 +312,47 @@ def test_github_rows_upsert_by_id_and_keep_what_they_do_not_mention(db):
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
+def test_the_writers_upserts_keep_what_a_row_does_not_name_and_rewriting_changes_nothing(db):
+    from civicbot.store import write
+
+    run_id = write.start_run(db, config_name="tokyo", api_url="http://x", civicbot_version="0")
+    prov = write.Provenance(run_id, "2020-03-05T00:00:00Z")
+    user = {"id": 7, "login": "hal", "type": "User"}
+    labels = [{"id": 55, "name": "good first issue"}, {"id": 56, "name": "bug"}]
+    with db.atomic():
+        write.upsert_repo(db, {**TOKYO, "owner": {"id": 1, "login": "Tokyo-Metro-Gov"}}, prov, None)
+    issue_side = {"id": 9002, "number": 2, "state": "open", "title": "Fix", "user": user, "labels": labels,
+                  "assignees": [user], "created_at": "2020-03-03T00:00:00Z", "updated_at": "2020-03-04T00:00:00Z",
+                  "pull_request": {"merged_at": None}}
+    pull = {"id": 4_000_009_002, "number": 2, "head": {"ref": "fix", "sha": "a" * 40, "repo": {"id": TOKYO["id"]}},
+            "base": {"ref": "main"}, "merged_at": None, "draft": False}
+
+    def write_all():
+        with db.atomic():
+            write.write_issue(db, TOKYO["id"], issue_side, prov, None)
+            write.write_pull(db, TOKYO["id"], pull, prov, None)
+            write.save_sync_state(db, TOKYO["id"], "issues", run_id, cursor="2020-03-04T00:00:00Z", complete=1)
+
+    def dump():
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                for t in ("users", "items", "labels", "item_labels", "item_assignees")}
+
+    write_all()
+    first = dump()
+    write_all()
+    assert dump() == first  # a page written twice (a resumed run) leaves the store as it was
+    item = db["items"].get(9002)
+    assert (item["head_ref"], item["head_repo_id"], item["pull_fetched_at"]) == ("fix", TOKYO["id"], prov.harvested_at)
+    # The issues list brings the item again, one label fewer: the pull's details stay, the label goes.
+    with db.atomic():
+        write.write_issue(db, TOKYO["id"], {**issue_side, "title": "Fixed", "labels": labels[:1]}, prov, None)
+    item = db["items"].get(9002)
+    assert (item["title"], item["head_ref"], item["base_ref"]) == ("Fixed", "fix", "main")
+    assert db.execute("SELECT label_id FROM item_labels").fetchall() == [(55,)]
+    assert db.execute("SELECT resource, cursor, complete FROM sync_state").fetchall() == [
+        ("issues", "2020-03-04T00:00:00Z", 1)]
+
+
 def test_the_metrics_access_paths_use_indexes(db):
     def plan(sql):
         return " ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
