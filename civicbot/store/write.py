@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import sqlite_utils
+from sqlite_utils.db import quote_identifier
 
 from .schema import utc_text
 
@@ -114,10 +115,12 @@ def _upsert(db: sqlite_utils.Database, table: str, row: dict, pk: str | tuple[st
     sql = _STATEMENTS.get(key)
     if sql is None:
         pks = (pk,) if isinstance(pk, str) else pk
-        updates = ", ".join(f"{_quoted(c)} = excluded.{_quoted(c)}" for c in row if c not in pks)
+        quoted = {c: quote_identifier(c) for c in (*row, *pks)}
+        updates = ", ".join(f"{quoted[c]} = excluded.{quoted[c]}" for c in row if c not in pks)
         sql = _STATEMENTS[key] = (
-            f"INSERT INTO {_quoted(table)} ({', '.join(map(_quoted, row))}) VALUES ({', '.join('?' * len(row))}) "
-            f"ON CONFLICT ({', '.join(map(_quoted, pks))}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING"))
+            f"INSERT INTO {quote_identifier(table)} ({', '.join(quoted[c] for c in row)}) "
+            f"VALUES ({', '.join('?' * len(row))}) ON CONFLICT ({', '.join(quoted[c] for c in pks)}) DO "
+            + (f"UPDATE SET {updates}" if updates else "NOTHING"))
     db.execute(sql, list(row.values()))
 
 
@@ -125,12 +128,9 @@ def _insert_links(db: sqlite_utils.Database, table: str, rows: list[dict]) -> No
     """Rows of a link table (every column in its key): the ones already stored are kept."""
     if rows:
         columns = tuple(rows[0])
-        db.conn.executemany(f"INSERT OR IGNORE INTO {_quoted(table)} ({', '.join(map(_quoted, columns))}) "
-                            f"VALUES ({', '.join('?' * len(columns))})", [[r[c] for c in columns] for r in rows])
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+        db.conn.executemany(f"INSERT OR IGNORE INTO {quote_identifier(table)} "
+                            f"({', '.join(map(quote_identifier, columns))}) VALUES ({', '.join('?' * len(columns))})",
+                            [[r[c] for c in columns] for r in rows])
 
 
 _STATEMENTS: dict[tuple, str] = {}
