@@ -33,6 +33,8 @@ DOCS = "https://docs.github.com/rest"
 MAX_SEARCH_RESULTS = 1000
 # GitHub Enterprise serves the API under /api/v3; accept it so the same client code is tested both ways.
 ENTERPRISE_PREFIX = "/api/v3"
+# What a fault returns for a connection reset: the connection is cut after the request is logged.
+RESET = Response(status=599)
 
 
 class ApiError(Exception):
@@ -134,6 +136,9 @@ class Simulator:
             self._log(entry)
             for observer in list(self.observers):
                 observer(entry)
+        if response is RESET:
+            # Only now, once logged: a client that sees the reset and asks for the log finds it there.
+            _abort_connection(request.environ)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         return response(environ, start_response)
@@ -153,6 +158,8 @@ class Simulator:
         if rule is not None:
             entry["fault"] = rule.kind
             fault_response = self._fault(rule, request)
+            if fault_response is RESET:
+                return RESET  # no answer at all: the status stays 0
             if fault_response is not None:
                 entry["status"] = fault_response.status_code
                 return fault_response
@@ -210,7 +217,7 @@ class Simulator:
             return _json_response({"message": "Too Many Requests", "documentation_url": DOCS, "status": "429"},
                                   429, {"Retry-After": str(rule.retry_after)})
         if kind == "reset":
-            _abort_connection(request.environ)
+            return RESET
         if kind == "stall":
             time.sleep(rule.stall_seconds)
         return None  # stall (after the pause) and truncate go on to a normal answer
