@@ -33,8 +33,9 @@ DOCS = "https://docs.github.com/rest"
 MAX_SEARCH_RESULTS = 1000
 # GitHub Enterprise serves the API under /api/v3; accept it so the same client code is tested both ways.
 ENTERPRISE_PREFIX = "/api/v3"
-# What a fault returns for a connection reset: the connection is cut after the request is logged.
-RESET = Response(status=599)
+# What a fault returns for a connection reset (no response at all): the connection is cut
+# once the request is logged.
+RESET = Response()
 
 
 class ApiError(Exception):
