@@ -55,6 +55,7 @@ class Killer:
         self.next_at = self._gap()
         self.landed: list[tuple[str, str, str]] = []  # (phase, when, "METHOD path")
         self._lock = threading.RLock()  # the observer kills while holding it
+        self._killed: set[subprocess.Popen] = set()  # runs already sent SIGKILL
         sim.app.observers.append(self._observe)
 
     def _gap(self) -> int:
@@ -76,8 +77,11 @@ class Killer:
 
     def _kill(self, proc: subprocess.Popen, where: tuple[str, str], when: str) -> None:
         with self._lock:
-            if proc is self.proc and proc.poll() is None:
+            # A killed child is not reaped at once (poll() is still None): a second kill planned
+            # for the same run, e.g. by a delayed timer, must not count again.
+            if proc is self.proc and proc.poll() is None and proc not in self._killed:
                 proc.send_signal(signal.SIGKILL)
+                self._killed.add(proc)
                 self.landed.append((where[0], when, where[1]))
 
     def run_until(self, command: list[str], kills: int, attempts: int = 200) -> int:
