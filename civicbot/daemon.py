@@ -27,6 +27,7 @@ import click
 
 from civicbot.cli import CONFIG_OPTION, _load
 from civicbot.config import Config, cron_trigger
+from civicbot.store.transaction import write_transaction
 
 log = logging.getLogger("civicbot.daemon")
 
@@ -122,7 +123,7 @@ class Daemon:
     def _record_start(self, job: str) -> int:
         db = self._db()
         try:
-            with db.conn:
+            with write_transaction(db):
                 cur = db.execute("INSERT INTO job_runs (job, started_at, outcome) VALUES (?, ?, 'running')",
                                  [job, _now()])
             return cur.lastrowid
@@ -133,7 +134,7 @@ class Daemon:
                     details: dict) -> None:
         db = self._db()
         try:
-            with db.conn:
+            with write_transaction(db):
                 db.execute("UPDATE job_runs SET ended_at = ?, outcome = ?, exit_code = ?, error = ?, details = ? "
                            "WHERE id = ?", [_now(), outcome, exit_code, error, json.dumps(details, default=str),
                                             run_id])
@@ -143,7 +144,7 @@ class Daemon:
     def beat(self) -> None:
         db = self._db()
         try:
-            with db.conn:
+            with write_transaction(db):
                 db.execute("INSERT INTO heartbeat (id, pid, host, started_at, beat_at, state) VALUES (1, ?, ?, ?, ?, ?) "
                            "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host, "
                            "started_at = excluded.started_at, beat_at = excluded.beat_at, state = excluded.state",
@@ -322,7 +323,7 @@ class Daemon:
         open_store(self.config.database.path).conn.close()  # create / migrate before anything
         db = self._db()
         try:
-            with db.conn:
+            with write_transaction(db):
                 stale = db.execute("UPDATE job_runs SET outcome = 'interrupted', ended_at = ?, "
                                    "error = 'the daemon stopped during the job' WHERE outcome = 'running'",
                                    [_now()]).rowcount

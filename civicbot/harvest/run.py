@@ -21,6 +21,7 @@ from civicbot import __version__
 from civicbot.config import Config
 from civicbot.store import write
 from civicbot.store.schema import utc_text
+from civicbot.store.transaction import write_transaction
 
 from .client import GitHubClient, Gone, HarvestHTTPError, NotFound, Page, RateLimited, TakenDown, TransientError
 
@@ -160,7 +161,7 @@ class Harvester:
         if target.method == "upstream":
             self.upstream_id = repo_id
         parent_id = target.parent_id if target.method != "listed" else getattr(self, "upstream_id", None)
-        with self.db.atomic():
+        with write_transaction(self.db):
             write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
         full_name = self.db["repos"].get(repo_id)["full_name"]
         path = f"/repos/{full_name}"
@@ -183,9 +184,9 @@ class Harvester:
                 return []
             except Gone as exc:  # 410: e.g. issues disabled, as on most forks
                 self.result.skipped.append(f"{full_name} {resource}: {exc.github_message}")
-                with self.db.atomic():
+                with write_transaction(self.db):
                     write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, complete=1)
-        with self.db.atomic():
+        with write_transaction(self.db):
             write.link_items(self.db, repo_id)
         self._shared_root_evidence(repo_id, target)
         if target.method == "fork" and "forks" in self.resources:
@@ -221,7 +222,7 @@ class Harvester:
             # must not carry it into a store that gets published.
             self.result.skipped.append(f"{target.full_name}: private repo, not harvested")
             return None, False
-        with self.db.atomic():
+        with write_transaction(self.db):
             repo_id = write.upsert_repo(self.db, page.body, self.prov, self.bot_rule)
             if page.body["full_name"].lower() != target.full_name.lower() and not target.repo_id:
                 write.record_former_name(self.db, repo_id, target.full_name, self.prov)
@@ -232,7 +233,7 @@ class Harvester:
 
     def _lost(self, repo_id: int | None, status: str, target: _Target) -> None:
         if repo_id is not None:
-            with self.db.atomic():
+            with write_transaction(self.db):
                 write.mark_repo(self.db, repo_id, status, self.prov.harvested_at)
         self.result.skipped.append(f"{target.full_name}: {status}")
         self.progress({"kind": "lost", "repo": target.full_name, "status": status})
@@ -243,10 +244,10 @@ class Harvester:
     def _write_page(self, repo_id: int, resource: str, page: Page, writer, state: dict[str, Any]) -> int:
         """Write a page's items and the resource's new sync state in one transaction."""
         written = 0
-        with self.db.atomic():
+        with write_transaction(self.db):
             for item in page.items or []:
                 try:
-                    with self.db.atomic():  # a savepoint: a bad item is skipped, the page stays
+                    with write_transaction(self.db):  # a savepoint: a bad item is skipped, the page stays
                         writer(self.db, repo_id, item, self.prov, self.bot_rule)
                     written += 1
                 except ITEM_ERRORS as exc:
@@ -279,7 +280,7 @@ class Harvester:
             changed = True
         request = {**params, **({"since": cursor} if cursor else {})}
         if request == first_request:  # the cursor did not move: this run's first ETag is the next run's
-            with self.db.atomic():
+            with write_transaction(self.db):
                 write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, cursor=cursor,
                                       etag=first_etag, complete=1)
         elif changed or not state["complete"]:
@@ -322,7 +323,7 @@ class Harvester:
             if cursor is not None and len(fresh) < len(keys):
                 break  # reached what the last run had already stored
         new_cursor = max(filter(lambda k: k is not None, [cursor, newest]), default=None)
-        with self.db.atomic():
+        with write_transaction(self.db):
             write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, cursor=new_cursor,
                                   etag=first_etag, complete=1)
 
@@ -362,7 +363,7 @@ class Harvester:
             first_etag = first_etag or page.etag
             items.extend(page.items)
             self._write_page(repo_id, resource, page, writer, {"etag": None, "complete": 0})
-        with self.db.atomic():
+        with write_transaction(self.db):
             write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, etag=first_etag, complete=1)
         return items
 
@@ -384,7 +385,7 @@ class Harvester:
             if exc.status != 409:  # 409: an empty repository has no commits
                 raise
             commit = None
-        with self.db.atomic():
+        with write_transaction(self.db):
             write.set_root_commit(self.db, repo_id, commit.get("sha") if isinstance(commit, dict) else None)
             write.save_sync_state(self.db, repo_id, "commits", self.prov.run_id, complete=1)
 
@@ -403,7 +404,7 @@ class Harvester:
             return
         mine = self.db["repos"].get(repo_id)["root_commit_sha"]
         if mine == root and target.method == "listed":
-            with self.db.atomic():
+            with write_transaction(self.db):
                 write.record_discovery(self.db, repo_id, "shared_root", self.upstream_id,
                                        f"root commit {root} equals the upstream's", self.prov)
 
@@ -462,7 +463,7 @@ class Harvester:
                         if target:
                             found.append(target)
                     if fork_id and index == 0:
-                        with self.db.atomic():
+                        with write_transaction(self.db):
                             write.save_sync_state(self.db, fork_id, "owner_repos", self.prov.run_id,
                                                   etag=page.etag, complete=1)
             except (NotFound, Gone) as exc:
@@ -492,7 +493,7 @@ class Harvester:
                 if exc.status != 409:
                     raise
                 outcome, sha = "empty", None
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["candidates"].upsert({"full_name": name, "repo_id": candidate.get("id"), "source": label,
                                           "root_commit_sha": sha, "outcome": outcome, "checked_at": utc_text(),
                                           "run_id": self.prov.run_id}, pk="full_name")
@@ -519,7 +520,7 @@ class Harvester:
             return
         body = page.body or {}
         base = body.get("merge_base_commit") or {}
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["repo_compare"].upsert({
                 "repo_id": repo_id, "base_repo_id": upstream_id, "status": body.get("status"),
                 "ahead_by": body.get("ahead_by"), "behind_by": body.get("behind_by"), "merge_base_sha": base.get("sha"),

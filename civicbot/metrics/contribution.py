@@ -26,6 +26,7 @@ import pandas as pd
 import sqlite_utils
 
 from civicbot.config import Config
+from civicbot.store.transaction import drop_table, write_transaction
 
 INACTIVE_DAYS = 90
 NEWCOMER_DAYS = 30
@@ -104,8 +105,8 @@ def _replace(db: sqlite_utils.Database, table: str, frame: pd.DataFrame, columns
     """
     names = list(columns)
     sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in names)}) VALUES ({', '.join('?' * len(names))})"
-    with db.atomic():
-        db[table].drop(ignore=True)
+    with write_transaction(db):
+        drop_table(db, table)
         db[table].create(columns, pk=pk)
         if len(frame):
             db.conn.executemany(sql, _tuples(frame, columns))

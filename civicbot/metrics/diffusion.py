@@ -13,6 +13,7 @@ import sqlite_utils
 
 from civicbot.config import Config
 from civicbot.regions import CITIES, PREFECTURES, match_region, prefecture
+from civicbot.store.transaction import drop_table, write_transaction
 
 ACTIVE_DAYS = 90
 
@@ -29,8 +30,8 @@ DERIVATIVE_COLUMNS = {
 
 def _replace(db: sqlite_utils.Database, table: str, rows: list[dict], columns: dict, pk: str | tuple) -> int:
     """Replace a metrics table with `rows` in one transaction (created even when empty)."""
-    with db.atomic():
-        db[table].drop(ignore=True)
+    with write_transaction(db):
+        drop_table(db, table)
         db[table].create(columns, pk=pk)
         db[table].insert_all(rows)
     return len(rows)

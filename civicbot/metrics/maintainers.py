@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from civicbot.config import Config
+from civicbot.store.transaction import drop_table, write_transaction
 
 CLAIMS_COLUMNS = {"item_id": int, "user_id": int, "claimed_at": str, "claim_url": str, "phrase": str}
 FIRSTS_COLUMNS = {"user_id": int, "item_id": int, "first_at": str, "welcomed_by_id": int, "welcomed_at": str}
@@ -20,8 +21,8 @@ def _rebuild(db: sqlite_utils.Database, table: str, columns: dict, pk: str | tup
              params: list) -> int:
     """Replace `table` with the rows of `select`, in one transaction (created even when empty)."""
     names = ", ".join(f"[{c}]" for c in columns)
-    with db.atomic():
-        db[table].drop(ignore=True)
+    with write_transaction(db):
+        drop_table(db, table)
         db[table].create(columns, pk=pk)
         db.execute(f"INSERT INTO [{table}] ({names}) {select}", params)
     return db[table].count

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from civicbot.store.transaction import write_transaction
+
 FTS_TABLE = "items_fts"
 FTS_COLUMNS = ("title", "body")
 MIN_FTS_LENGTH = 3
@@ -28,10 +30,11 @@ def enable_search(db: sqlite_utils.Database, *, triggers: bool = True, rebuild: 
     exists = FTS_TABLE in db.table_names()
     if exists and not rebuild:
         return False
-    if exists:
-        db["items"].disable_fts()
-    db["items"].enable_fts(list(FTS_COLUMNS), fts_version="FTS5", tokenize="trigram",
-                           create_triggers=triggers)
+    with write_transaction(db):
+        if exists:
+            db["items"].disable_fts()
+        db["items"].enable_fts(list(FTS_COLUMNS), fts_version="FTS5", tokenize="trigram",
+                               create_triggers=triggers)
     return True
 
 

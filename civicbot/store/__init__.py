@@ -11,6 +11,7 @@ from civicbot.store.db import (
     open_store,
     schema_version,
 )
+from civicbot.store.transaction import drop_table, write_transaction
 from civicbot.store.schema import MIGRATIONS, SCHEMA_VERSION, UTC_FORMAT, Migration, utc_text
 
 __all__ = [
@@ -24,5 +25,7 @@ __all__ = [
     "migrate",
     "open_store",
     "schema_version",
+    "drop_table",
     "utc_text",
+    "write_transaction",
 ]

@@ -16,6 +16,7 @@ import sqlite_utils
 from sqlite_utils.db import quote_identifier
 
 from .schema import utc_text
+from .transaction import write_transaction
 
 # Dates in GitHub JSON are already UTC `...Z`; anything else (an offset, fractions) is normalised.
 _UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -400,12 +401,12 @@ def _repo_id_by_url(db: sqlite_utils.Database, url: str) -> int | None:
 # -- harvest bookkeeping ----------------------------------------------------------------------
 
 def start_run(db: sqlite_utils.Database, **fields: Any) -> int:
-    with db.atomic():
+    with write_transaction(db):
         return db["harvest_runs"].insert({"outcome": "running", **fields}).last_pk
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, **fields: Any) -> None:
-    with db.atomic():
+    with write_transaction(db):
         db["harvest_runs"].update(run_id, {"ended_at": utc_text(), **fields})
 
 

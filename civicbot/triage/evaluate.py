@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from civicbot.config import Config
+from civicbot.store.transaction import write_transaction
 from civicbot.triage.features import History, parse_utc, to_text
 from civicbot.triage.model import GFIModel, Heuristic, RandomBaseline, examples_at_creation
 
@@ -212,7 +213,7 @@ def run_evaluation(db, config: Config, out_path: str | Path | None = None, boots
              "method": method, "metric": metric, "value": f.value, "ci_low": f.low, "ci_high": f.high,
              "n_items": r.n_items, "n_positive": r.n_positive, "n_repos": r.n_repos}
             for r in report.results for method, fs in r.figures.items() for metric, f in fs.items()]
-    with db.conn:
+    with write_transaction(db):
         db["gfi_evaluation"].insert_all(rows)
     if out_path:
         path = Path(out_path)

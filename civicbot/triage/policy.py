@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from civicbot.config import Config
+from civicbot.store.transaction import write_transaction
 from civicbot.triage.features import shift, to_text
 from civicbot.triage.score import Candidate, ScoreResult, score_family
 from civicbot.triage.writer import QuotaExhausted
@@ -94,7 +95,7 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
     def decide(c: Candidate, action: str, reason: str, dry: bool, pending_id: int | None = None) -> None:
         name = full_names.get(c.snapshot.repo_id, str(c.snapshot.repo_id))
         result.decisions.append(Decision(name, c.snapshot.number, action, reason, c.probability))
-        with db.conn:  # one transaction per decision: a killed run keeps every decision it made
+        with write_transaction(db):  # one transaction per decision: a killed run keeps every decision it made
             if pending_id is None:
                 db["label_audit"].insert(row(c, action, reason, dry))
             else:
@@ -139,7 +140,7 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
             if live_labels & gfi:
                 decide(c, "skipped", "already labelled on GitHub", False)
                 continue
-            with db.conn:  # announced before the write, so a kill mid-write is visible and settled
+            with write_transaction(db):  # announced before the write, so a kill mid-write is visible and settled
                 pending_id = db["label_audit"].insert(row(
                     c, "pending", "adding the label" + (" and the comment" if tri.comment else ""),
                     False)).last_pk
@@ -183,7 +184,7 @@ def settle_pending(db, config: Config, writer) -> set[int]:
             raise
         except Exception:  # noqa: BLE001 - GitHub cannot tell us now: stay pending, the next run retries
             continue
-        with db.conn:
+        with write_transaction(db):
             db["label_audit"].update(p["id"], update)
     return settled
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from civicbot.config import Config
+from civicbot.store.transaction import write_transaction
 from civicbot.triage.features import History, Snapshot, to_text
 from civicbot.triage.model import train
 
@@ -106,7 +107,7 @@ def score_family(db, config: Config, now: str | None = None, repos: list[str] | 
 
 def _write(db, result: ScoreResult, history: History, wanted: set[str], now: str) -> None:
     repo_ids = [rid for rid, name in history.repos.items() if not wanted or name.lower() in wanted]
-    with db.conn:
+    with write_transaction(db):
         for rid in repo_ids:
             db.execute("DELETE FROM gfi_candidates WHERE repo_id = ?", [rid])
         db["gfi_candidates"].insert_all([{
