@@ -73,8 +73,11 @@ def _load(config_path: str):
 def harvest(config_path: str, repos: tuple[str, ...], full: bool, quiet: bool, json_log: bool) -> None:
     """Harvest the project family into the database (incremental and resumable).
 
-    Exit status: 0 complete, 3 partial (some repos failed), 75 rate limited (run again after
-    the reset; nothing is lost), 2 bad configuration.
+    Ctrl-C (or SIGTERM) stops after the current page; nothing is lost and the same command
+    resumes. Exit status: 0 complete, 3 partial (some repos failed), 75 rate limited (run again
+    after the reset) or another civicbot process is using the database, 130 interrupted,
+    2 something to fix first (configuration, no usable token, base_url unreachable), 1 an
+    unexpected error.
     """
     from .harvest.report import run_harvest
 

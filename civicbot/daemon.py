@@ -27,9 +27,13 @@ import click
 
 from civicbot.cli import CONFIG_OPTION, _load
 from civicbot.config import Config, cron_trigger
+from civicbot.store.runs import end_job, settle_abandoned_runs, start_job
 from civicbot.store.transaction import write_transaction
 
 log = logging.getLogger("civicbot.daemon")
+
+# Another civicbot process holds the store (civicbot.store.lock): as for `civicbot harvest`.
+EXIT_STORE_BUSY = 75
 
 JOBS = ("harvest", "metrics", "triage", "label", "publish")
 SCHEDULED = ("harvest", "triage", "label", "publish")  # metrics follows the harvest
@@ -123,10 +127,7 @@ class Daemon:
     def _record_start(self, job: str) -> int:
         db = self._db()
         try:
-            with write_transaction(db):
-                cur = db.execute("INSERT INTO job_runs (job, started_at, outcome) VALUES (?, ?, 'running')",
-                                 [job, _now()])
-            return cur.lastrowid
+            return start_job(db, job)
         finally:
             db.conn.close()
 
@@ -134,10 +135,7 @@ class Daemon:
                     details: dict) -> None:
         db = self._db()
         try:
-            with write_transaction(db):
-                db.execute("UPDATE job_runs SET ended_at = ?, outcome = ?, exit_code = ?, error = ?, details = ? "
-                           "WHERE id = ?", [_now(), outcome, exit_code, error, json.dumps(details, default=str),
-                                            run_id])
+            end_job(db, run_id, outcome, exit_code, error, details)
         finally:
             db.conn.close()
 
@@ -318,19 +316,31 @@ class Daemon:
             threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": False}, daemon=True).start()
 
     def serve(self) -> int:
+        """Run until SIGTERM/SIGINT; 0 when stopped cleanly, 75 when another process holds the store."""
+        from civicbot.store.lock import StoreBusy, StoreLock
+
+        lock = StoreLock(self.config.database.path, "civicbot run")
+        try:
+            lock.acquire()
+        except StoreBusy as exc:
+            log.error("%s", exc)
+            return EXIT_STORE_BUSY
+        try:
+            return self._serve()
+        finally:
+            lock.release()
+
+    def _serve(self) -> int:
         from civicbot.store import open_store
 
         open_store(self.config.database.path).conn.close()  # create / migrate before anything
         db = self._db()
         try:
-            with write_transaction(db):
-                stale = db.execute("UPDATE job_runs SET outcome = 'interrupted', ended_at = ?, "
-                                   "error = 'the daemon stopped during the job' WHERE outcome = 'running'",
-                                   [_now()]).rowcount
+            stale = settle_abandoned_runs(db)
         finally:
             db.conn.close()
         if stale:
-            log.warning("%d job run(s) left running by a previous daemon marked interrupted", stale)
+            log.warning("%d run(s) left running by a process that ended were marked interrupted", stale)
         scheduler = self.build_scheduler()
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
@@ -371,7 +381,8 @@ def run(config_path: str, log_format: str) -> None:
     """Run the scheduled bot: harvest, metrics, triage, label and publish on `schedule` (config).
 
     Stops cleanly on SIGTERM or SIGINT (a running harvest ends after its current page, state
-    saved). Exit status: 0 stopped cleanly, 2 bad configuration or token source.
+    saved). Exit status: 0 stopped cleanly, 2 bad configuration or token source, 75 another civicbot
+    process (a harvest, another daemon) is using the database.
     """
     from civicbot.config import ConfigError, resolve_tokens
 

@@ -208,9 +208,11 @@ class GitHubClient:
         self.config = config
         self._sleep = sleep
         self._githubs = [github_factory(config, t) for t in (tokens or [None])]
+        self.has_token = bool(tokens)
         self._quotas = [Quota() for _ in self._githubs]
         self._current = 0
         self.requests_made = 0
+        self.answers = 0  # HTTP answers received (none yet and a connection error: base_url unreachable)
         self.quota_used = 0  # primary quota this client spent, from the rate-limit headers
         self.base_path = urlsplit(config.github.base_url).path.rstrip("/")
 
@@ -300,6 +302,7 @@ class GitHubClient:
                     raise RepoMoved(path, 301, "redirect not followed (another host or scheme)") from None
                 raise
 
+            self.answers += 1
             self._record(resp_headers, status)
             if status in (429, 403) or status >= 500:
                 wait = self._wait_for(path, status, resp_headers, text, attempt)

@@ -8,11 +8,13 @@ stopped and re-running never duplicates a row (docs/harvest.md).
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlite_utils
@@ -20,6 +22,7 @@ import sqlite_utils
 from civicbot import __version__
 from civicbot.config import Config
 from civicbot.store import write
+from civicbot.store.runs import settle_abandoned_runs
 from civicbot.store.schema import utc_text
 from civicbot.store.transaction import write_transaction
 
@@ -30,8 +33,12 @@ ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, 
 
 # Exit statuses of `civicbot harvest` (documented in docs/harvest.md).
 EXIT_COMPLETE = 0
+EXIT_FAILED = 1  # an unexpected error
+EXIT_SETUP = 2  # bad configuration, no usable token, or base_url unreachable: fix, then run again
 EXIT_PARTIAL = 3  # some repos failed this run; the others were harvested
+EXIT_BUSY = 75  # another civicbot process holds the store (civicbot.store.lock)
 EXIT_RATE_LIMITED = 75  # quota (or its reserve) ran out: state saved, run again after the reset
+EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: stopped between pages, state saved, run again to resume
 
 Progress = Callable[[dict], None]
 
@@ -48,18 +55,31 @@ class HarvestResult:
     skipped: list[str] = field(default_factory=list)  # payload items skipped, with reasons
     error: str | None = None
 
+    setup_error: bool = False  # the run cannot succeed until the user fixes something (token, base_url)
+    quota_reset: int | None = None  # epoch of the quota's reset, when the run stopped on it
+
     @property
     def exit_code(self) -> int:
-        return {"complete": EXIT_COMPLETE, "partial": EXIT_PARTIAL, "rate_limited": EXIT_RATE_LIMITED}.get(
-            self.outcome, 1)
+        if self.setup_error:
+            return EXIT_SETUP
+        return {"complete": EXIT_COMPLETE, "partial": EXIT_PARTIAL, "rate_limited": EXIT_RATE_LIMITED,
+                "interrupted": EXIT_INTERRUPTED}.get(self.outcome, EXIT_FAILED)
 
 
 class StopHarvest(Exception):
     """The quota reserve is reached: stop cleanly, state is saved."""
 
+    def __init__(self, message: str, *, reset: int | None = None, needs_token: bool = False):
+        super().__init__(message)
+        self.reset, self.needs_token = reset, needs_token
+
 
 class HarvestInterrupted(StopHarvest):
-    """The caller's stop flag was set (the daemon got SIGTERM/SIGINT): stop between pages, state saved."""
+    """The caller's stop flag was set (SIGTERM/SIGINT): stop between pages, state saved."""
+
+
+class Unreachable(Exception):
+    """Not one HTTP answer came back: base_url is wrong, or the network or a proxy is down."""
 
 
 @dataclass
@@ -94,8 +114,9 @@ class Harvester:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self) -> HarvestResult:
+        settle_abandoned_runs(self.db)  # a killed run's row is never left `running`
         run_id = write.start_run(self.db, config_name=self.config.name, api_url=self.config.github.base_url,
-                                 civicbot_version=__version__)
+                                 civicbot_version=__version__, pid=os.getpid())
         self.result = result = HarvestResult(run_id=run_id, outcome="running")
         self.prov = write.Provenance(run_id, utc_text())
         start_requests, start_quota = self.client.requests_made, self.client.quota_used
@@ -120,6 +141,8 @@ class Harvester:
                 try:
                     forks = self.harvest_repo(target)
                 except TransientError as exc:
+                    if exc.status == 0 and self.client.answers == 0:
+                        raise Unreachable(str(exc)) from None
                     result.failed[target.full_name] = str(exc)
                     continue
                 result.repos += 1
@@ -129,8 +152,15 @@ class Harvester:
             result.outcome = "partial" if result.failed else "complete"
         except HarvestInterrupted as exc:
             result.outcome, result.error = "interrupted", str(exc)
-        except (RateLimited, StopHarvest) as exc:
-            result.outcome, result.error = "rate_limited", str(exc)
+        except StopHarvest as exc:
+            result.outcome, result.error, result.quota_reset = "rate_limited", str(exc), exc.reset
+            result.setup_error = exc.needs_token
+        except RateLimited as exc:
+            result.outcome, result.error, result.quota_reset = "rate_limited", str(exc), exc.reset
+        except Unreachable as exc:
+            result.outcome, result.setup_error = "failed", True
+            result.error = (f"{self.config.github.base_url} is unreachable ({exc}); check github.base_url, "
+                            "the network and any proxy (`civicbot doctor -c ...` checks them)")
         except KeyboardInterrupt:
             result.outcome, result.error = "interrupted", "interrupted by the user"
             raise
@@ -141,16 +171,19 @@ class Harvester:
             result.requests_made = self.client.requests_made - start_requests
             result.quota_used = self.client.quota_used - start_quota
             error = result.error or ("; ".join(f"{k}: {v}" for k, v in result.failed.items()) or None)
+            quota = self.client.quota
             write.finish_run(self.db, run_id, outcome=result.outcome, requests_made=result.requests_made,
-                             quota_used=result.quota_used, items_written=result.items_written, error=error)
+                             quota_used=result.quota_used, items_written=result.items_written, error=error,
+                             quota_left=quota.remaining,
+                             quota_reset_at=utc_text(datetime.fromtimestamp(quota.reset, timezone.utc))
+                             if quota.reset else None)
         return result
 
     def _check_reserve(self) -> None:
         if self.stop is not None and self.stop.is_set():
             raise HarvestInterrupted("stopped on request between pages; the next run resumes here")
         if self.client.reserve_reached:
-            raise StopHarvest(f"rate-limit reserve of {self.config.github.rate_limit_reserve} reached "
-                              f"(remaining {self.client.quota.remaining}, resets at {self.client.quota.reset})")
+            raise reserve_reached(self.config, self.client)
 
     # -- one repo ----------------------------------------------------------------------------
 
@@ -564,6 +597,26 @@ class Harvester:
                 targets.append(_Target(fork["full_name"], depth + 1, fork.get("id"), unchanged, method="fork",
                                        parent_id=repo_id, evidence=f"fork of {path.removeprefix('/repos/')}"))
         return targets
+
+
+def reserve_reached(config: Config, client: GitHubClient) -> StopHarvest:
+    """Why the harvest stops at the reserve, and whether waiting can ever help."""
+    quota, reserve = client.quota, config.github.rate_limit_reserve
+    if quota.limit is not None and quota.limit <= reserve:
+        # GitHub's anonymous 60 an hour (or a small token's limit) never rises above the reserve.
+        who = "without a token" if not client.has_token else "with this token"
+        return StopHarvest(f"{who} GitHub allows {quota.limit} requests an hour, not more than the rate-limit "
+                           f"reserve of {reserve}, so no harvest can run: {token_advice(config)}",
+                           reset=quota.reset, needs_token=True)
+    return StopHarvest(f"rate-limit reserve of {reserve} reached ({quota.remaining} requests left)",
+                       reset=quota.reset)
+
+
+def token_advice(config: Config) -> str:
+    """How to give civicbot a token (read-only access to public repos is enough)."""
+    sources = " or ".join(f"the environment variable {name}" for name in config.github.token_env)
+    return (f"set {sources or 'github.token_env'} (or github.token_file) to a GitHub token; a fine-grained "
+            "token with read-only access to public repositories is enough")
 
 
 def harvest(config: Config, db: sqlite_utils.Database, client: GitHubClient, **options: Any) -> HarvestResult:

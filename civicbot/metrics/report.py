@@ -12,6 +12,7 @@ from rich.tree import Tree
 
 from civicbot.config import Config
 from civicbot.store import open_store
+from civicbot.store.runs import command_job
 
 from .diffusion import upstream_id, write_diffusion
 from .summary import SummaryError, Window, format_summary, impact_summary
@@ -32,7 +33,8 @@ def run_metrics(config: Config) -> int:
     db = _open(config)
     if db is None:
         return 1
-    counts = write_all_metrics(db, config)
+    with command_job(db, "metrics") as details:
+        counts = details["rows"] = write_all_metrics(db, config)
     print("metrics: " + ", ".join(f"{table} {rows:,} rows" for table, rows in counts.items()))
     return 0
 

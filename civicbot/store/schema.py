@@ -428,6 +428,24 @@ def allow_pending_labels(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def record_quota_and_trigger(db: sqlite_utils.Database) -> None:
+    """harvest_runs keeps the quota its run left; both run tables keep their process and job_runs
+    says what started a job.
+
+    `civicbot status` reads the quota from the last run, manual or scheduled, and lists manual
+    runs among the jobs; a `running` row whose process is gone is settled by the next run.
+    """
+    for statement in _ddl("""
+        ALTER TABLE harvest_runs ADD COLUMN quota_left INTEGER;
+        ALTER TABLE harvest_runs ADD COLUMN quota_reset_at UTC;
+        ALTER TABLE harvest_runs ADD COLUMN pid INTEGER;
+        ALTER TABLE job_runs ADD COLUMN pid INTEGER;
+        ALTER TABLE job_runs ADD COLUMN started_by TEXT NOT NULL DEFAULT 'schedule'
+            CHECK (started_by IN ('schedule', 'command'))
+    """):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -435,6 +453,8 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "good-first-issue triage: gfi_candidates, label_audit, gfi_evaluation", create_triage_tables),
     Migration(4, "scheduled daemon: job_runs, heartbeat", create_daemon_tables),
     Migration(5, "crash-safe labelling: label_audit action 'pending'", allow_pending_labels),
+    Migration(6, "status: harvest_runs quota_left, quota_reset_at; pid and job_runs.started_by",
+              record_quota_and_trigger),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number
