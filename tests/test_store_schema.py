@@ -138,7 +138,7 @@ def test_migration_5_keeps_the_label_audit_and_accepts_pending(tmp_path):
         db["label_audit"].insert({**row, "action": "pending"})
     before = list(db["label_audit"].rows)
     db.close()
-    db = open_store(path)
+    db = open_store(path, migrations=MIGRATIONS[:5])
     assert schema_version(db) == 5
     assert list(db["label_audit"].rows) == before
     db["label_audit"].insert({**row, "action": "pending"})
@@ -146,7 +146,31 @@ def test_migration_5_keeps_the_label_audit_and_accepts_pending(tmp_path):
         db["label_audit"].insert({**row, "action": "half-done"})
     assert {r["name"] for r in db.query("PRAGMA index_list(label_audit)")} == {
         "idx_label_audit_repo_id_at", "idx_label_audit_item_id"}
-    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db"))  # as if created at version 5
+    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db", migrations=MIGRATIONS[:5]))
+
+
+def test_migration_6_keeps_the_label_audit_and_accepts_refused_and_uncommented_labels(tmp_path):
+    path = tmp_path / "tokyo.db"
+    db = open_store(path, migrations=MIGRATIONS[:5])  # a store from before safe labelling
+    db["repos"].insert(TOKYO)
+    row = {"run_key": "r1", "repo_id": TOKYO["id"], "number": 3, "action": "pending", "reason": "p 0.9",
+           "label": "good first issue", "dry_run": 0}
+    db["label_audit"].insert(row)
+    for action in ("labelled_without_comment", "refused"):
+        with pytest.raises(sqlite3.IntegrityError):
+            db["label_audit"].insert({**row, "action": action})
+    before = list(db["label_audit"].rows)
+    db.close()
+    db = open_store(path)
+    assert schema_version(db) == 6
+    assert list(db["label_audit"].rows) == before
+    for action in ("labelled_without_comment", "refused"):
+        db["label_audit"].insert({**row, "action": action})
+    with pytest.raises(sqlite3.IntegrityError):
+        db["label_audit"].insert({**row, "action": "half-done"})
+    assert {r["name"] for r in db.query("PRAGMA index_list(label_audit)")} == {
+        "idx_label_audit_repo_id_at", "idx_label_audit_item_id"}
+    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db"))  # as if created at version 6
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_previous_version(tmp_path):
