@@ -6,8 +6,8 @@ The policy, in the order it is checked for each repo's candidates (best probabil
    request, no GFI label yet, no blocking label, and **no GFI label a person removed** (an
    `unlabeled` event by anyone but a bot or civicbot): civicbot never re-adds it;
 2. probability at least `triage.threshold`;
-3. an issue civicbot already labelled (an `applied` row in `label_audit`) is skipped: running
-   twice changes nothing;
+3. an issue civicbot already labelled (an `applied` or `labelled_without_comment` row in
+   `label_audit`) is skipped: running twice changes nothing;
 4. at most `triage.max_per_repo_per_run` per repo per run and `triage.max_per_repo_per_week`
    labels added per repo in any 7 days;
 5. writes happen only with `--apply` and only in repos of `triage.allowlist`, resolved to the
@@ -25,7 +25,8 @@ A write is announced before it is made: a `pending` row is committed, then turne
 (or `failed`) once GitHub has answered. A run killed in between leaves the `pending` row, and the
 next run with a writer settles it first from the issue as GitHub has it (`settle_pending`): the
 label is there, so `applied` (and a missing comment is posted), or it is not, so `failed` and the
-issue is decided again. Nothing is labelled twice, and no write goes unrecorded.
+issue is decided again. Nothing is labelled twice, and no write goes unrecorded. The
+`labelled_without_comment` rows get their comment the same way (`complete_comments`).
 """
 
 from __future__ import annotations
