@@ -160,11 +160,14 @@ def test_a_dry_run_with_the_api_down_proposes_and_exits_0(sim_factory, tmp_path,
     assert "dry run" in out.output and "proposed" in out.output and "Tokyo-Metro-Gov/covid19#5" in out.output
 
 
-@pytest.mark.parametrize("case,message", [("down", "could not be used"), ("bad token", "refused the token")])
+@pytest.mark.parametrize("case,message", [("down", "could not be used"), ("bad token", "refused the token"),
+                                          ("404", "404")])
 def test_apply_stops_on_github_failures_with_one_line_and_exit_3(sim_factory, tmp_path, monkeypatch, case, message):
     from civicbot.cli import main
 
     sim, config, db = setup(sim_factory, tmp_path, allowlist=[UPSTREAM])
+    if case == "404":  # a base_url GitHub answers 404 to
+        config = config.model_copy(update={"github": config.github.model_copy(update={"base_url": sim.url + "/nope"})})
     path = cli_config(sim, config, tmp_path)
     if case == "down":
         sim.stop()
