@@ -240,7 +240,7 @@ class Daemon:
 
         apply = self.config.schedule.label_apply
         writer = None
-        if self.tokens:
+        if self.tokens and apply:  # a dry run needs no API: no writer, no request
             from civicbot.harvest.client import GitHubClient
             from civicbot.triage.writer import GitHubWriter
 

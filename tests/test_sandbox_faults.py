@@ -78,6 +78,19 @@ def test_truncated_body(sim_factory):
     assert len(requests.get(sim.url + ISSUES, headers=AUTH).json()) == 2
 
 
+def test_lost_answer_performs_the_write_then_cuts_the_connection(sim_factory):
+    sim = sim_factory(faults={"seed": 1, "rules": [
+        {"kind": "lost_answer", "path": ISSUES + "/3/comments", "method": "POST", "times": 1}]})
+    url = sim.url + ISSUES + "/3/comments"
+    before = len(requests.get(url, headers=AUTH).json())
+    with pytest.raises(requests.ConnectionError):
+        requests.post(url, json={"body": "hello"}, headers=AUTH)
+    bodies = [c["body"] for c in requests.get(url, headers=AUTH).json()]
+    assert len(bodies) == before + 1 and bodies[-1] == "hello"  # done, though the client heard nothing
+    log = requests.get(f"{sim.url}/_sim/requests").json()["requests"]
+    assert [(x["method"], x["status"], x["fault"], x["quota"]) for x in log][1] == ("POST", 0, "lost_answer", 1)
+
+
 def test_pygithub_retries_5xx_through_its_retry_policy(sim_factory):
     from github import GithubRetry
 

@@ -190,14 +190,25 @@ def test_the_writer_refuses_a_repo_outside_the_allowlist_before_sending(sim_fact
     sim = sim_factory(world)
     config = family_config(world, sim.url, tmp_path / "w.db")
     writer = GitHubWriter(GitHubClient(config, [DEMO_TOKEN]), ["Tokyo-Metro-Gov/covid19"])
-    other = next(f"{r['owner']}/{r['name']}" for r in world["repos"][1:])
-    for write in (lambda: writer.add_label(other, 1, "good first issue"), lambda: writer.comment(other, 1, "hello"),
-                  lambda: writer.post_json("/user/repos", {"name": "x"}), lambda: writer.delete(f"/repos/{other}")):
-        with pytest.raises(OutsideAllowlist, match="not in triage.allowlist"):
+    upstream = next(r for r in world["repos"] if f"{r['owner']}/{r['name']}" == "Tokyo-Metro-Gov/covid19")
+    other = next(r for r in world["repos"] if r is not upstream)
+    # pinning cannot widen the allowlist: a name outside it is ignored
+    assert writer.pin({"tokyo-metro-gov/COVID19": upstream["id"], f"{other['owner']}/{other['name']}": other["id"]}) \
+        == {upstream["id"]: "tokyo-metro-gov/covid19"}
+    assert writer.pin({"Tokyo-Metro-Gov/covid19": other["id"]}) == {upstream["id"]: "tokyo-metro-gov/covid19"}
+    for write in (lambda: writer.add_label(other["id"], 1, "good first issue"),
+                  lambda: writer.comment(other["id"], 1, "hello"),
+                  lambda: writer.post_json("/user/repos", {"name": "x"}),
+                  lambda: writer.delete(f"/repos/{other['owner']}/{other['name']}"),
+                  lambda: writer.post_json("/repos/Tokyo-Metro-Gov/covid19/issues/1/labels", {"labels": ["x"]}),
+                  lambda: writer.add_label(upstream["id"], 1, "good first issue")):  # not checked yet
+        with pytest.raises(OutsideAllowlist, match="allowlist|not checked"):
             write()
     assert sim.app.requests == []  # refused before anything was sent
-    assert "good first issue" in writer.add_label("tokyo-metro-gov/COVID19", 1, "good first issue")
-    assert [r["method"] for r in sim.app.requests] == ["POST"]  # the allowlisted repo, any case, is written
+    writer.issue(upstream["id"], 1)  # checks that the id still carries its allowlisted name
+    assert "good first issue" in writer.add_label(upstream["id"], 1, "good first issue")
+    assert [(r["method"], r["path"]) for r in sim.app.requests] == [
+        ("GET", f"/repositories/{upstream['id']}/issues/1"), ("POST", f"/repositories/{upstream['id']}/issues/1/labels")]
 
 
 def test_a_config_edited_during_a_label_run_cannot_widen_its_allowlist(sim_factory, tmp_path):
@@ -232,7 +243,8 @@ def test_a_config_edited_during_a_label_run_cannot_widen_its_allowlist(sim_facto
     assert done.returncode == 0, done.stderr
     assert edits and yaml.safe_load(path.read_text(encoding="utf-8"))["triage"]["allowlist"] == everything
     writes = [r["path"] for r in sim.app.requests if r["method"] != "GET"]
-    assert writes and all(w.startswith(f"/repos/{upstream}/") for w in writes), writes
+    upstream_id = next(r["id"] for r in world["repos"] if f"{r['owner']}/{r['name']}" == upstream)
+    assert writes and all(w.startswith(f"/repositories/{upstream_id}/") for w in writes), writes
     db = open_store(config.database.path)
     elsewhere = db.execute("SELECT COUNT(*) FROM label_audit a JOIN repos r ON r.id = a.repo_id "
                            "WHERE a.action = 'proposed' AND r.full_name != ?", [upstream]).fetchone()[0]

@@ -155,14 +155,38 @@ def test_migration_6_keeps_the_run_rows_and_adds_quota_pid_and_started_by(tmp_pa
     db["harvest_runs"].insert({"outcome": "complete", "requests_made": 3})
     db["job_runs"].insert({"job": "harvest", "outcome": "complete"})
     db.close()
-    db = open_store(path)
+    db = open_store(path, migrations=MIGRATIONS[:6])
     assert schema_version(db) == 6
     assert [(r["outcome"], r["requests_made"], r["quota_left"], r["pid"]) for r in db["harvest_runs"].rows] == [
         ("complete", 3, None, None)]
     assert [(r["job"], r["started_by"], r["pid"]) for r in db["job_runs"].rows] == [("harvest", "schedule", None)]
     with pytest.raises(sqlite3.IntegrityError):
         db["job_runs"].insert({"job": "harvest", "outcome": "complete", "started_by": "cron"})
-    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db"))  # as if created at version 6
+    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db", migrations=MIGRATIONS[:6]))
+
+
+def test_migration_7_keeps_the_label_audit_and_accepts_refused_and_uncommented_labels(tmp_path):
+    path = tmp_path / "tokyo.db"
+    db = open_store(path, migrations=MIGRATIONS[:6])  # a store from before safe labelling
+    db["repos"].insert(TOKYO)
+    row = {"run_key": "r1", "repo_id": TOKYO["id"], "number": 3, "action": "pending", "reason": "p 0.9",
+           "label": "good first issue", "dry_run": 0}
+    db["label_audit"].insert(row)
+    for action in ("labelled_without_comment", "refused"):
+        with pytest.raises(sqlite3.IntegrityError):
+            db["label_audit"].insert({**row, "action": action})
+    before = list(db["label_audit"].rows)
+    db.close()
+    db = open_store(path)
+    assert schema_version(db) == 7
+    assert list(db["label_audit"].rows) == before
+    for action in ("labelled_without_comment", "refused"):
+        db["label_audit"].insert({**row, "action": action})
+    with pytest.raises(sqlite3.IntegrityError):
+        db["label_audit"].insert({**row, "action": "half-done"})
+    assert {r["name"] for r in db.query("PRAGMA index_list(label_audit)")} == {
+        "idx_label_audit_repo_id_at", "idx_label_audit_item_id"}
+    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db"))  # as if created at version 7
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_previous_version(tmp_path):

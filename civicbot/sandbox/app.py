@@ -185,6 +185,9 @@ class Simulator:
         entry["status"] = response.status_code
         if rule is not None and rule.kind == "truncate" and response.status_code == 200:
             _truncate(response)
+        if rule is not None and rule.kind == "lost_answer":
+            entry["status"] = 0  # done, but no answer sent: the client cannot know a write happened
+            return RESET
         return response
 
     # -- authentication, faults, conditional answers -------------------------------------
@@ -221,7 +224,7 @@ class Simulator:
             return RESET
         if kind == "stall":
             time.sleep(rule.stall_seconds)
-        return None  # stall (after the pause) and truncate go on to a normal answer
+        return None  # stall (after the pause), truncate and lost_answer go on to a normal answer
 
     def _conditional(self, request: Request, answer: Answer) -> Response:
         body = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode() \

@@ -22,6 +22,7 @@ KINDS = {
     "reset": "the TCP connection is reset before any response byte",
     "stall": "the response is held for stall_seconds (past the client's timeout), then sent",
     "truncate": "a 200 whose body stops halfway (Content-Length promises more)",
+    "lost_answer": "the request is performed (a write changes the world), then the connection is reset unanswered",
 }
 
 

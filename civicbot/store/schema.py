@@ -446,6 +446,26 @@ def record_quota_and_trigger(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def allow_refused_and_uncommented_labels(db: sqlite_utils.Database) -> None:
+    """label_audit gains 'labelled_without_comment' (counted by the caps, its comment completed
+    by a later run) and 'refused' (the allowlisted name no longer names the repo id it had)."""
+    old_check = "CHECK (action IN ('proposed', 'pending', 'applied', 'skipped', 'failed'))"
+    new_check = ("CHECK (action IN ('proposed', 'pending', 'applied', 'labelled_without_comment', 'skipped', "
+                 "'refused', 'failed'))")
+    table = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'label_audit'").fetchone()[0]
+    indexes = [r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' "
+                                        "AND tbl_name = 'label_audit' AND sql IS NOT NULL")]
+    assert old_check in table, "migration 5's label_audit changed: migrations are never edited"
+    # migration 5's rename left the name quoted in sqlite_master: `CREATE TABLE "label_audit" (`
+    head, _, body = table.partition("(")
+    db.execute("CREATE TABLE label_audit_new (" + body.replace(old_check, new_check))
+    db.execute("INSERT INTO label_audit_new SELECT * FROM label_audit")
+    db.execute("DROP TABLE label_audit")
+    db.execute("ALTER TABLE label_audit_new RENAME TO label_audit")
+    for statement in indexes:
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -455,6 +475,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "crash-safe labelling: label_audit action 'pending'", allow_pending_labels),
     Migration(6, "status: harvest_runs quota_left, quota_reset_at; pid and job_runs.started_by",
               record_quota_and_trigger),
+    Migration(7, "safe labelling: label_audit actions 'labelled_without_comment' and 'refused'",
+              allow_refused_and_uncommented_labels),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

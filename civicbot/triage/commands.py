@@ -15,7 +15,8 @@ def _open(config):
     return open_store(config.database.path)
 
 
-def _writer(config, required: bool):
+def _writer(config):
+    """The writer for `label --apply`; a dry run makes none, so it never needs the API."""
     from civicbot.config import ConfigError, resolve_tokens
     from civicbot.harvest.client import GitHubClient
     from civicbot.triage.writer import GitHubWriter
@@ -26,11 +27,31 @@ def _writer(config, required: bool):
         click.echo(f"civicbot: {exc}", err=True)
         raise SystemExit(2) from None
     if not tokens:
-        if required:
-            click.echo("civicbot: --apply needs a token (github.token_env or github.token_file)", err=True)
-            raise SystemExit(2)
-        return None
+        click.echo("civicbot: --apply needs a token (github.token_env or github.token_file)", err=True)
+        raise SystemExit(2)
     return GitHubWriter(GitHubClient(config, tokens), config.triage.allowlist)
+
+
+# Exit statuses of `civicbot label` (docs/triage.md): 0 done, 2 bad config or arguments,
+# 3 GitHub could not be used (unreachable, token refused, odd answer), 75 out of quota.
+EXIT_GITHUB, EXIT_QUOTA = 3, 75
+
+
+def _github_error(exc: Exception) -> int:
+    """One line for a GitHub failure that stops the run (no traceback); its exit status."""
+    from civicbot.harvest.client import RateLimited
+    from civicbot.triage.writer import QuotaExhausted
+
+    if isinstance(exc, (RateLimited, QuotaExhausted)):
+        click.echo(f"civicbot: label stopped, out of GitHub quota: {exc}; run again after the reset", err=True)
+        return EXIT_QUOTA
+    status = getattr(exc, "status", None)
+    if status == 401:
+        click.echo("civicbot: label stopped: GitHub refused the token (401); check github.token_env or "
+                   "github.token_file", err=True)
+    else:
+        click.echo(f"civicbot: label stopped: GitHub could not be used: {str(exc)[:300]}", err=True)
+    return EXIT_GITHUB
 
 
 @click.group(invoke_without_command=True)
@@ -88,12 +109,17 @@ def evaluate(config_path: str, out_path: str, bootstrap: int, holdout: bool) -> 
 @click.option("--repo", "repos", multiple=True, metavar="OWNER/NAME", help="Only this repo (repeatable).")
 def label(config_path: str, apply: bool, repos: tuple[str, ...]) -> None:
     """Propose (dry run) or add the good-first-issue label; every decision goes to label_audit."""
+    from civicbot.harvest.client import HarvestHTTPError
     from civicbot.triage.policy import run_label_policy
+    from civicbot.triage.writer import QuotaExhausted
 
     config = _load(config_path)
-    writer = _writer(config, required=apply)
+    writer = _writer(config) if apply else None
     db = _open(config)
-    result = run_label_policy(db, config, writer=writer, apply=apply, repos=list(repos))
+    try:
+        result = run_label_policy(db, config, writer=writer, apply=apply, repos=list(repos))
+    except (HarvestHTTPError, QuotaExhausted) as exc:
+        raise SystemExit(_github_error(exc)) from None
     click.echo(result.score.statement)
     mode = "dry run" if not apply else "apply"
     click.echo(f"{mode}: {len(result.decisions)} decisions (run {result.run_key}, as {result.actor or 'unknown'})")

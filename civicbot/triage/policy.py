@@ -6,14 +6,18 @@ The policy, in the order it is checked for each repo's candidates (best probabil
    request, no GFI label yet, no blocking label, and **no GFI label a person removed** (an
    `unlabeled` event by anyone but a bot or civicbot): civicbot never re-adds it;
 2. probability at least `triage.threshold`;
-3. an issue civicbot already labelled (an `applied` row in `label_audit`) is skipped: running
-   twice changes nothing;
+3. an issue civicbot already labelled (an `applied` or `labelled_without_comment` row in
+   `label_audit`) is skipped: running twice changes nothing;
 4. at most `triage.max_per_repo_per_run` per repo per run and `triage.max_per_repo_per_week`
    labels added per repo in any 7 days;
-5. writes happen only with `--apply` and only in repos of `triage.allowlist`; elsewhere the
-   decision is a proposal. Just before writing, the issue is read again from GitHub: closed,
+5. writes happen only with `--apply` and only in repos of `triage.allowlist`, resolved to the
+   repo ids the store harvested under those names; elsewhere the decision is a proposal. Just
+   before writing, the issue is read again from GitHub by repo id: a repo no longer called by
+   its allowlisted name means `refused` (renamed or taken over; nothing written), closed,
    assigned or already labelled there means skipped;
-6. a comment (Japanese and English) only when `triage.comment` is on.
+6. a comment (Japanese and English) only when `triage.comment` is on, carrying `COMMENT_MARKER`:
+   it is never posted when the issue already has one. A label added whose comment failed is
+   `labelled_without_comment`: counted by both caps, its comment completed by the next run.
 
 civicbot never removes a label. Every decision is a `label_audit` row, committed as it is made.
 
@@ -21,7 +25,8 @@ A write is announced before it is made: a `pending` row is committed, then turne
 (or `failed`) once GitHub has answered. A run killed in between leaves the `pending` row, and the
 next run with a writer settles it first from the issue as GitHub has it (`settle_pending`): the
 label is there, so `applied` (and a missing comment is posted), or it is not, so `failed` and the
-issue is decided again. Nothing is labelled twice, and no write goes unrecorded.
+issue is decided again. Nothing is labelled twice, and no write goes unrecorded. The
+`labelled_without_comment` rows get their comment the same way (`complete_comments`).
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from civicbot.config import Config
+from civicbot.harvest.client import HarvestHTTPError
 from civicbot.store.transaction import write_transaction
 from civicbot.triage.features import shift, to_text
 from civicbot.triage.score import Candidate, ScoreResult, score_family
-from civicbot.triage.writer import QuotaExhausted
+from civicbot.triage.writer import OutsideAllowlist, QuotaExhausted, RepoMismatch, allowlist_ids
 
 
 @dataclass
@@ -57,7 +63,11 @@ class PolicyResult:
     decisions: list[Decision] = field(default_factory=list)
 
 
-COMMENT_MARK = "[civicbot]"  # how civicbot recognises its own comment when settling an interrupted write
+COMMENT_MARK = "[civicbot]"  # the visible prefix; comments of earlier versions carry only this
+# Hidden in the comment (an HTML comment GitHub does not render): one per issue, found before any
+# retry or completion, so a POST whose answer was lost is never followed by a second comment.
+COMMENT_MARKER = "<!-- civicbot:gfi -->"
+LABELLED = ("applied", "labelled_without_comment")  # the label is on GitHub: counted by the caps
 
 
 def comment_text(probability: float, reasons_ja: list[str], reasons_en: list[str], label: str) -> str:
@@ -67,7 +77,8 @@ def comment_text(probability: float, reasons_ja: list[str], reasons_en: list[str
     return (f"{COMMENT_MARK} 初めての方に向いていそうなので `{label}` ラベルを付けました（推定 {pct}%）。理由: {ja}。"
             "合わない場合はラベルを外してください。civicbot が付け直すことはありません。\n\n"
             f"{COMMENT_MARK} Labelled `{label}`: this looks like a good first issue (estimated {pct}%). "
-            f"Why: {en}. If it does not fit, remove the label; civicbot will not add it again.")
+            f"Why: {en}. If it does not fit, remove the label; civicbot will not add it again.\n\n"
+            f"{COMMENT_MARKER}")
 
 
 def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: str | None = None,
@@ -80,8 +91,11 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
     result = PolicyResult(score=score, run_key=uuid.uuid4().hex[:12], dry_run=not apply, actor=actor)
     allow = {r.lower() for r in tri.allowlist}
     full_names = {rid: name for rid, name in db.execute("SELECT id, full_name FROM repos")}
+    # the allowlist as repo ids, fixed now: a name that moves to another repo does not move the writes
+    pinned = writer.pin(allowlist_ids(db, tri.allowlist)) if apply and writer is not None else {}
     applied_before = {row[0] for row in db.execute(
-        "SELECT item_id FROM label_audit WHERE action = 'applied' AND lower(label) = lower(?)", [tri.label_to_apply])}
+        f"SELECT item_id FROM label_audit WHERE action IN {LABELLED} AND lower(label) = lower(?)",
+        [tri.label_to_apply])}
     week_ago = shift(now, days=-7)
     by_repo: dict[int, list[Candidate]] = defaultdict(list)
     for c in score.candidates:
@@ -103,11 +117,13 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
 
     if apply and writer is not None:
         applied_before |= settle_pending(db, config, writer)
+        complete_comments(db, config, writer)
     for repo_id, candidates in sorted(by_repo.items()):
         name = full_names.get(repo_id, "")
-        writes_here = apply and name.lower() in allow and writer is not None
+        writes_here = repo_id in pinned
+        refused: str | None = None  # set once GitHub shows the repo renamed or taken over
         added_this_week = db.execute(
-            "SELECT COUNT(*) FROM label_audit WHERE repo_id = ? AND action = 'applied' AND at > ?",
+            f"SELECT COUNT(*) FROM label_audit WHERE repo_id = ? AND action IN {LABELLED} AND at > ?",
             [repo_id, week_ago]).fetchone()[0]
         taken = 0
         for c in candidates:
@@ -123,12 +139,24 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
                 decide(c, "skipped", f"cap per week reached ({tri.max_per_repo_per_week})", not writes_here)
                 continue
             if not writes_here:
-                why = ("dry run" if not apply else
-                       "repo not in triage.allowlist: proposed only" if name.lower() not in allow else "no token")
+                why = ("dry run" if not apply else "no token" if writer is None else
+                       "repo not in triage.allowlist: proposed only" if name.lower() not in allow else
+                       "allowlisted name not resolved to a repo id: proposed only")
                 decide(c, "proposed", f"{why}; probability {c.probability:.2f} >= {tri.threshold}", True)
                 taken += 1
                 continue
-            live = writer.issue(name, c.snapshot.number)
+            if refused is not None:
+                decide(c, "refused", refused, False)
+                continue
+            try:
+                live = writer.issue(repo_id, c.snapshot.number)
+            except RepoMismatch as exc:
+                refused = str(exc)
+                decide(c, "refused", refused, False)
+                continue
+            except HarvestHTTPError as exc:
+                decide(c, "failed", f"could not read the issue on GitHub: {str(exc)[:200]}", False)
+                continue
             live_labels = {x["name"].lower() for x in live.get("labels", [])}
             gfi = {n.lower() for n in tri.gfi_label_names} | {tri.label_to_apply.lower()}
             if live.get("state") != "open":
@@ -144,18 +172,38 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
                 pending_id = db["label_audit"].insert(row(
                     c, "pending", "adding the label" + (" and the comment" if tri.comment else ""),
                     False)).last_pk
-            try:
-                writer.add_label(name, c.snapshot.number, tri.label_to_apply)
-                if tri.comment:
-                    writer.comment(name, c.snapshot.number, comment_text(c.probability, c.reasons_ja, c.reasons_en,
-                                                                         tri.label_to_apply))
-            except Exception as exc:  # noqa: BLE001 - recorded, then the run goes on
-                decide(c, "failed", f"GitHub refused: {type(exc).__name__}: {str(exc)[:200]}", False, pending_id)
-                continue
-            decide(c, "applied", f"probability {c.probability:.2f} >= {tri.threshold}", False, pending_id)
-            taken += 1
+            action, reason = _label_and_comment(writer, tri, c)
+            if action != "pending":
+                decide(c, action, reason, False, pending_id)
+            if action != "failed":
+                taken += 1  # the label is (or may be) on GitHub: it counts against both caps
     return result
 
+
+def _label_and_comment(writer, tri, c: Candidate) -> tuple[str, str]:
+    """Add the label, then the comment; the audit action and reason for what GitHub now has."""
+    repo_id, number = c.snapshot.repo_id, c.snapshot.number
+    applied = f"probability {c.probability:.2f} >= {tri.threshold}"
+    try:
+        writer.add_label(repo_id, number, tri.label_to_apply)
+    except (OutsideAllowlist, QuotaExhausted) as exc:
+        return "failed", f"nothing sent: {exc}"
+    except Exception as exc:  # noqa: BLE001 - maybe done (a lost answer): GitHub is asked
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        try:
+            labels = {x["name"].lower() for x in writer.issue(repo_id, number).get("labels", [])}
+        except Exception:  # noqa: BLE001 - cannot tell now: stays pending, settled by the next run
+            return "pending", f"adding the label: no answer ({error}); settled by the next run"
+        if tri.label_to_apply.lower() not in labels:
+            return "failed", f"GitHub refused: {error}"
+        applied += f"; the label was added though its answer was lost ({error})"
+    if not tri.comment:
+        return "applied", applied
+    error = writer.comment_once(repo_id, number, comment_text(c.probability, c.reasons_ja, c.reasons_en,
+                                                              tri.label_to_apply), COMMENT_MARKER)
+    if error is not None:
+        return "labelled_without_comment", f"{applied}; the comment failed ({error}): completed by the next run"
+    return "applied", applied
 
 
 def settle_pending(db, config: Config, writer) -> set[int]:
@@ -163,30 +211,70 @@ def settle_pending(db, config: Config, writer) -> set[int]:
 
     Returns the item ids found labelled (now `applied`): they are not labelled again.
     """
-    tri = config.triage
-    settled: set[int] = set()
-    pending = list(db.query("SELECT a.id, a.item_id, a.number, a.label, r.full_name FROM label_audit a "
-                            "JOIN repos r ON r.id = a.repo_id WHERE a.action = 'pending' ORDER BY a.id"))
-    for p in pending:
-        name, number = p["full_name"], p["number"]
+    return _recheck(db, config, writer, "pending")
+
+
+def complete_comments(db, config: Config, writer) -> set[int]:
+    """Post the comments that failed after their label was added (`labelled_without_comment`),
+    unless the issue already has one; the row becomes `applied` (its time, hence the caps, kept)."""
+    return _recheck(db, config, writer, "labelled_without_comment")
+
+
+def _recheck(db, config: Config, writer, action: str) -> set[int]:
+    """Rows in `action` brought up to date with GitHub; a row GitHub cannot answer for now (or a
+    comment still failing) stays as it is for the next run. Returns the item ids labelled."""
+    labelled: set[int] = set()
+    for p in list(db.query("SELECT id, repo_id, item_id, number, label, reason, action FROM label_audit "
+                           "WHERE action = ? ORDER BY id", [action])):
         try:
-            live = writer.issue(name, number)
-            if p["label"].lower() in {x["name"].lower() for x in live.get("labels", [])}:
-                reason = "the label is on GitHub: added by a run that was interrupted before recording it"
-                if tri.comment and not any(b.startswith(COMMENT_MARK) for b in writer.comment_bodies(name, number)):
-                    writer.comment(name, number, _comment_from_store(db, p))
-                    reason += "; its comment was missing and has been posted"
-                settled.add(p["item_id"])
-                update = {"action": "applied", "reason": reason}
-            else:
-                update = {"action": "failed", "reason": "interrupted before GitHub added the label; decided again"}
+            update = _rechecked(db, config.triage, writer, p)
         except QuotaExhausted:
             raise
-        except Exception:  # noqa: BLE001 - GitHub cannot tell us now: stay pending, the next run retries
+        except Exception:  # noqa: BLE001 - refused or unreachable: the next run retries
+            continue
+        if update is None:
             continue
         with write_transaction(db):
             db["label_audit"].update(p["id"], update)
-    return settled
+        if update["action"] in LABELLED:
+            labelled.add(p["item_id"])
+    return labelled
+
+
+def _rechecked(db, tri, writer, p: dict) -> dict | None:
+    live = writer.issue(p["repo_id"], p["number"])
+    on_github = p["label"].lower() in {x["name"].lower() for x in live.get("labels", [])}
+    if p["action"] == "pending":
+        if not on_github:
+            return {"action": "failed", "reason": "interrupted before GitHub added the label; decided again"}
+        reason = "the label is on GitHub: added by a run that was interrupted before recording it"
+        if not tri.comment:
+            return {"action": "applied", "reason": reason}
+        posted, error = _ensure_comment(db, writer, p)
+        if error is not None:
+            return {"action": "labelled_without_comment",
+                    "reason": f"{reason}; its comment failed ({error}): completed by the next run"}
+        return {"action": "applied", "reason": reason + ("; its comment was missing and has been posted"
+                                                         if posted else "")}
+    if not on_github:
+        done = "the label was removed since: no comment posted"
+    elif not tri.comment:
+        done = "comments were turned off since: none posted"
+    else:
+        posted, error = _ensure_comment(db, writer, p)
+        if error is not None:
+            return None
+        done = ("its comment was completed by a later run" if posted else
+                "its comment was found on GitHub (posted though its answer was lost)")
+    return {"action": "applied", "reason": f"{p['reason']}; {done}"}
+
+
+def _ensure_comment(db, writer, p: dict) -> tuple[bool, str | None]:
+    """(posted now, error): civicbot's comment on the issue, posted only when none is there."""
+    if writer.has_comment(p["repo_id"], p["number"], (COMMENT_MARKER, COMMENT_MARK)):
+        return False, None
+    error = writer.comment_once(p["repo_id"], p["number"], _comment_from_store(db, p), COMMENT_MARKER)
+    return error is None, error
 
 
 def _comment_from_store(db, pending: dict) -> str:
