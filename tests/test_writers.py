@@ -3,7 +3,7 @@
 - Write transactions start with BEGIN IMMEDIATE, so a second writer waits (busy_timeout) instead
   of failing with "database is locked"; a full harvest beside a heartbeat every 100 ms, a labeller
   and a second process, under CPU load, meets no lock error and stores the world.
-- One harvest per store: a second `harvest` or `run` exits 75 naming the holder; a dead holder's
+- One harvest per store: a second `harvest`, `run` or `label --apply` exits 75 naming the holder; a dead holder's
   lock and `running` rows are taken over.
 - SIGINT/SIGTERM end a harvest between pages: exit 130, "nothing lost", the rerun completes.
 - No token, an unreachable base_url, a rate limit and `civicbot status` say what to do, with
@@ -223,7 +223,7 @@ def test_a_second_harvest_or_daemon_meets_the_lock_then_takes_over_a_dead_holder
     database = Path(config.database.path)
     holder = hold_lock(database)
     try:
-        for args in (("harvest", "-c", str(yml)), ("run", "-c", str(yml))):
+        for args in (("harvest", "-c", str(yml)), ("run", "-c", str(yml)), ("label", "-c", str(yml), "--apply")):
             done = cli(*args)
             assert done.returncode == 75, done.stderr
             assert "Traceback" not in done.stderr

@@ -33,8 +33,9 @@ def _writer(config):
 
 
 # Exit statuses of `civicbot label` (docs/triage.md): 0 done, 2 bad config or arguments,
-# 3 GitHub could not be used (unreachable, token refused, odd answer), 75 out of quota.
-EXIT_GITHUB, EXIT_QUOTA = 3, 75
+# 3 GitHub could not be used (unreachable, token refused, odd answer), 75 out of quota or another
+# civicbot process (a harvest, the daemon) holds the store.
+EXIT_GITHUB, EXIT_QUOTA, EXIT_BUSY = 3, 75, 75
 
 
 def _github_error(exc: Exception) -> int:
@@ -68,9 +69,13 @@ def triage(ctx: click.Context, config_path: str | None, repos: tuple[str, ...], 
         raise click.UsageError("Missing option '-c' / '--config'.")
     from civicbot.triage.score import score_family
 
+    from civicbot.store.runs import command_job
+
     config = _load(config_path)
     db = _open(config)
-    result = score_family(db, config, repos=list(repos), extra_bot_logins=None)
+    with command_job(db, "triage") as details:
+        result = score_family(db, config, repos=list(repos), extra_bot_logins=None)
+        details.update(candidates=len(result.candidates), model=result.model)
     rows = [{"repo": db["repos"].get(c.snapshot.repo_id)["full_name"], "number": c.snapshot.number,
              "title": c.snapshot.title, "probability": round(c.probability, 3), "reasons_ja": c.reasons_ja,
              "reasons_en": c.reasons_en} for c in result.candidates[:top]]
@@ -113,13 +118,28 @@ def label(config_path: str, apply: bool, repos: tuple[str, ...]) -> None:
     from civicbot.triage.policy import run_label_policy
     from civicbot.triage.writer import QuotaExhausted
 
+    from civicbot.store.lock import StoreBusy, StoreLock
+    from civicbot.store.runs import command_job
+
     config = _load(config_path)
     writer = _writer(config) if apply else None
-    db = _open(config)
+    lock = None
+    if apply:  # GitHub's side has one writer at a time: not beside a harvest or the daemon
+        try:
+            lock = StoreLock(config.database.path, "label --apply").acquire()
+        except StoreBusy as exc:
+            click.echo(f"civicbot: {exc}", err=True)
+            raise SystemExit(EXIT_BUSY) from None
     try:
-        result = run_label_policy(db, config, writer=writer, apply=apply, repos=list(repos))
+        db = _open(config)
+        with command_job(db, "label") as details:
+            result = run_label_policy(db, config, writer=writer, apply=apply, repos=list(repos))
+            details.update(apply=apply, decisions=len(result.decisions), run_key=result.run_key)
     except (HarvestHTTPError, QuotaExhausted) as exc:
         raise SystemExit(_github_error(exc)) from None
+    finally:
+        if lock is not None:
+            lock.release()
     click.echo(result.score.statement)
     mode = "dry run" if not apply else "apply"
     click.echo(f"{mode}: {len(result.decisions)} decisions (run {result.run_key}, as {result.actor or 'unknown'})")
