@@ -326,7 +326,7 @@ def test_the_harvester_stops_between_pages_when_asked(sim, tmp_path):
             flag.set()  # stop after the first page
 
     result = harvest(config, db, GitHubClient(config, [TOKEN]), stop=flag, progress=progress)
-    assert result.outcome == "interrupted" and result.exit_code == 1 and len(pages) == 1
+    assert result.outcome == "interrupted" and result.exit_code == 130 and len(pages) == 1
     assert db.execute("SELECT outcome FROM harvest_runs").fetchone()[0] == "interrupted"
     again = harvest(config, db, GitHubClient(config, [TOKEN]))
     assert again.outcome == "complete"

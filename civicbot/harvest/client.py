@@ -51,7 +51,7 @@ from civicbot.config import Config
 
 __all__ = [
     "BadResponse", "GitHubClient", "Gone", "HarvestHTTPError", "NotFound", "Page", "Quota",
-    "RateLimited", "RepoMoved", "TakenDown", "TransientError", "make_github",
+    "RateLimited", "RepoMoved", "TakenDown", "TransientError", "Unanswered", "make_github",
 ]
 
 
@@ -100,6 +100,10 @@ class RateLimited(HarvestHTTPError):
 
 class TransientError(HarvestHTTPError):
     """5xx, connection reset, timeout or truncated body that persisted after the retries."""
+
+
+class Unanswered(TransientError):
+    """No HTTP answer at all after the retries (connection refused, unknown host, timeout)."""
 
 
 class BadResponse(HarvestHTTPError):
@@ -296,7 +300,7 @@ class GitHubClient:
                 self._sleep(self._backoff(attempt))
                 continue
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
-                raise TransientError(path, 0, f"{type(e).__name__} after retries: {_reason(e)}") from None
+                raise Unanswered(path, 0, f"{type(e).__name__} after retries: {_reason(e)}") from None
             except RuntimeError as e:  # PyGithub refusing a redirect
                 if "redirect" in str(e):
                     raise RepoMoved(path, 301, "redirect not followed (another host or scheme)") from None

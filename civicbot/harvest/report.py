@@ -21,7 +21,7 @@ from civicbot.store import UTC_FORMAT, open_store
 from civicbot.store.lock import StoreBusy, StoreLock
 from civicbot.store.runs import end_job, start_job
 
-from .client import GitHubClient, HarvestHTTPError, TransientError
+from .client import GitHubClient, HarvestHTTPError, Unanswered
 from .run import EXIT_BUSY, EXIT_INTERRUPTED, EXIT_SETUP, HarvestResult, harvest, token_advice
 
 
@@ -82,8 +82,8 @@ def preflight(config: Config, client: GitHubClient) -> str | None:
     """
     try:
         page = client.get_json("/rate_limit")
-    except TransientError as exc:
-        if exc.status == 0 and client.answers == 0:
+    except Unanswered as exc:
+        if client.answers == 0:
             return (f"{config.github.base_url} is unreachable ({exc.github_message}); check github.base_url, "
                     "the network and any proxy (`civicbot doctor -c ...` checks them)")
         return None

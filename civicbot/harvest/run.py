@@ -26,7 +26,8 @@ from civicbot.store.runs import settle_abandoned_runs
 from civicbot.store.schema import utc_text
 from civicbot.store.transaction import write_transaction
 
-from .client import GitHubClient, Gone, HarvestHTTPError, NotFound, Page, RateLimited, TakenDown, TransientError
+from .client import (GitHubClient, Gone, HarvestHTTPError, NotFound, Page, RateLimited, TakenDown, TransientError,
+                     Unanswered)
 
 # What makes one item of a page unusable (logged and skipped; the rest of the page is kept).
 ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, AttributeError)
@@ -141,7 +142,7 @@ class Harvester:
                 try:
                     forks = self.harvest_repo(target)
                 except TransientError as exc:
-                    if exc.status == 0 and self.client.answers == 0:
+                    if isinstance(exc, Unanswered) and self.client.answers == 0:
                         raise Unreachable(str(exc)) from None
                     result.failed[target.full_name] = str(exc)
                     continue
