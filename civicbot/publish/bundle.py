@@ -66,7 +66,8 @@ def check_database(path: Path) -> None:
     """Raise PublishError unless path is a regular SQLite file (not a device, folder or link loop)."""
     try:
         if not path.is_file():
-            problem = "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
+            problem = ("is a folder" if path.is_dir() else "is not a regular file" if path.exists()
+                       else "is a broken symlink or a symlink loop" if path.is_symlink() else "does not exist")
             raise PublishError(f"database {path} {problem}; set database.path to a civicbot database file")
         with path.open("rb") as f:
             magic = f.read(len(SQLITE_MAGIC))
@@ -96,7 +97,7 @@ def sanitise(path: str | Path) -> dict[str, int]:
         for table, drop in DROP_COLUMNS.items():
             for column in drop:
                 if table in db.table_names() and column in db[table].columns_dict:
-                    conn.execute(f"ALTER TABLE {_quote(table)} DROP COLUMN {_quote(column)}")
+                    db[table].transform(drop={column})  # a copy of the table: any SQLite version
         for table in db.table_names():
             if db[table].virtual_table_using or table.startswith("sqlite_"):
                 continue
