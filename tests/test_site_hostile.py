@@ -79,6 +79,8 @@ def make_store(folder: Path) -> dict:
     db["items"].insert({"id": 100, "repo_id": 10, "number": 1, "title": RLO_TITLE, "body": BODY, "user_id": 1,
                         "state": "open", "created_at": "2021-01-01T00:00:00Z", "updated_at": "2021-01-01T00:00:00Z",
                         "run_id": 1})
+    db["comments"].insert({"id": 1000, "item_id": 100, "repo_id": 10, "issue_number": 1, "user_id": 1, "body": "ok",
+                           "created_at": "2021-01-02T00:00:00Z", "updated_at": "2021-01-02T00:00:00Z"})
     db["heartbeat"].insert({"id": 1, "pid": 424242, "host": HOST, "started_at": "2021-01-01T00:00:00Z",
                             "beat_at": "2021-01-01T00:00:00Z", "state": "idle"})
     db["job_runs"].insert({"job": "harvest", "outcome": "failed", "details": json.dumps({"host": HOST})})
@@ -237,9 +239,11 @@ def test_live_site_hides_internal_tables(live):
 
 def test_bidi_and_zero_width_characters_are_shown(live, bundle):
     base, _ = live
-    status, html = fetch(f"{base}/site/items")
-    assert status == 200
-    assert "Fix the map⟦U+202E⟧ gpj.exe ⟦U+200B⟧hidden" in html and "\u202e" not in html and "\u200b" not in html
+    for page in ("items", "items/100", "comments"):  # a cell, a row, a comment's item by its title
+        status, html = fetch(f"{base}/site/{page}")
+        assert status == 200
+        assert "Fix the map⟦U+202E⟧ gpj.exe ⟦U+200B⟧hidden" in html and "\u202e" not in html and "\u200b" not in html
+    assert '<a href="/site/items/100">Fix the map' in html
     target = bundle[2]
     conn = sqlite3.connect(target)
     assert conn.execute("SELECT title FROM items").fetchone()[0] == "Fix the map⟦U+202E⟧ gpj.exe ⟦U+200B⟧hidden"

@@ -176,8 +176,25 @@ def render_markdown(text: str) -> Markup:
     return Markup(f'<div style="white-space: normal">{html}</div>')
 
 
+def _marked_link(value: dict, column, table, database, datasette):
+    """An expanded foreign key (a comment's item shown by its title) as Datasette links it."""
+    from datasette.utils import tilde_encode
+
+    async def link():
+        keys = await datasette.get_database(database).foreign_keys_for_table(table)
+        other = next((k["other_table"] for k in keys if k["column"] == column), None)
+        if other is None:
+            return None
+        href = datasette.urls.row(database, other, tilde_encode(str(value["value"])))
+        return Markup(f'<a href="{escape(href)}">{escape(mark_invisible(value["label"]))}</a>'
+                      f'&nbsp;<em>{escape(value["value"])}</em>')
+    return link()
+
+
 @hookimpl(tryfirst=True)
 def render_cell(value, column, table, database, datasette):
+    if isinstance(value, dict) and table and isinstance(value.get("label"), str) and INVISIBLE.search(value["label"]):
+        return _marked_link(value, column, table, database, datasette)
     if not isinstance(value, str):
         return None
     from fnmatch import fnmatch
