@@ -4,9 +4,10 @@ Self-contained (only the standard library, Datasette and datasette-render-markdo
 dependencies), because the published bundle ships this file in its `plugins/` folder for a
 plain `datasette serve --plugins-dir plugins`. `civicbot serve` registers it directly.
 
-- `prepare_connection`: SQLite length limits on every connection Datasette opens, and linear or
+- `prepare_connection`: SQLite length limits on every connection Datasette opens, linear or
   bounded versions of the built-in functions whose single step the time limit cannot stop
-  (Datasette's `sql_time_limit_ms` is a progress handler, which runs only between steps).
+  (Datasette's `sql_time_limit_ms` is a progress handler, which runs only between steps), and a
+  bound on the text of one answer.
 - `render_cell`: bidi-override and zero-width characters shown as a visible marker, and
   `*_markdown` columns rendered without loading any image. See docs/publish.md.
 """
@@ -28,6 +29,9 @@ LIMITS = {
     sqlite3.SQLITE_LIMIT_SQL_LENGTH: 100_000,        # the longest canned query is a few KB
     sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 200,   # LIKE / GLOB cost value length x pattern length
 }
+# The most text one answer may hold (characters and bytes of every value, summed over its rows):
+# max_returned_rows values of MAX_VALUE_BYTES each would be half a GB, in Python, per query.
+MAX_ANSWER_CHARS = 32 * 1024 * 1024
 _DIGITS = re.compile(r"\d+")
 
 # Bidi embeddings/overrides/isolates, zero-width spaces/joiners and marks, the BOM: they can
@@ -130,11 +134,29 @@ class _Functions:
         return self.helper.execute(f"SELECT printf({placeholders})", args).fetchone()[0]
 
 
+class _AnswerBudget:
+    """A row factory (Datasette's sqlite3.Row) that refuses an answer once its values add up to
+    more than MAX_ANSWER_CHARS: each value is bounded by SQLite, the sum over a page is not."""
+
+    def __init__(self):
+        self.cursor, self.size = None, 0
+
+    def __call__(self, cursor, row):
+        if cursor is not self.cursor:  # Datasette makes a cursor per query
+            self.cursor, self.size = cursor, 0
+        self.size += sum(len(v) for v in row if isinstance(v, (str, bytes)))
+        if self.size > MAX_ANSWER_CHARS:
+            raise sqlite3.DataError(f"the answer is over {MAX_ANSWER_CHARS // 2**20} MB of text: "
+                                    "ask for fewer rows or shorter values")
+        return sqlite3.Row(cursor, row)
+
+
 @hookimpl
 def prepare_connection(conn):
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
     _Functions().register(conn)
+    conn.row_factory = _AnswerBudget()
 
 
 def _markdown_columns(datasette, database, table):
