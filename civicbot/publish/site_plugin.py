@@ -22,7 +22,7 @@ from markupsafe import Markup, escape
 
 # The largest text or blob value any query may make or read. GitHub caps issue, PR and comment
 # bodies at 65,536 characters (at most 262,144 bytes of UTF-8), so this leaves room for every real
-# value while bounding a page of max_returned_rows values.
+# value while bounding what one function call can build.
 MAX_VALUE_BYTES = 512 * 1024
 LIMITS = {
     sqlite3.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
