@@ -315,3 +315,17 @@ def test_publish_and_serve_refuse_a_database_that_is_not_a_file(tmp_path, kind):
         assert "Published" not in result.stdout and "Datasette:" not in result.stdout
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0], result.stderr[-2000:]
+
+
+def test_bundle_cuts_text_longer_than_github_allows(store, tmp_path):
+    """A body over GitHub's 65,536 characters (from an impersonator) would be over the site's
+    length limit, and every page showing it would fail: the bundle cuts it."""
+    config, _ = store
+    source = tmp_path / "long.db"
+    with sqlite3.connect(config.database.path) as src, sqlite3.connect(source) as dst:
+        src.backup(dst)
+    with sqlite3.connect(source) as conn:
+        conn.execute("UPDATE items SET body = ? WHERE id = 100", ["界" * 1_000_000])
+    target = build_bundle(config, tmp_path / "out", source=source, run_inspect=False)
+    body = sqlite3.connect(target).execute("SELECT body FROM items WHERE id = 100").fetchone()[0]
+    assert body == "界" * 65_536 + " [truncated]"

@@ -4,8 +4,9 @@
 
 - `<name>.db`: a consistent copy (SQLite backup API, safe while the harvester writes) with the
   internal tables dropped (and `harvest_runs.error`), rows of private repos removed, every text
-  value scrubbed of e-mail addresses and token-like strings (replaced by "[removed]") and with
-  bidi-control and zero-width characters made visible (⟦U+202E⟧), the trigram search index rebuilt
+  value scrubbed of e-mail addresses and token-like strings (replaced by "[removed]"), with
+  bidi-control and zero-width characters made visible (⟦U+202E⟧) and cut at GitHub's 65,536
+  characters, the trigram search index rebuilt
   from the scrubbed text, VACUUMed (so freed pages keep no old text) and in rollback-journal mode;
 - `inspect-data.json` (`datasette inspect`), `metadata.json`, `templates/`, `static/`, `docs/`;
 - `plugins/civicbot_site.py`: civicbot's Datasette plugin (SQLite limits, markdown without
@@ -40,6 +41,10 @@ PLUGIN_FILE = "civicbot_site.py"
 SQLITE_MAGIC = b"SQLite format 3\0"
 PRIVATE_COLUMNS = ("private", "is_private")
 REMOVED = "[removed]"
+# GitHub's own cap on a body: a longer value came from something else than GitHub, and over the
+# site's length limit (site_plugin.MAX_VALUE_BYTES) it would make its whole page fail.
+MAX_TEXT = 65_536
+TRUNCATED = " [truncated]"
 SECRET = re.compile(
     r"gh[pousr]_[A-Za-z0-9]{20,}"
     r"|github_pat_[A-Za-z0-9_]{20,}"
@@ -53,10 +58,12 @@ class PublishError(ValueError):
 
 
 def scrub(value):
-    """A text value with every e-mail address and token-like string replaced by "[removed]" and
-    every bidi-control or zero-width character by a visible ⟦U+XXXX⟧."""
+    """A text value with every e-mail address and token-like string replaced by "[removed]",
+    every bidi-control or zero-width character by a visible ⟦U+XXXX⟧, and cut at MAX_TEXT."""
     if not isinstance(value, str):
         return value
+    if len(value) > MAX_TEXT:
+        value = value[:MAX_TEXT] + TRUNCATED
     if "@" in value or "gh" in value:
         value = SECRET.sub(REMOVED, value)
     return site_plugin.mark_invisible(value)
