@@ -3,10 +3,14 @@
 `build_bundle(config, out_dir)` writes into out_dir:
 
 - `<name>.db`: a consistent copy (SQLite backup API, safe while the harvester writes) with the
-  internal tables dropped, rows of private repos removed, every text value scrubbed of e-mail
-  addresses and token-like strings (replaced by "[removed]"), the trigram search index rebuilt
+  internal tables dropped (and `harvest_runs.error`), rows of private repos removed, every text
+  value scrubbed of e-mail addresses and token-like strings (replaced by "[removed]"), with
+  bidi-control and zero-width characters made visible (⟦U+202E⟧) and cut at GitHub's 65,536
+  characters, the trigram search index rebuilt
   from the scrubbed text, VACUUMed (so freed pages keep no old text) and in rollback-journal mode;
 - `inspect-data.json` (`datasette inspect`), `metadata.json`, `templates/`, `static/`, `docs/`;
+- `plugins/civicbot_site.py`: civicbot's Datasette plugin (SQLite limits, markdown without
+  images, visible bidi marks), loaded with `--plugins-dir plugins`;
 - `README.md`: the exact `datasette serve`, `datasette package` and `datasette publish cloudrun`
   commands.
 """
@@ -23,12 +27,24 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import site_plugin
 from .metadata import DASHBOARDS_DIR, DOCS_DIR, DOCS_MOUNT, STATIC_MOUNT, build_metadata
 from .search import enable_search
 
-DROP_TABLES = ("sync_state", "candidates")
+# Internal bookkeeping, never published: the daemon's pid and host, job details, the labeller's
+# audit, harvest cursors. harvest_runs stays (items point at it) without its error text, which
+# can name hosts and paths.
+DROP_TABLES = ("sync_state", "candidates", "heartbeat", "job_runs", "label_audit")
+DROP_COLUMNS = {"harvest_runs": ("error",)}
+PLUGINS_DIR = "plugins"
+PLUGIN_FILE = "civicbot_site.py"
+SQLITE_MAGIC = b"SQLite format 3\0"
 PRIVATE_COLUMNS = ("private", "is_private")
 REMOVED = "[removed]"
+# GitHub's own cap on a body: a longer value came from something else than GitHub, and over the
+# site's length limit (site_plugin.MAX_VALUE_BYTES) it would make its whole page fail.
+MAX_TEXT = 65_536
+TRUNCATED = " [truncated]"
 SECRET = re.compile(
     r"gh[pousr]_[A-Za-z0-9]{20,}"
     r"|github_pat_[A-Za-z0-9_]{20,}"
@@ -37,11 +53,35 @@ SECRET = re.compile(
 SETTINGS = {"sql_time_limit_ms": 1500, "max_returned_rows": 1000, "default_cache_ttl": 3600}
 
 
+class PublishError(ValueError):
+    """The database cannot be published (one line, naming the path and what to do)."""
+
+
 def scrub(value):
-    """A text value with every e-mail address and token-like string replaced by "[removed]"."""
-    if isinstance(value, str) and ("@" in value or "gh" in value):
-        return SECRET.sub(REMOVED, value)
-    return value
+    """A text value with every e-mail address and token-like string replaced by "[removed]",
+    every bidi-control or zero-width character by a visible ⟦U+XXXX⟧, and cut at MAX_TEXT."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_TEXT:
+        value = value[:MAX_TEXT] + TRUNCATED
+    if "@" in value or "gh" in value:
+        value = SECRET.sub(REMOVED, value)
+    return site_plugin.mark_invisible(value)
+
+
+def check_database(path: Path) -> None:
+    """Raise PublishError unless path is a regular SQLite file (not a device, folder or link loop)."""
+    try:
+        if not path.is_file():
+            problem = ("is a folder" if path.is_dir() else "is not a regular file" if path.exists()
+                       else "is a broken symlink or a symlink loop" if path.is_symlink() else "does not exist")
+            raise PublishError(f"database {path} {problem}; set database.path to a civicbot database file")
+        with path.open("rb") as f:
+            magic = f.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise PublishError(f"database {path} cannot be read ({exc.strerror}); check database.path") from None
+    if magic != SQLITE_MAGIC:
+        raise PublishError(f"database {path} is not an SQLite database; check database.path")
 
 
 def _quote(name: str) -> str:
@@ -61,6 +101,10 @@ def sanitise(path: str | Path) -> dict[str, int]:
         for table in DROP_TABLES:
             if table in db.table_names():
                 db[table].drop()
+        for table, drop in DROP_COLUMNS.items():
+            for column in drop:
+                if table in db.table_names() and column in db[table].columns_dict:
+                    db[table].transform(drop={column})  # a copy of the table: any SQLite version
         for table in db.table_names():
             if db[table].virtual_table_using or table.startswith("sqlite_"):
                 continue
@@ -102,7 +146,7 @@ def _copy(source: Path, target: Path) -> None:
 def serve_command(db_name: str, cors: bool = True) -> list[str]:
     """The `datasette serve` command for a bundle, run from inside its folder."""
     command = ["datasette", "serve", "-i", db_name, "--inspect-file", "inspect-data.json",
-               "-m", "metadata.json", "--template-dir", "templates",
+               "-m", "metadata.json", "--template-dir", "templates", "--plugins-dir", PLUGINS_DIR,
                "--static", f"{STATIC_MOUNT}:static", "--static", f"{DOCS_MOUNT}:docs"]
     for key, value in SETTINGS.items():
         command += ["--setting", key, str(value)]
@@ -115,8 +159,7 @@ def build_bundle(config, out_dir: str | Path, *, source: str | Path | None = Non
                  run_inspect: bool = True) -> Path:
     """Write the published bundle for `config`'s database (or `source`) into out_dir; its database path."""
     source = Path(source or config.database.path)
-    if not source.exists():
-        raise FileNotFoundError(f"no database at {source}")
+    check_database(source)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = f"{getattr(config, 'name', None) or source.stem}.db"
@@ -129,6 +172,8 @@ def build_bundle(config, out_dir: str | Path, *, source: str | Path | None = Non
                         ("docs", DOCS_DIR)):
         shutil.rmtree(out / folder, ignore_errors=True)
         shutil.copytree(src, out / folder)
+    (out / PLUGINS_DIR).mkdir(exist_ok=True)
+    shutil.copyfile(site_plugin.__file__, out / PLUGINS_DIR / PLUGIN_FILE)
     if run_inspect:
         subprocess.run([sys.executable, "-m", "datasette", "inspect", name, "--inspect-file", "inspect-data.json"],
                        cwd=out, check=True, capture_output=True)
@@ -138,7 +183,7 @@ def build_bundle(config, out_dir: str | Path, *, source: str | Path | None = Non
 
 def _readme(name: str) -> str:
     serve = " ".join(serve_command(name))
-    mounts = f"--static {STATIC_MOUNT}:static --static {DOCS_MOUNT}:docs"
+    mounts = f"--static {STATIC_MOUNT}:static --static {DOCS_MOUNT}:docs --plugins-dir {PLUGINS_DIR}"
     settings = " ".join(f"--setting {k} {v}" for k, v in SETTINGS.items())
     return f"""# civicbot: published bundle
 

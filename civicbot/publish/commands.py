@@ -19,11 +19,23 @@ LIVE_SETTINGS = {"sql_time_limit_ms": 1500, "max_returned_rows": 1000, "default_
                  "allow_download": False, "suggest_facets": False}
 
 
+def register_site_plugin() -> None:
+    """Register civicbot's Datasette plugin (limits, markdown without images, visible bidi marks)
+    in this process; the bundle ships the same file in plugins/ instead."""
+    from datasette.plugins import pm
+
+    from . import site_plugin
+
+    if not pm.is_registered(site_plugin):
+        pm.register(site_plugin, name="civicbot-site")
+
+
 def make_datasette(db_path: str | Path, config=None, *, immutable: bool = False, settings: dict | None = None,
                    metadata: dict | None = None, inspect_data: dict | None = None, cors: bool = True):
     """A Datasette for a civicbot database, with the generated metadata, templates and mounts."""
     from datasette.app import Datasette
 
+    register_site_plugin()
     db_path = str(db_path)
     return Datasette(
         [] if immutable else [db_path],
@@ -59,11 +71,18 @@ def serve(config_path: str, host: str, port: int) -> None:
     """Serve the live database with Datasette (read-only; WAL lets the harvest go on)."""
     import uvicorn
 
+    from .bundle import PublishError, check_database
+
     config = _load(config_path)
     path = Path(config.database.path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         click.echo(f"civicbot: no database at {path}; run civicbot harvest -c {config_path} first", err=True)
         raise SystemExit(2)
+    try:
+        check_database(path)
+    except PublishError as exc:
+        click.echo(f"civicbot: {exc}", err=True)
+        raise SystemExit(2) from None
     prepare_live(config)
     ds = make_datasette(path, config)
     click.echo(f"Datasette: http://{host}:{port}/ (Ctrl-C to stop)")
@@ -75,12 +94,18 @@ def serve(config_path: str, host: str, port: int) -> None:
 @click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for the bundle.")
 def publish(config_path: str, out_dir: str) -> None:
     """Write a sanitised, immutable copy with metadata, inspect data and deploy commands."""
-    from .bundle import build_bundle
+    import sqlite3
+
+    from .bundle import PublishError, build_bundle
 
     config = _load(config_path)
     try:
         target = build_bundle(config, out_dir)
-    except FileNotFoundError as exc:
+    except PublishError as exc:
         click.echo(f"civicbot: {exc}", err=True)
+        raise SystemExit(2) from None
+    except sqlite3.DatabaseError as exc:
+        click.echo(f"civicbot: database {config.database.path} cannot be published ({exc}); "
+                   "check it with civicbot doctor", err=True)
         raise SystemExit(2) from None
     click.echo(f"Published {target}; commands in {Path(out_dir) / 'README.md'}")

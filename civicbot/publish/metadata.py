@@ -23,9 +23,11 @@ DOC_FILES = ("schema.md", "diffusion.md", "metrics.md")
 DOCS_MOUNT = "docs"
 STATIC_MOUNT = "civicbot-static"
 
-# Internal bookkeeping: kept in the live database, hidden from the site (and dropped from the
-# published bundle where it says so in bundle.py).
-HIDDEN_TABLES = ("sync_state", "schema_version", "candidates", "sqlite_sequence", "harvest_runs")
+# Internal bookkeeping: kept in the live database, hidden from the site's lists (still readable
+# with SQL on `civicbot serve`, the maintainer's own site) and dropped from the published bundle
+# (bundle.DROP_TABLES; harvest_runs is published without its error column).
+HIDDEN_TABLES = ("sync_state", "schema_version", "candidates", "sqlite_sequence", "harvest_runs",
+                 "heartbeat", "job_runs", "label_audit")
 
 TITLE_JA = "東京都 新型コロナウイルス感染症対策サイトの広がり"
 TITLE_EN = "the spread of Tokyo's COVID-19 site"

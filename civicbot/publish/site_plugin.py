@@ -1,0 +1,229 @@
+"""civicbot's Datasette plugin: a site safe for hostile visitors and hostile GitHub text.
+
+Self-contained (only the standard library, Datasette and datasette-render-markdown's own
+dependencies), because the published bundle ships this file in its `plugins/` folder for a
+plain `datasette serve --plugins-dir plugins`. `civicbot serve` registers it directly.
+
+- `prepare_connection`: SQLite length limits on every connection Datasette opens, linear or
+  bounded versions of the built-in functions whose single step the time limit cannot stop
+  (Datasette's `sql_time_limit_ms` is a progress handler, which runs only between steps), and a
+  bound on the text of one answer.
+- `render_cell`: bidi-override and zero-width characters shown as a visible marker, and
+  `*_markdown` columns rendered without loading any image. See docs/publish.md.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+# The largest text or blob value any query may make or read. GitHub caps issue, PR and comment
+# bodies at 65,536 characters (at most 262,144 bytes of UTF-8), so this leaves room for every real
+# value while bounding what one function call can build.
+MAX_VALUE_BYTES = 512 * 1024
+LIMITS = {
+    sqlite3.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: 100_000,        # the longest canned query is a few KB
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 200,   # LIKE / GLOB cost value length x pattern length
+}
+# The most text one answer may hold (characters and bytes of every value, summed over its rows):
+# max_returned_rows values of MAX_VALUE_BYTES each would be half a GB, in Python, per query.
+MAX_ANSWER_CHARS = 32 * 1024 * 1024
+_DIGITS = re.compile(r"\d+")
+
+# Bidi embeddings/overrides/isolates, zero-width spaces/joiners and marks, the BOM: they can
+# reorder or hide text in a title or login.
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def mark_invisible(text: str) -> str:
+    """`text` with each bidi-control or zero-width character replaced by a visible ⟦U+XXXX⟧."""
+    return INVISIBLE.sub(lambda m: f"⟦U+{ord(m.group()):04X}⟧", text)
+
+
+class _Functions:
+    """Replacements for SQLite built-ins that are quadratic, or loop without bound, in one step.
+
+    Values that are not text or blobs are converted by a private in-memory connection, so numbers
+    read as SQLite writes them; printf itself runs there once its widths are known to be small.
+    """
+
+    def __init__(self):
+        self.helper = sqlite3.connect(":memory:", check_same_thread=False)
+        for limit, value in LIMITS.items():
+            self.helper.setlimit(limit, value)
+
+    def register(self, conn) -> None:
+        conn.create_function("instr", 2, self.instr, deterministic=True)
+        conn.create_function("replace", 3, self.replace, deterministic=True)
+        for name in ("trim", "ltrim", "rtrim"):
+            conn.create_function(name, 2, self._trim(name), deterministic=True)
+        for name in ("printf", "format"):
+            conn.create_function(name, -1, self.printf, deterministic=True)
+
+    def _text(self, value):
+        if isinstance(value, (str, bytes)):
+            return value
+        return self.helper.execute("SELECT CAST(? AS TEXT)", (value,)).fetchone()[0]
+
+    @staticmethod
+    def _too_big():
+        # Returning a value over SQLITE_LIMIT_LENGTH makes SQLite raise its own clean error,
+        # "string or blob too big" (an exception here would only say "user-defined function").
+        return b"\0" * (MAX_VALUE_BYTES + 1)
+
+    def instr(self, haystack, needle):
+        if haystack is None or needle is None:
+            return None
+        if not (isinstance(haystack, bytes) and isinstance(needle, bytes)):
+            haystack, needle = self._str(haystack), self._str(needle)
+        return haystack.find(needle) + 1  # Python's search is linear; SQLite's is memcmp per offset
+
+    def _str(self, value) -> str:
+        value = self._text(value)
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+    def replace(self, text, old, new):
+        if text is None or old is None or new is None:
+            return None
+        text, old, new = self._str(text), self._str(old), self._str(new)
+        if not old:
+            return text
+        size = len(text.encode()) + text.count(old) * (len(new.encode()) - len(old.encode()))
+        return self._too_big() if size > MAX_VALUE_BYTES else text.replace(old, new)
+
+    def _trim(self, name):
+        def trim(text, chars):
+            if text is None or chars is None:
+                return None
+            text, drop = self._str(text), set(self._str(chars))  # a set: SQLite scans the list per character
+            start, end = 0, len(text)
+            if name in ("trim", "ltrim"):
+                while start < end and text[start] in drop:
+                    start += 1
+            if name in ("trim", "rtrim"):
+                while end > start and text[end - 1] in drop:
+                    end -= 1
+            return text[start:end]
+        return trim
+
+    def printf(self, *args):
+        """SQLite's printf, refused when its widths and precisions add up to more than the limit.
+
+        `%.*c` with a precision of 2**31 loops two billion times in one step even when the result
+        is over the length limit. The bound is deliberately loose: every number written in the
+        format counts, and with a `*` every number among the arguments counts too.
+        """
+        if not args:
+            return None
+        fmt = self._str(args[0]) if args[0] is not None else ""
+        total = 0
+        for digits in _DIGITS.findall(fmt):
+            total += int(digits) if len(digits) <= 7 else MAX_VALUE_BYTES + 1
+        if "*" in fmt:
+            for value in args[1:]:
+                if value is not None:
+                    total += max(abs(x) for x in self.helper.execute(
+                        "SELECT CAST(?1 AS INTEGER), CAST(CAST(?1 AS REAL) AS INTEGER)", (value,)).fetchone())
+        if total > MAX_VALUE_BYTES:
+            return self._too_big()
+        placeholders = ", ".join("?" for _ in args)
+        return self.helper.execute(f"SELECT printf({placeholders})", args).fetchone()[0]
+
+
+class _AnswerBudget:
+    """A row factory (Datasette's sqlite3.Row) that refuses an answer once its values add up to
+    more than MAX_ANSWER_CHARS: each value is bounded by SQLite, the sum over a page is not."""
+
+    def __init__(self):
+        self.cursor, self.size = None, 0
+
+    def __call__(self, cursor, row):
+        if cursor is not self.cursor:  # Datasette makes a cursor per query
+            self.cursor, self.size = cursor, 0
+        self.size += sum(len(v) for v in row if isinstance(v, (str, bytes)))
+        if self.size > MAX_ANSWER_CHARS:
+            raise sqlite3.DataError(f"the answer is over {MAX_ANSWER_CHARS // 2**20} MB of text: "
+                                    "ask for fewer rows or shorter values")
+        return sqlite3.Row(cursor, row)
+
+
+@hookimpl
+def prepare_connection(conn):
+    for limit, value in LIMITS.items():
+        conn.setlimit(limit, value)
+    _Functions().register(conn)
+    conn.row_factory = _AnswerBudget()
+
+
+def _markdown_columns(datasette, database, table):
+    # The columns datasette-render-markdown would render: its `columns` and `patterns` settings.
+    config = datasette.plugin_config("datasette-render-markdown", database=database, table=table) or {}
+    patterns = config.get("patterns")
+    return config.get("columns") or [], ["*_markdown"] if patterns is None else patterns
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown as datasette-render-markdown renders it, but every image becomes a link to it:
+    a browser loads nothing from another site (an image in an issue body can be a tracking pixel)."""
+    import bleach
+    import markdown
+    from bleach.html5lib_shim import Filter
+    from bleach.linkifier import LinkifyFilter
+
+    class ImagesAsLinks(Filter):
+        def __iter__(self):
+            for token in Filter.__iter__(self):
+                if token["type"] == "EmptyTag" and token["name"] == "img":
+                    src = token["data"].get((None, "src"))
+                    alt = token["data"].get((None, "alt")) or "image"
+                    text = {"type": "Characters", "data": f"[{alt}]"}
+                    if src:
+                        yield {"type": "StartTag", "name": "a", "data": {(None, "href"): src}}
+                        yield text
+                        yield {"type": "EndTag", "name": "a", "data": {}}
+                    else:
+                        yield text
+                else:
+                    yield token
+
+    tags = ["a", "abbr", "acronym", "b", "blockquote", "code", "em", "i", "li", "ol", "strong", "ul", "pre",
+            "p", "h1", "h2", "h3", "h4", "h5", "h6", "img"]
+    cleaner = bleach.Cleaner(tags=tags, attributes={"a": ["href"], "img": ["src", "alt"]},
+                             filters=[ImagesAsLinks, lambda source: LinkifyFilter(source, skip_tags={"pre"})])
+    html = cleaner.clean(markdown.markdown(mark_invisible(text), output_format="html5"))
+    return Markup(f'<div style="white-space: normal">{html}</div>')
+
+
+def _marked_link(value: dict, column, table, database, datasette):
+    """An expanded foreign key (a comment's item shown by its title) as Datasette links it."""
+    from datasette.utils import tilde_encode
+
+    async def link():
+        keys = await datasette.get_database(database).foreign_keys_for_table(table)
+        other = next((k["other_table"] for k in keys if k["column"] == column), None)
+        if other is None:
+            return None
+        href = datasette.urls.row(database, other, tilde_encode(str(value["value"])))
+        return Markup(f'<a href="{escape(href)}">{escape(mark_invisible(value["label"]))}</a>'
+                      f'&nbsp;<em>{escape(value["value"])}</em>')
+    return link()
+
+
+@hookimpl(tryfirst=True)
+def render_cell(value, column, table, database, datasette):
+    if isinstance(value, dict) and table and isinstance(value.get("label"), str) and INVISIBLE.search(value["label"]):
+        return _marked_link(value, column, table, database, datasette)
+    if not isinstance(value, str):
+        return None
+    from fnmatch import fnmatch
+
+    columns, patterns = _markdown_columns(datasette, database, table)
+    if column in columns or any(fnmatch(column, p) for p in patterns):
+        return render_markdown(value)
+    if INVISIBLE.search(value):
+        return Markup(escape(mark_invisible(value)))
+    return None
