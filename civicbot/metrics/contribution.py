@@ -213,6 +213,14 @@ def _users(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
     return users
 
 
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """`table[key]` for each key (missing: NaT/NaN), keeping `table`'s dtype and `keys`' index.
+
+    Series.map would do, but pandas 3 turns an empty datetime `table` into float and then fails
+    ("Cannot cast DatetimeArray to dtype float64"): a family without comments crashed."""
+    return pd.Series(table.reindex(keys.to_numpy()).to_numpy(), index=keys.index, name=keys.name)
+
+
 KINDS = np.array(["comment", "issue", "pr"], dtype=object)  # activity kinds, in their sort order
 
 
@@ -263,7 +271,9 @@ class Sources:
         comments = comments[comments["user_id"].isin(human)]
         author = items.set_index("id")["user_id"]
         comments = comments[comments["user_id"].to_numpy() != comments["item_id"].map(author).to_numpy()]
-        return comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
+        firsts = comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
+        return firsts.astype(_UTC_DTYPE)  # a datetime Series even when there is no comment at all
+
 
     @cached_property
     def activity(self) -> pd.DataFrame:
@@ -412,7 +422,7 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
                     ["id", "user_id", "created_at", "merged_at"]]
     responses = sources.first_responses
     first_pr = prs.sort_values(["user_id", "created_at", "id"]).drop_duplicates("user_id").set_index("user_id")
-    responded = first_pr["id"].map(responses)
+    responded = _lookup(first_pr["id"], responses)
     out["first_pr_id"] = first_pr["id"]
     out["first_pr_created_at"] = first_pr["created_at"]
     out["first_pr_responded"] = responded.notna().astype("int64")
@@ -584,7 +594,7 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
     codes = pd.factorize(act["org"])[0]  # organisations as numbers: smaller, faster groupby
     act["org"] = pd.Series(codes, index=act.index).where(codes >= 0)
     items = sources.items[["id", "repo_id", "is_pull_request", "user_id", "created_at", "closed_at", "merged_at"]]
-    items = items.assign(first_response_at=items["id"].map(sources.first_responses))
+    items = items.assign(first_response_at=_lookup(items["id"], sources.first_responses))
     bots = users.loc[users["is_bot"] == 1, "user_id"]
     items = items[~items["user_id"].isin(bots)]  # items opened by bots are bot activity, not counted here
     items["created_local"] = _local(items["created_at"], zone)
