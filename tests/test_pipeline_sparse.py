@@ -80,7 +80,7 @@ def _run(world: dict, sim_factory, tmp_path, capsys, **config_extra) -> tuple:
 def test_pipeline_on_sparse_worlds(missing, sim_factory, tmp_path, capsys):
     world = _without(missing)
     config, db, counts = _run(world, sim_factory, tmp_path, capsys)
-    for table in ("activity", "contributors_summary", "metrics_periodic", "derivatives"):
+    for table in ("activity", "contributors_summary", "metrics_periodic", "derivatives", "accounts", "pr_kinds"):
         assert table in db.table_names(), table
     people = db.execute("SELECT count(*) FROM contributors_summary").fetchone()[0]
     if missing == "items":
