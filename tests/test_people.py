@@ -234,3 +234,13 @@ def test_the_demo_data_updater_is_automation_without_being_listed(tmp_path):
     assert frame.loc[DATA_UPDATER, "reason"].endswith("PRs from automation branches")
     kinds = dict(db.execute("SELECT pr_kind, count(*) FROM pr_kinds GROUP BY pr_kind").fetchall())
     assert kinds["release"] > 0 and kinds["automation"] > 0 and kinds["proposal"] > kinds["release"]
+
+
+def test_triage_treats_detected_automation_as_automation(trap_store):
+    from civicbot.triage.features import History
+
+    config, db = trap_store
+    history = History.load(db, config)
+    ids = dict(db.execute("SELECT login, id FROM users").fetchall())
+    assert not history.is_person(ids["covid19-data-updater"]) and not history.is_person(ids["kenji-sync"])
+    assert history.is_person(ids["maintainer"]) and history.is_person(ids["nightly-hamster"])

@@ -22,7 +22,8 @@ from civicbot.store import open_store
 from harvest_helpers import family_config
 from worlds import tiny_world
 
-pytestmark = pytest.mark.pipeline
+# pandas announces its next breaking changes as FutureWarnings: here they fail, on either version.
+pytestmark = [pytest.mark.pipeline, pytest.mark.filterwarnings("error::FutureWarning")]
 
 
 def _without(kind: str) -> dict:

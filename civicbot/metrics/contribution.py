@@ -243,7 +243,8 @@ class Sources:
         order = np.lexsort((source_id, kind, key))
 
         def column(a: pd.Series, b: pd.Series) -> np.ndarray:
-            return pd.concat([a, b], ignore_index=True).to_numpy()[order]
+            parts = [p for p in (a, b) if len(p)] or [a]  # an empty part must not decide the dtype
+            return pd.concat(parts, ignore_index=True).to_numpy()[order]
 
         act = pd.DataFrame({
             "kind": KINDS[kind[order]],
