@@ -284,17 +284,61 @@ class GitHubSettings(Strict):
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings, description="Pauses between requests.")
 
 
+class AutomationDetection(Strict):
+    """Signs that an account not listed as a bot is automation (civicbot.metrics.people)."""
+
+    enabled: bool = Field(True, description="Detect likely automation accounts (reported by doctor and summary).")
+    name_patterns: list[Pattern] = Field(
+        [r"(^|[-_.])bots?([-_.]|$)", r"updater", r"automation", r"auto-?update"],
+        description="Regular expressions (searched case-insensitively) on the login and name of an automation account.")
+    min_prs: int = Field(10, ge=1, description="PRs an account needs before its PRs' branches or times are judged.")
+    branch_share: float = Field(
+        0.8, ge=0, le=1, allow_inf_nan=False,
+        description="Share of an account's PRs from automation branches (bots.branch_patterns) that marks it automation.")
+    same_minute_share: float = Field(
+        0.5, gt=0, le=1, allow_inf_nan=False,
+        description="Share of an account's PRs opened at the same minute past the hour that marks it automation "
+                    "(a scheduled job; people's minutes spread over the hour).")
+
+
+BranchGlob = Annotated[str, Field(min_length=1)]
+
+
 class BotSettings(Strict):
     logins: list[Login] = Field(
         [], description="Logins of automation accounts (compared case-insensitively), e.g. github-actions[bot].")
     patterns: list[Pattern] = Field(
         [r"\[bot\]$"],
         description="Regular expressions (Python syntax, searched case-insensitively) marking a login as a bot.")
+    not_bots: list[Login] = Field(
+        [], description="Logins that are people even though detection, a pattern or a branch says automation "
+                        "(GitHub's type Bot and [bot] logins stay bots).")
+    branch_patterns: list[BranchGlob] = Field(
+        ["data-bot/*", "update-data/*", "data-update/*", "create-pull-request/*", "translations_*", "dependabot/*",
+         "renovate/*", "l10n_*"],
+        description="Head branches (shell-style globs, case-insensitive) of PRs that are automation whoever opened them.")
+    title_patterns: list[Pattern] = Field(
+        [r"^\[(bot|auto|automated)\]", r"^automated (data )?update"],
+        description="Regular expressions (searched case-insensitively) on PR titles that mark a PR as automation.")
+    detect: AutomationDetection = Field(
+        default_factory=AutomationDetection, description="Detection of automation accounts that look human.")
 
     def is_bot(self, login: str) -> bool:
         """True when `login` is a listed bot or matches a bot pattern (re caches the compiled patterns)."""
         return (login.lower() in (x.lower() for x in self.logins)
                 or any(re.search(p, login, re.IGNORECASE) for p in self.patterns))
+
+
+class ReleaseSettings(Strict):
+    """Which merged PRs are release or sync merges rather than proposals (civicbot.metrics.people)."""
+
+    long_lived_branches: list[BranchGlob] = Field(
+        ["development", "develop", "dev", "dev-*", "main", "master", "staging", "gh-pages", "production",
+         "release", "release/*", "deploy/*"],
+        description="Head branches (globs, case-insensitive) that, inside the same repo, make a PR a release/sync merge.")
+    base_branches: list[BranchGlob] = Field(
+        ["gh-pages", "production"],
+        description="Base branches (globs) into which every PR is a release merge, whatever its head.")
 
 
 class HarvestSettings(Strict):
@@ -446,6 +490,8 @@ class Config(Strict):
     placeholders: list[Login] = Field(
         [], description="Accounts that stand for unknown authors (e.g. PRs from branches inside the "
                         "organisation's repo): their items count, they never count as people.")
+    releases: ReleaseSettings = Field(
+        default_factory=ReleaseSettings, description="Release and sync merges, counted apart from proposals.")
     harvest: HarvestSettings = Field(default_factory=HarvestSettings, description="What to harvest.")
     discovery: DiscoverySettings = Field(
         default_factory=DiscoverySettings, description="How to find the upstream's derivatives.")

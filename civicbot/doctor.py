@@ -53,6 +53,7 @@ def run_checks(config_path: str, environ=os.environ) -> list[Check]:
         checks.append(Check("token", False, f"{exc}"))
     checks.extend(_api(config, tokens[0] if tokens else None))
     checks.extend(_database(config))
+    checks.append(_automation(config))
     checks.append(_publish_dir(config))
     checks.append(_plugins())
     return checks
@@ -134,6 +135,30 @@ def _database(config) -> list[Check]:
                         f"journal_mode {mode}: Datasette cannot read while the harvest writes; run "
                         f"`sqlite3 {path} 'PRAGMA journal_mode=WAL'` (or `civicbot status -c ...`)"))
     return checks
+
+
+def _automation(config) -> Check:
+    """Accounts detected as automation (not listed in config): a maintainer confirms or overrules them."""
+    import sqlite_utils
+
+    from civicbot.metrics.people import account_frame
+
+    path = Path(config.database.path)
+    if not path.exists():
+        return Check("automation", True, "no database yet: nothing detected")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        frame = account_frame(sqlite_utils.Database(conn), config)
+    except Exception as exc:  # noqa: BLE001 (a store from before a harvest: reported, not fatal)
+        return Check("automation", False, f"could not read accounts ({type(exc).__name__}: {exc})")
+    finally:
+        conn.close()
+    found = frame[frame["detected"] == 1].sort_values(["prs", "login"], ascending=[False, True])
+    if found.empty:
+        return Check("automation", True, "no account detected as automation beyond the configured bots")
+    listed = ", ".join(f"{r.login} ({r.reason})" for r in found.itertuples())
+    return Check("automation", True, f"treated as automation: {listed}; confirm them in bots.logins, or list "
+                                     "people in bots.not_bots")
 
 
 def _publish_dir(config) -> Check:

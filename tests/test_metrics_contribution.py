@@ -29,7 +29,6 @@ i.e. last contribution before 2020-04-02T00:00Z.
 from __future__ import annotations
 
 import hashlib
-from types import SimpleNamespace
 
 import pytest
 
@@ -271,7 +270,7 @@ def test_periodic_months_and_repo_scopes(store):
 
 def test_placeholders_are_never_people(store):
     db, config = store
-    proxy = SimpleNamespace(timezone=config.timezone, placeholders=["Carol"])  # compared case-insensitively
+    proxy = config.model_copy(update={"placeholders": ["Carol"]})  # compared case-insensitively
     write_activity(db, proxy)
     # carol's items still count as activity, but she is not a person
     assert db.execute("SELECT count(*), max(is_person) FROM activity WHERE login = 'carol'").fetchone() == (3, 0)

@@ -40,16 +40,21 @@ def tokyo_store(tmp_path_factory):
 
 
 def test_tokyo_merged_prs_and_authors_match_the_readme(tokyo_store):
-    """../shared/data/tokyo-covid19/README.md: 1,187 merged PRs (1,046 without bots), 209 distinct
-    authors (208 without bots); 2020-03-03..2020-03-24 JST: 1,015 (931), 200 (199)."""
+    """../shared/data/tokyo-covid19/README.md: 1,187 merged PRs (1,046 without bots), 208 distinct
+    authors without bots; 2020-03-03..2020-03-24 JST: 1,015 (931), 199. Of the merges without bots,
+    release/sync merges of long-lived branches inside the org repo (development, staging, dev-i18n,
+    deploy/*: 174, 165 in the window, counted from tokyo_prs.csv) are not proposals."""
     config, db = tokyo_store
     whole = impact_summary(db, config, Window(date(2020, 2, 1), date(2020, 12, 31)), ["upstream"])["figures"]
-    assert (whole["accepted"]["all"], whole["accepted"]["without_bots"]) == (1187, 1046)
-    assert (whole["accepted_authors"]["all"], whole["accepted_authors"]["without_bots"]) == (209, 208)
+    assert (whole["accepted"]["all"], whole["accepted"]["without_bots"]) == (1187, 872)
+    assert whole["release_merges"]["all"] == 174 and whole["automation_prs"]["all"] == 141
+    assert whole["accepted"]["without_bots"] + whole["release_merges"]["all"] == 1046
+    assert whole["accepted_authors"]["without_bots"] == 208
     weeks = impact_summary(db, config, Window(date(2020, 3, 3), date(2020, 3, 24)), ["upstream"])["figures"]
-    assert (weeks["accepted"]["all"], weeks["accepted"]["without_bots"]) == (1015, 931)
-    assert (weeks["accepted_authors"]["all"], weeks["accepted_authors"]["without_bots"]) == (200, 199)
-    assert weeks["accepted"]["bot_share"] == round(84 / 1015, 4)
+    assert (weeks["accepted"]["all"], weeks["accepted"]["without_bots"]) == (1015, 766)
+    assert weeks["release_merges"]["all"] == 165 and weeks["automation_prs"]["all"] == 84
+    assert weeks["prs_created"]["without_bots"] == 931
+    assert weeks["accepted_authors"]["without_bots"] == 199
 
 
 def test_windows_are_calendar_days_in_the_project_zone(tokyo_store):
@@ -69,7 +74,10 @@ def test_summary_text_is_bilingual(tokyo_store):
     config, db = tokyo_store
     text = format_summary(impact_summary(db, config, Window(date(2020, 3, 3), date(2020, 3, 24)), ["upstream"]))
     assert text.splitlines()[0].startswith("インパクト概要 / impact summary")
-    assert "採用 (PR マージ) / accepted (PRs merged)" in text and "931" in text and "1,015" in text
+    assert "採用 (提案のマージ) / accepted proposals (merged)" in text and "766" in text and "1,015" in text
+    assert "release / sync merges (not proposals)" in text and "165" in text
+    assert "treated as automation: github-actions, GitHub type Bot" in text
+    assert "not a person (placeholder): tokyo-maintainer-placeholder" in text
 
 
 def test_cli_summary(tokyo_store, tmp_path):
@@ -81,8 +89,8 @@ def test_cli_summary(tokyo_store, tmp_path):
     out = subprocess.run([sys.executable, "-m", "civicbot.cli", "summary", "-c", str(path), "--from", "2020-03-03",
                           "--to", "2020-03-24", "--repo", "upstream", "--json"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["figures"]["accepted"] == {"without_bots": 931, "all": 1015,
-                                                             "bot_share": round(84 / 1015, 4)}
+    assert json.loads(out.stdout)["figures"]["accepted"] == {"without_bots": 766, "all": 1015,
+                                                             "bot_share": round(249 / 1015, 4)}
     bad = subprocess.run([sys.executable, "-m", "civicbot.cli", "summary", "-c", str(path), "--from", "2020-13-01"],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "2020-13-01" in bad.stderr

@@ -7,9 +7,9 @@ Definitions, parameters and the SQL to check each number by hand are in docs/met
 - `write_periodic`: table `metrics_periodic`, one row per (scope, period_kind, period_start).
 - `write_contribution_metrics`: all three, in order.
 
-People are users with `is_bot = 0`, `type = 'User'` and a login that is not one of the config's
-placeholders (logins standing for unknown authors). Bots are counted apart (`bot_activity`) and
-never mixed into people's figures; items opened by bots are left out of the item counts too.
+People, automation and proposals are as civicbot.metrics.people defines them (tables `accounts` and
+`pr_kinds`, written first). Automation is counted apart (`bot_activity`) and never mixed into
+people's figures; items opened by automation, and automation PRs, are left out of the item counts.
 Each table is replaced in one transaction and created even when empty; running a function twice
 gives identical tables. Everything is vectorised pandas: one SQL query per source table, read
 once by `Sources` and shared by the three writers when run together, no loop over items (the only
@@ -19,18 +19,17 @@ loops are over scopes and periods, for the open issue age).
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Iterator
-
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
 from civicbot.config import Config
-from civicbot.store.transaction import drop_table, write_transaction
+
+from .people import write_classification
+from .tables import replace_frame as _replace
 
 INACTIVE_DAYS = 90
 NEWCOMER_DAYS = 30
-BATCH = 50_000
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 FAMILY = "family"
 PERIOD_KINDS = ("week", "month")
@@ -49,6 +48,7 @@ PERIODIC_COLUMNS = {
     "scope": str, "repo_id": int, "period_kind": str, "period_start": str, "period_end": str,
     "contributors": int, "new_contributors": int, "returning_contributors": int, "inactive_contributors": int,
     "issues_opened": int, "issues_closed": int, "prs_opened": int, "prs_closed": int, "prs_merged": int,
+    "proposals": int, "accepted_proposals": int, "release_merges": int,
     "change_request_acceptance_ratio": float, "change_request_duration_median_hours": float,
     "first_response_issues_median_hours": float, "unanswered_issues": int,
     "first_response_prs_median_hours": float, "unanswered_prs": int,
@@ -56,63 +56,11 @@ PERIODIC_COLUMNS = {
     "contributor_absence_factor": int, "elephant_factor": int, "bot_activity": int,
 }
 COUNT_COLUMNS = ["contributors", "new_contributors", "inactive_contributors", "issues_opened", "issues_closed",
-                 "prs_opened", "prs_closed", "prs_merged", "unanswered_issues", "unanswered_prs", "open_issues",
+                 "prs_opened", "prs_closed", "prs_merged", "proposals", "accepted_proposals", "release_merges",
+                 "unanswered_issues", "unanswered_prs", "open_issues",
                  "bot_activity"]
 
 FAMILY_REPOS = "SELECT DISTINCT repo_id FROM discoveries"
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def _tuples(frame: pd.DataFrame, columns: dict) -> Iterator[tuple]:
-    """Rows of `frame` as tuples of plain Python values (NaN/NaT -> None), batch by batch."""
-    for start in range(0, len(frame), BATCH):
-        chunk = frame.iloc[start:start + BATCH]
-        values = []
-        for name, kind in columns.items():
-            col = chunk[name]
-            if kind is int:
-                if col.dtype.kind in "iub":
-                    values.append(col.tolist())  # already plain Python ints
-                elif col.dtype.kind == "f":  # ints with NULLs: Python ints, None for NaN
-                    plain = col.fillna(0).to_numpy().astype("int64").astype(object)
-                    plain[col.isna().to_numpy()] = None
-                    values.append(plain.tolist())
-                else:
-                    values.append([None if v != v else int(v) for v in col.tolist()])
-            elif kind is float and col.dtype.kind == "f":
-                plain = col.to_numpy().astype(object)
-                plain[col.isna().to_numpy()] = None
-                values.append(plain.tolist())
-            elif kind is float:
-                values.append([None if v != v else float(v) for v in col.tolist()])
-            elif col.dtype == object and not col.isna().any():
-                values.append(col.tolist())  # strings already, no NULL to map
-            else:
-                values.append([v if isinstance(v, str) else None for v in col.tolist()])
-        yield from zip(*values)
-
-
-def _replace(db: sqlite_utils.Database, table: str, frame: pd.DataFrame, columns: dict, pk,
-             indexes: tuple = ()) -> int:
-    """Replace a metrics table with the rows of `frame` in one transaction (created even when empty).
-
-    The table is created by sqlite-utils; rows go in through one prepared INSERT run over batches
-    of plain tuples (sqlite-utils' insert_all builds a dict and a JSON check per value, ten times
-    slower on the millions of activity rows). `indexes` (lists of columns) are built after the rows.
-    """
-    names = list(columns)
-    sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in names)}) VALUES ({', '.join('?' * len(names))})"
-    with write_transaction(db):
-        drop_table(db, table)
-        db[table].create(columns, pk=pk)
-        if len(frame):
-            db.conn.executemany(sql, _tuples(frame, columns))
-        for index in indexes:
-            db[table].create_index(index, unique=index == ["kind", "source_id"])
-    return len(frame)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,14 +151,22 @@ def data_end(db: sqlite_utils.Database) -> str | None:
 
 
 def _users(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
-    users = _query(db, "SELECT id AS user_id, login, type, is_bot, company FROM users")
-    placeholders = {p.lower() for p in getattr(config, "placeholders", None) or []}
-    users["is_bot"] = users["is_bot"].fillna(0).astype("int64")
-    users["is_person"] = ((users["is_bot"] == 0) & (users["type"] == "User")
-                          & ~users["login"].str.lower().isin(placeholders)).astype("int64")
+    """Every account with `is_person` and `is_bot` (automation) as civicbot.metrics.people decides."""
+    users = _query(db, """SELECT u.id AS user_id, u.login, u.company, coalesce(a.is_person, 0) AS is_person,
+                                 coalesce(a.is_automation, 0) AS is_bot
+                          FROM users u LEFT JOIN accounts a ON a.user_id = u.id""")
+    users[["is_person", "is_bot"]] = users[["is_person", "is_bot"]].astype("int64")
     company = users["company"].fillna("").str.strip().str.lstrip("@").str.strip().str.casefold()
     users["org"] = company.where(company != "")
     return users
+
+
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """`table[key]` for each key (missing: NaT/NaN), keeping `table`'s dtype and `keys`' index.
+
+    Series.map would do, but pandas 3 turns an empty datetime `table` into float and then fails
+    ("Cannot cast DatetimeArray to dtype float64"): a family without comments crashed."""
+    return pd.Series(table.reindex(keys.to_numpy()).to_numpy(), index=keys.index, name=keys.name)
 
 
 KINDS = np.array(["comment", "issue", "pr"], dtype=object)  # activity kinds, in their sort order
@@ -223,8 +179,10 @@ class Sources:
     alone builds its own. Everything is computed lazily, on first use.
     """
 
-    def __init__(self, db: sqlite_utils.Database, config: Config):
+    def __init__(self, db: sqlite_utils.Database, config: Config, classified: bool = False):
         self.db, self.config = db, config
+        if not classified:  # a writer called alone: `accounts` and `pr_kinds` as this config says
+            write_classification(db, config)
 
     @cached_property
     def users(self) -> pd.DataFrame:
@@ -233,8 +191,10 @@ class Sources:
     @cached_property
     def items(self) -> pd.DataFrame:
         """Family items; `created_text` is the stored creation time, the *_at columns parsed (UTC)."""
-        items = _query(self.db, f"""SELECT id, repo_id, is_pull_request, user_id, created_at, closed_at, merged_at
-                                   FROM items WHERE repo_id IN ({FAMILY_REPOS})""")
+        items = _query(self.db, f"""SELECT i.id, i.repo_id, i.is_pull_request, i.user_id, i.created_at, i.closed_at,
+                                          i.merged_at, k.pr_kind
+                                   FROM items i LEFT JOIN pr_kinds k ON k.item_id = i.id
+                                   WHERE i.repo_id IN ({FAMILY_REPOS})""")
         items["created_text"] = items["created_at"]
         for column in ("created_at", "closed_at", "merged_at"):
             items[column] = _utc(items[column])
@@ -263,7 +223,9 @@ class Sources:
         comments = comments[comments["user_id"].isin(human)]
         author = items.set_index("id")["user_id"]
         comments = comments[comments["user_id"].to_numpy() != comments["item_id"].map(author).to_numpy()]
-        return comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
+        firsts = comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
+        return firsts.astype(_UTC_DTYPE)  # a datetime Series even when there is no comment at all
+
 
     @cached_property
     def activity(self) -> pd.DataFrame:
@@ -281,7 +243,8 @@ class Sources:
         order = np.lexsort((source_id, kind, key))
 
         def column(a: pd.Series, b: pd.Series) -> np.ndarray:
-            return pd.concat([a, b], ignore_index=True).to_numpy()[order]
+            parts = [p for p in (a, b) if len(p)] or [a]  # an empty part must not decide the dtype
+            return pd.concat(parts, ignore_index=True).to_numpy()[order]
 
         act = pd.DataFrame({
             "kind": KINDS[kind[order]],
@@ -412,7 +375,7 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
                     ["id", "user_id", "created_at", "merged_at"]]
     responses = sources.first_responses
     first_pr = prs.sort_values(["user_id", "created_at", "id"]).drop_duplicates("user_id").set_index("user_id")
-    responded = first_pr["id"].map(responses)
+    responded = _lookup(first_pr["id"], responses)
     out["first_pr_id"] = first_pr["id"]
     out["first_pr_created_at"] = first_pr["created_at"]
     out["first_pr_responded"] = responded.notna().astype("int64")
@@ -537,6 +500,9 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
     out["prs_closed"] = _by_period(closed_prs, f"closed_{kind}")
     merged = prs[prs["merged_at"].notna()]
     out["prs_merged"] = _by_period(merged, f"merged_{kind}")
+    out["proposals"] = _by_period(prs[prs["pr_kind"].to_numpy() == "proposal"], f"created_{kind}")
+    for name, pr_kind in (("accepted_proposals", "proposal"), ("release_merges", "release")):
+        out[name] = _by_period(merged[merged["pr_kind"].to_numpy() == pr_kind], f"merged_{kind}")
     flag = closed_prs["merged_at"].notna()
     accepted = _scoped(closed_prs, lambda f, scope: flag.groupby([scope, f[f"closed_{kind}"]]).agg(["sum", "size"]))
     accepted.index.names = keys
@@ -583,10 +549,12 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
         .rename(columns={"at_utc": "at"})
     codes = pd.factorize(act["org"])[0]  # organisations as numbers: smaller, faster groupby
     act["org"] = pd.Series(codes, index=act.index).where(codes >= 0)
-    items = sources.items[["id", "repo_id", "is_pull_request", "user_id", "created_at", "closed_at", "merged_at"]]
-    items = items.assign(first_response_at=items["id"].map(sources.first_responses))
+    items = sources.items[["id", "repo_id", "is_pull_request", "user_id", "created_at", "closed_at", "merged_at",
+                           "pr_kind"]]
+    items = items.assign(first_response_at=_lookup(items["id"], sources.first_responses))
     bots = users.loc[users["is_bot"] == 1, "user_id"]
-    items = items[~items["user_id"].isin(bots)]  # items opened by bots are bot activity, not counted here
+    # items opened by automation, and automation PRs whoever opened them, are bot activity, not counted here
+    items = items[~items["user_id"].isin(bots) & (items["pr_kind"] != "automation")]
     items["created_local"] = _local(items["created_at"], zone)
     items["closed_local"] = _local(items["closed_at"], zone)
     merged_local = _local(items["merged_at"], zone)
@@ -605,10 +573,11 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
     return _replace(db, "metrics_periodic", out, PERIODIC_COLUMNS, ("scope", "period_kind", "period_start"))
 
 
-def write_contribution_metrics(db: sqlite_utils.Database, config: Config, inactive_days: int = INACTIVE_DAYS
-                               ) -> dict[str, int]:
-    """All contribution tables, in order, from the source tables read once (shared `Sources`)."""
-    sources = Sources(db, config)
+def write_contribution_metrics(db: sqlite_utils.Database, config: Config, inactive_days: int = INACTIVE_DAYS,
+                               classified: bool = False) -> dict[str, int]:
+    """All contribution tables, in order, from the source tables read once (shared `Sources`);
+    `classified`: `accounts` and `pr_kinds` were just written for this config (else written first)."""
+    sources = Sources(db, config, classified=classified)
     counts = {
         "activity": write_activity(db, config, sources),
         "contributors_summary": write_contributors(db, config, inactive_days=inactive_days, sources=sources),

@@ -15,6 +15,8 @@ from civicbot.config import Config
 from civicbot.regions import CITIES, PREFECTURES, match_region, prefecture
 from civicbot.store.transaction import drop_table, write_transaction
 
+from .people import read_accounts
+
 ACTIVE_DAYS = 90
 
 DERIVATIVE_COLUMNS = {
@@ -107,7 +109,7 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
                       (SELECT count(*) FROM items WHERE repo_id = :r AND merged_at IS NOT NULL)""",
             {"r": repo_id}).fetchone()
         own_people = db.execute(
-            """SELECT count(DISTINCT u.id) FROM users u WHERE u.is_bot = 0 AND u.id IN (
+            """SELECT count(*) FROM accounts a WHERE a.is_person = 1 AND a.user_id IN (
                    SELECT user_id FROM items WHERE repo_id = :r UNION SELECT user_id FROM comments WHERE repo_id = :r
                    UNION SELECT user_id FROM contributors WHERE repo_id = :r
                        AND user_id NOT IN (SELECT user_id FROM contributors WHERE repo_id = :up))""",
@@ -213,14 +215,16 @@ def write_cross_site_people(db: sqlite_utils.Database) -> int:
         """SELECT u.id AS user_id, u.login, count(DISTINCT a.repo_id) AS sites,
                   group_concat(DISTINCT r.full_name) AS repos
            FROM (SELECT user_id, repo_id FROM items UNION SELECT user_id, repo_id FROM comments) a
-           JOIN users u ON u.id = a.user_id JOIN repos r ON r.id = a.repo_id
+           JOIN users u ON u.id = a.user_id JOIN accounts p ON p.user_id = u.id JOIN repos r ON r.id = a.repo_id
            JOIN discoveries d ON d.repo_id = a.repo_id
-           WHERE u.is_bot = 0 GROUP BY u.id HAVING count(DISTINCT a.repo_id) > 1 ORDER BY sites DESC, u.login""")]
+           WHERE p.is_person = 1 GROUP BY u.id HAVING count(DISTINCT a.repo_id) > 1 ORDER BY sites DESC, u.login""")]
     return _replace(db, "cross_site_people", rows, columns, "user_id")
 
 
 def write_diffusion(db: sqlite_utils.Database, config: Config, **options) -> dict[str, int]:
-    """All diffusion tables, in dependency order; returns rows written per table."""
+    """All diffusion tables, in dependency order; returns rows written per table. People are
+    `accounts.is_person` (civicbot.metrics.people; written first if the store has none yet)."""
+    read_accounts(db, config)
     return {
         "derivatives": write_derivatives(db, config, **options),
         "diffusion_daily": write_diffusion_daily(db, config),

@@ -13,6 +13,8 @@ import sqlite_utils
 from civicbot.config import Config
 from civicbot.store.transaction import drop_table, write_transaction
 
+from .people import read_accounts
+
 CLAIMS_COLUMNS = {"item_id": int, "user_id": int, "claimed_at": str, "claim_url": str, "phrase": str}
 FIRSTS_COLUMNS = {"user_id": int, "item_id": int, "first_at": str, "welcomed_by_id": int, "welcomed_at": str}
 
@@ -46,17 +48,18 @@ def write_claims(db: sqlite_utils.Database, config: Config) -> int:
 
 def write_first_contributions(db: sqlite_utils.Database) -> int:
     """`first_contributions`: each account's first issue or PR in the store and who welcomed it: the
-    first comment on it by another account that is not a bot (none: NULL)."""
+    first comment on it by another account that is not automation (`accounts`; none: NULL)."""
     select = """
         SELECT f.user_id, f.item_id, f.first_at, w.user_id, w.created_at
         FROM (SELECT user_id, id AS item_id, min(created_at) AS first_at FROM items
               WHERE user_id IS NOT NULL AND created_at IS NOT NULL GROUP BY user_id) f
         LEFT JOIN comments w ON w.id = (
-            SELECT c.id FROM comments c JOIN users cu ON cu.id = c.user_id
-            WHERE c.item_id = f.item_id AND c.user_id != f.user_id AND cu.is_bot = 0
+            SELECT c.id FROM comments c JOIN accounts cu ON cu.user_id = c.user_id
+            WHERE c.item_id = f.item_id AND c.user_id != f.user_id AND cu.is_automation = 0
             ORDER BY c.created_at, c.id LIMIT 1)"""
     return _rebuild(db, "first_contributions", FIRSTS_COLUMNS, "user_id", select, [])
 
 
 def write_maintainer_tables(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
+    read_accounts(db, config)
     return {"claims": write_claims(db, config), "first_contributions": write_first_contributions(db)}

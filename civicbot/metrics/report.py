@@ -15,6 +15,7 @@ from civicbot.store import open_store
 from civicbot.store.runs import command_job
 
 from .diffusion import upstream_id, write_diffusion
+from .people import write_classification
 from .summary import SummaryError, Window, format_summary, impact_summary
 
 
@@ -65,6 +66,7 @@ def show_derivatives(config: Config, *, as_json: bool = False) -> int:
     db = _open(config)
     if db is None:
         return 1
+    write_classification(db, config)  # people as the current config says
     counts = write_diffusion(db, config)
     rows = list(db.query("SELECT * FROM derivatives ORDER BY created_at, full_name"))
     if as_json:

@@ -14,13 +14,17 @@ import sqlite_utils
 
 from civicbot.config import Config
 
+from .people import write_classification
+
 # (key, Japanese label, English label)
 FIGURES = [
     ("contributors", "貢献者数", "contributors"),
     ("proposal_authors", "提案者数", "people who opened PRs"),
     ("proposals", "提案 (PR 作成)", "proposals (PRs opened)"),
-    ("accepted", "採用 (PR マージ)", "accepted (PRs merged)"),
-    ("accepted_authors", "採用された提案者数", "people whose PRs were merged"),
+    ("accepted", "採用 (提案のマージ)", "accepted proposals (merged)"),
+    ("accepted_authors", "採用された提案者数", "people whose proposals were merged"),
+    ("release_merges", "リリース・同期マージ", "release / sync merges (not proposals)"),
+    ("automation_prs", "自動化の PR", "automation PRs (not proposals)"),
     ("issues_created", "issue 作成", "issues created"),
     ("issues_closed", "issue クローズ", "issues closed"),
     ("prs_created", "PR 作成", "pull requests created"),
@@ -67,62 +71,77 @@ def repo_ids(db: sqlite_utils.Database, repos: list[str] | None) -> list[int]:
 
 def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
                    repos: list[str] | None = None) -> dict:
-    """The figures for a window and repo set: {key: {"people": n, "all": n, "bot_share": x}}.
+    """The figures for a window and repo set: {key: {"without_bots": n, "all": n, "bot_share": x}}.
 
-    People: users of type User that are not bots (GitHub type Bot, a [bot] login, or the config's
-    bot list) and not config placeholders. "all" adds bot accounts (never placeholders or
-    organisations for counts of people). Item counts without bots leave out items by bots.
+    People, automation and proposals as civicbot.metrics.people defines them (recomputed here from
+    the current config). Counts of people: "without_bots" counts people, "all" adds automation
+    accounts (never placeholders or organisations). Proposals and accepted: "without_bots" counts
+    proposals only (no automation PRs, no release merges), "all" every PR. Other item counts leave
+    out automation; release merges are shown apart. `excluded` lists the accounts treated as
+    automation or as not people that have items in the window, with the reason.
     """
     if window.end < window.start:
         raise SummaryError(f"the window ends ({window.end}) before it starts ({window.start})")
     ids = repo_ids(db, repos)
+    write_classification(db, config)
     lo, hi = window.utc_bounds(config)
-    params = {"lo": lo, "hi": hi, **{f"p{i}": p.lower() for i, p in enumerate(config.placeholders)}}
-    marks = ",".join(f":p{i}" for i in range(len(config.placeholders))) or "NULL"
+    params = {"lo": lo, "hi": hi}
     in_repos = ",".join(str(int(i)) for i in ids) or "NULL"
-    # Author kinds: 2 a person, 1 a bot, 0 a placeholder or organisation (in no count of people).
-    kind = f"""CASE WHEN u.id IS NULL OR lower(u.login) IN ({marks}) OR u.type = 'Organization' THEN 0
-                    WHEN u.is_bot = 1 THEN 1 ELSE 2 END"""
+    window_of = "{} >= :lo AND {} < :hi".format
+    in_items = f"i.repo_id IN ({in_repos})"
+    # The item's own kind: 'automation' by an automation account (or an automation PR), else its PR kind.
+    joined = """items i LEFT JOIN accounts a ON a.user_id = i.user_id LEFT JOIN pr_kinds k ON k.item_id = i.id"""
+    automated = "(coalesce(a.is_automation, 0) = 1 OR coalesce(k.pr_kind, '') = 'automation')"
 
-    def items(condition: str) -> tuple[int, int]:
-        row = db.execute(f"""SELECT count(*), sum(CASE WHEN u.is_bot = 1 THEN 0 ELSE 1 END)
-                             FROM items i LEFT JOIN users u ON u.id = i.user_id
-                             WHERE i.repo_id IN ({in_repos}) AND {condition}""", params).fetchone()
+    def items(condition: str, counted: str = f"NOT {automated}") -> tuple[int, int]:
+        row = db.execute(f"""SELECT count(*), sum(CASE WHEN {counted} THEN 1 ELSE 0 END) FROM {joined}
+                             WHERE {in_items} AND {condition}""", params).fetchone()
         return row[1] or 0, row[0] or 0
 
-    def people(sql: str) -> tuple[int, int]:
-        row = db.execute(f"""SELECT count(DISTINCT CASE WHEN k = 2 THEN uid END),
-                                    count(DISTINCT CASE WHEN k >= 1 THEN uid END)
-                             FROM (SELECT u.id AS uid, {kind} AS k FROM ({sql}) a
-                                   LEFT JOIN users u ON u.id = a.user_id)""", params).fetchone()
+    def people(condition: str, counted: str = "1") -> tuple[int, int]:
+        row = db.execute(f"""SELECT count(DISTINCT CASE WHEN a.is_person = 1 AND {counted} THEN a.user_id END),
+                                    count(DISTINCT CASE WHEN a.is_person = 1 OR a.is_automation = 1 THEN a.user_id END)
+                             FROM {joined} WHERE {in_items} AND {condition}""", params).fetchone()
         return row[0] or 0, row[1] or 0
 
-    window_of = "{} >= :lo AND {} < :hi".format
+    opened, merged = window_of("i.created_at", "i.created_at"), window_of("i.merged_at", "i.merged_at")
+    proposal = "k.pr_kind = 'proposal'"
+    row = db.execute(f"""SELECT count(DISTINCT CASE WHEN a.is_person = 1 THEN a.user_id END),
+                                count(DISTINCT CASE WHEN a.is_person = 1 OR a.is_automation = 1 THEN a.user_id END)
+                         FROM (SELECT user_id FROM items i WHERE {in_items} AND {opened}
+                               UNION ALL SELECT user_id FROM comments c WHERE c.repo_id IN ({in_repos})
+                               AND {window_of('c.created_at', 'c.created_at')}) x
+                         JOIN accounts a ON a.user_id = x.user_id""", params).fetchone()
     figures = {
-        "contributors": people(f"""SELECT user_id FROM items WHERE repo_id IN ({in_repos}) AND {window_of('created_at', 'created_at')}
-                                   UNION ALL SELECT user_id FROM comments WHERE repo_id IN ({in_repos})
-                                   AND {window_of('created_at', 'created_at')}"""),
-        "proposal_authors": people(f"""SELECT user_id FROM items WHERE repo_id IN ({in_repos}) AND is_pull_request = 1
-                                       AND {window_of('created_at', 'created_at')}"""),
-        "proposals": items(f"i.is_pull_request = 1 AND {window_of('i.created_at', 'i.created_at')}"),
-        "accepted": items(f"i.is_pull_request = 1 AND {window_of('i.merged_at', 'i.merged_at')}"),
-        "accepted_authors": people(f"""SELECT user_id FROM items WHERE repo_id IN ({in_repos}) AND is_pull_request = 1
-                                       AND {window_of('merged_at', 'merged_at')}"""),
-        "issues_created": items(f"i.is_pull_request = 0 AND {window_of('i.created_at', 'i.created_at')}"),
+        "contributors": (row[0] or 0, row[1] or 0),
+        "proposal_authors": people(f"i.is_pull_request = 1 AND {opened}", proposal),
+        "proposals": items(f"i.is_pull_request = 1 AND {opened}", proposal),
+        "accepted": items(f"i.is_pull_request = 1 AND {merged}", proposal),
+        "accepted_authors": people(f"i.is_pull_request = 1 AND {merged}", proposal),
+        "release_merges": items(f"i.is_pull_request = 1 AND {merged}", "k.pr_kind = 'release'"),
+        "automation_prs": items(f"i.is_pull_request = 1 AND {opened}", automated),
+        "issues_created": items(f"i.is_pull_request = 0 AND {opened}"),
         "issues_closed": items(f"i.is_pull_request = 0 AND i.state = 'closed' AND {window_of('i.closed_at', 'i.closed_at')}"),
-        "prs_created": items(f"i.is_pull_request = 1 AND {window_of('i.created_at', 'i.created_at')}"),
+        "prs_created": items(f"i.is_pull_request = 1 AND {opened}"),
         "prs_closed": items(f"i.is_pull_request = 1 AND i.state = 'closed' AND {window_of('i.closed_at', 'i.closed_at')}"),
     }
     derivatives, prefectures = _reach(db, lo, hi) if not repos else (0, 0)
     figures["derivatives"] = (derivatives, derivatives)
     figures["prefectures"] = (prefectures, prefectures)
     out = {}
+    for key in ("release_merges", "automation_prs"):  # counted apart: nothing to exclude from them
+        figures[key] = (figures[key][0], figures[key][0])
     for key, _, _ in FIGURES:
         without, total = figures[key]
         out[key] = {"without_bots": without, "all": total,
                     "bot_share": round((total - without) / total, 4) if total else 0.0}
+    excluded = [dict(r) for r in db.query(
+        f"""SELECT a.login, a.kind, coalesce(a.reason, a.kind) AS reason, count(*) AS items
+            FROM items i JOIN accounts a ON a.user_id = i.user_id
+            WHERE {in_items} AND a.is_person = 0 AND {opened}
+            GROUP BY a.user_id ORDER BY a.kind, count(*) DESC, a.login""", params)]
     return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(), "timezone": config.timezone},
-            "repos": repos or ["family"], "figures": out}
+            "repos": repos or ["family"], "figures": out, "excluded": excluded}
 
 
 def _reach(db, lo: str, hi: str) -> tuple[int, int]:
@@ -155,5 +174,9 @@ def format_summary(summary: dict) -> str:
     out = StringIO()
     console = Console(file=out, width=130, no_color=True, highlight=False)
     console.print(table)
-    console.print("定義 / definitions: docs/metrics.md")
+    for row in summary.get("excluded", []):
+        what = "treated as automation" if row["kind"] == "automation" else f"not a person ({row['kind']})"
+        console.print(f"{what}: {row['login']}, {row['reason']} ({row['items']:,} items in the window)")
+    console.print("ボット除く = 人のみ、提案はリリース・同期マージと自動化を除く / bots excluded = people only; "
+                  "proposals leave out release/sync merges and automation. 定義 / definitions: docs/metrics.md")
     return out.getvalue().rstrip("\n")

@@ -153,7 +153,10 @@ class History:
         comments = q("SELECT id, item_id, user_id, body, created_at FROM comments")
         events = q("""SELECT id, repo_id, item_id, event, actor_id, created_at, label_name, assignee_id,
                       source_repo_id, source_number FROM issue_events""")
-        users = {u["id"]: u for u in q("SELECT id, login, is_bot FROM users")}
+        # automation as civicbot.metrics.people decides (detected accounts too), once metrics have run
+        automation = "OR coalesce((SELECT is_automation FROM accounts a WHERE a.user_id = u.id), 0)" \
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'accounts'").fetchone() else ""
+        users = {u["id"]: u for u in q(f"SELECT id, login, (is_bot {automation}) AS is_bot FROM users u")}
         repos = {r["id"]: r["full_name"] for r in q("SELECT id, full_name FROM repos")}
         return cls(config, items, comments, events, users, repos, extra_bot_logins)
 
