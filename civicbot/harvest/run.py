@@ -20,7 +20,7 @@ import sqlite_utils
 from civicbot import __version__
 from civicbot.config import Config
 from civicbot.store import write
-from civicbot.store.schema import utc_text
+from civicbot.store.schema import is_plausible, utc_text
 from civicbot.store.transaction import write_transaction
 
 from .client import GitHubClient, Gone, HarvestHTTPError, NotFound, Page, RateLimited, TakenDown, TransientError
@@ -241,21 +241,35 @@ class Harvester:
 
     # -- lists -------------------------------------------------------------------------------
 
-    def _write_page(self, repo_id: int, resource: str, page: Page, writer, state: dict[str, Any]) -> int:
-        """Write a page's items and the resource's new sync state in one transaction."""
-        written = 0
+    def _write_page(self, repo_id: int, resource: str, page: Page, writer,
+                    state: dict[str, Any] | Callable[[list], dict[str, Any]]) -> list:
+        """Write a page's items and the resource's new sync state in one transaction; return the
+        items written. `state` may be a function of those items: a refused item moves no cursor."""
+        accepted = []
         with write_transaction(self.db):
             for item in page.items or []:
                 try:
                     with write_transaction(self.db):  # a savepoint: a bad item is skipped, the page stays
                         writer(self.db, repo_id, item, self.prov, self.bot_rule)
-                    written += 1
+                    accepted.append(item)
                 except ITEM_ERRORS as exc:
                     self.result.skipped.append(f"{resource} in repo {repo_id}: {exc}")
-            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, **state)
-        self.result.items_written += written
-        self.progress({"kind": "page", "resource": resource, "items": written, "quota": self.client.quota.remaining})
-        return written
+            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id,
+                                  **(state(accepted) if callable(state) else state))
+        self.result.items_written += len(accepted)
+        self.progress({"kind": "page", "resource": resource, "items": len(accepted),
+                       "quota": self.client.quota.remaining})
+        return accepted
+
+    def _stored_cursor(self, repo_id: int, resource: str, state: dict[str, Any]) -> str | None:
+        """The resource's cursor, or None when it is an implausible time (a store poisoned by an
+        earlier version): the list is then read from the start again, and the cursor heals."""
+        cursor = None if self.full else state["cursor"]
+        if cursor and write.is_timestamp(cursor) and not is_plausible(cursor):
+            self.result.skipped.append(f"{resource} in repo {repo_id}: stored cursor {cursor[:40]} is implausible "
+                                       "(more than a day ahead or before 2008); reading the list from the start")
+            return None
+        return cursor
 
     def _since_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict, writer) -> None:
         """A list read oldest-change first with `since`: the cursor advances with every page.
@@ -264,19 +278,25 @@ class Harvester:
         a refresh with no change answers 304 and costs nothing.
         """
         state = write.sync_state(self.db, repo_id, resource)
-        cursor = None if self.full else state["cursor"]
+        cursor = self._stored_cursor(repo_id, resource, state)
         request = {**params, **({"since": cursor} if cursor else {})}
-        etag = state["etag"] if state["complete"] and not self.full else None
+        etag = state["etag"] if state["complete"] and not self.full and cursor == state["cursor"] else None
         first_request, first_etag, changed = request, None, False
+
+        def advance(accepted: list) -> dict[str, Any]:
+            # Only items written move the cursor: a refused one (say, updated in the year 9999)
+            # would otherwise make every later run ask for changes after it, and see none.
+            nonlocal cursor
+            cursor = max(filter(None, [cursor, *(write.utc_or_none(i.get("updated_at")) for i in accepted)]),
+                         default=None)
+            return {"cursor": cursor, "etag": None, "complete": 0}
+
         for page in self.client.list_pages(f"{path}/{endpoint}", request, etag=etag):
             if page.not_modified:
                 return
             self._check_reserve()
             first_etag = first_etag or page.etag
-            newest = max((i.get("updated_at") for i in page.items if isinstance(i, dict) and i.get("updated_at")),
-                         default=None)
-            cursor = max(filter(None, [cursor, write.utc(newest) if newest else None]), default=None)
-            self._write_page(repo_id, resource, page, writer, {"cursor": cursor, "etag": None, "complete": 0})
+            self._write_page(repo_id, resource, page, writer, advance)
             changed = True
         request = {**params, **({"since": cursor} if cursor else {})}
         if request == first_request:  # the cursor did not move: this run's first ETag is the next run's
@@ -304,8 +324,8 @@ class Harvester:
         simply read again from the top next time (upserts make that harmless).
         """
         state = write.sync_state(self.db, repo_id, resource)
-        cursor = None if self.full else state["cursor"]
-        etag = None if self.full else state["etag"]
+        cursor = self._stored_cursor(repo_id, resource, state)
+        etag = None if self.full or cursor != state["cursor"] else state["etag"]
         newest, first_etag = None, None
         for index, page in enumerate(self.client.list_pages(f"{path}/{endpoint}", params, etag=etag)):
             if page.not_modified:
@@ -314,12 +334,12 @@ class Harvester:
             if index == 0:
                 first_etag = page.etag
             keys = [key(i) for i in page.items if isinstance(i, dict) and key(i) is not None]
-            newest = max(filter(None, [newest, *keys]), default=None)
             fresh = [i for i in page.items if not isinstance(i, dict) or cursor is None or key(i) is None
                      or key(i) >= cursor]
             page.items = fresh
-            self._write_page(repo_id, resource, page, writer,
-                             {"cursor": state["cursor"], "etag": state["etag"], "complete": 0})
+            accepted = self._write_page(repo_id, resource, page, writer,
+                                        {"cursor": state["cursor"], "etag": state["etag"], "complete": 0})
+            newest = max(filter(None, [newest, *(key(i) for i in accepted)]), default=None)  # refused ones move nothing
             if cursor is not None and len(fresh) < len(keys):
                 break  # reached what the last run had already stored
         new_cursor = max(filter(lambda k: k is not None, [cursor, newest]), default=None)
@@ -342,7 +362,7 @@ class Harvester:
                 return write.write_pull(db, rid, pull, prov, rule)
 
         self._newest_first_list(repo_id, path, "pulls", "pulls", {"state": "all", "sort": "updated", "direction": "desc"},
-                                write_pull, lambda p: write.utc(p.get("updated_at")) if p.get("updated_at") else None)
+                                write_pull, lambda p: write.utc_or_none(p.get("updated_at")))
 
     def _events(self, repo_id: int, path: str) -> None:
         # Events never change once made: their id is the cursor. Stored as text, compared as text:
@@ -524,7 +544,8 @@ class Harvester:
             self.db["repo_compare"].upsert({
                 "repo_id": repo_id, "base_repo_id": upstream_id, "status": body.get("status"),
                 "ahead_by": body.get("ahead_by"), "behind_by": body.get("behind_by"), "merge_base_sha": base.get("sha"),
-                "merge_base_date": write.utc(((base.get("commit") or {}).get("committer") or {}).get("date")),
+                "merge_base_date": write.utc_or_none(((base.get("commit") or {}).get("committer") or {}).get("date"),
+                                                     plausible=False),  # git's date: anything goes
                 "checked_at": self.prov.harvested_at, **self.prov.columns()}, pk="repo_id")
             write.save_sync_state(self.db, repo_id, "compare", self.prov.run_id, etag=page.etag, complete=1)
 
