@@ -32,6 +32,9 @@ from pydantic import (
     model_validator,
 )
 
+from civicbot.names import OWNER_RE, REPO_NAME_RE, REPO_PATTERN, full_name_problem  # noqa: F401 (re-exported)
+from civicbot.names import shown as _shown
+
 __all__ = [
     "Config", "ConfigError", "ConfigIssue", "RESOURCES", "config_json_schema", "load_config",
     "resolve_tokens",
@@ -69,12 +72,6 @@ class ConfigError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Value rules shared by several fields
 
-# GitHub: an owner is 1-39 letters, digits or hyphens, not starting with a hyphen (old accounts
-# may have doubled or trailing hyphens, so those are allowed); a repo name is 1-100 letters,
-# digits, '.', '_' or '-'. Together these rule out spaces, extra slashes and '..' traversal.
-OWNER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
-REPO_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
-REPO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"
 # Logins are owners, plus the "[bot]" suffix GitHub gives app accounts.
 LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -88,21 +85,11 @@ RESOURCES = ("repo", "issues", "pulls", "comments", "events", "labels", "contrib
 Resource = Literal["repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits"]
 
 
-def _shown(value: object, limit: int = 60) -> str:
-    """`value` quoted for an error message, cut short when long: a one-line error stays short."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(str(value)):,} characters)"
-
-
 def _check_repo(value: str) -> str:
-    owner, slash, name = value.partition("/")
-    if not slash:
-        raise ValueError(f"expected owner/name, like Tokyo-Metro-Gov/covid19, got {_shown(value)}")
-    if not OWNER_RE.fullmatch(owner):
-        raise ValueError(f"owner {_shown(owner)} is not a GitHub account name (1-39 letters, digits or hyphens)")
-    if not REPO_NAME_RE.fullmatch(name) or name in {".", ".."}:
-        raise ValueError(f"repo name {_shown(name)} is not a GitHub repo name (1-100 letters, digits, '.', '_' or '-')")
-    if name.lower().endswith(".git"):
+    problem = full_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    if value.lower().endswith(".git"):
         raise ValueError(f"write the repo name without '.git': {_shown(value[:-4])}")
     return value
 

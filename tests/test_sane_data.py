@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import requests
 
+from civicbot.config import Config
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.metrics import write_all_metrics
 from civicbot.store import open_store
+from civicbot.sandbox import World
 from civicbot.store.schema import is_plausible
 from civicbot.triage.score import score_family
 from harvest_helpers import family_config
@@ -17,14 +19,24 @@ from worlds import TOKEN, tiny_world
 FAR_FUTURE = "9999-12-31T23:59:59Z"
 
 
-def run(world, sim, tmp_path, **github):
+def run(world, sim, tmp_path, discovery: dict | None = None, **github):
     config = family_config(world, sim.url, tmp_path / "h.db", **github)
+    if discovery:
+        data = config.model_dump(mode="json")
+        data["discovery"]["shared_root"].update(discovery)
+        config = Config.model_validate(data)
     db = open_store(config.database.path)
     return harvest(config, db, GitHubClient(config, [TOKEN], sleep=lambda s: None)), db, config
 
 
 def sim_log(sim) -> list[dict]:
     return requests.get(f"{sim.url}/_sim/requests").json()["requests"]
+
+
+def escaped(sim) -> list[str]:
+    """Paths asked outside the API's own: with `..` (or after urllib3 resolved one away)."""
+    api = ("/repos/", "/repositories/", "/search/", "/users/", "/orgs/", "/rate_limit", "/user")
+    return [r["path"] for r in sim_log(sim) if "/.." in r["path"] or not r["path"].startswith(api)]
 
 
 def edit(sim, number: int, **changes) -> None:
@@ -104,3 +116,54 @@ def test_metrics_and_triage_ignore_implausible_rows_already_stored(sim_factory, 
     assert counts["activity"] > 0
     assert db.execute("SELECT count(*) FROM metrics_periodic WHERE period_start LIKE '9999%'").fetchone()[0] == 0
     score_family(db, config)
+
+
+# -- names before paths ---------------------------------------------------------------------------
+
+def hostile_names_world() -> World:
+    """The tiny world plus repos whose full_name would climb out of /repos/: a fork, a search
+    hit and a fork owner's other repo (the world schema refuses such names, so unvalidated)."""
+    world = tiny_world()
+    world["users"].append({"id": 98, "login": "..", "type": "User"})
+    template = {"created_at": "2020-03-01T00:00:00Z", "updated_at": "2020-03-20T00:00:00Z",
+                "pushed_at": "2020-03-20T00:00:00Z", "default_branch": "development", "homepage": None,
+                "labels": [], "contributors": [], "head": None}
+    world["repos"] += [
+        {**template, "id": 98, "owner": "..", "name": "../etc/passwd", "fork_parent_id": 10,
+         "description": "a fork"},
+        {**template, "id": 97, "owner": "..", "name": "../etc/shadow", "description": "hostile civic copy"},
+        {**template, "id": 96, "owner": "hokkaido-dev", "name": "../../../etc/group", "description": "other repo"},
+    ]
+    return World(world, validate=False)
+
+
+def test_names_that_would_leave_the_api_path_are_refused_and_never_asked(sim_factory, tmp_path):
+    sim = sim_factory(hostile_names_world())
+    result, db, _ = run(tiny_world(), sim, tmp_path, discovery={"search_queries": ["hostile civic"]})
+    assert result.outcome == "complete", (result.failed, result.error)
+    paths = [r["path"] for r in sim_log(sim)]
+    assert "/search/repositories" in paths and "/users/hokkaido-dev/repos" in paths  # the sources were read
+    assert not escaped(sim), escaped(sim)
+    skipped = "\n".join(result.skipped)
+    assert "forks in repo 10: repo 98: field 'full_name': owner '..' is not a GitHub account name" in skipped
+    assert "discovery search: hostile civic: candidate refused: owner '..'" in skipped
+    assert "discovery owner: hokkaido-dev: candidate refused: repo name '../../../etc/group'" in skipped
+    assert db.execute("SELECT count(*) FROM repos WHERE full_name LIKE '%..%'").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM candidates WHERE full_name LIKE '%..%'").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM repos").fetchone()[0] >= 5  # the family is still harvested
+
+
+def test_a_repo_renamed_to_a_hostile_name_fails_without_a_request_to_it(sim_factory, tmp_path):
+    sim = sim_factory()
+    first, db, _ = run(tiny_world(), sim, tmp_path)
+    assert first.outcome == "complete"
+    copy = next(r for r in sim.app.world.repos.values() if r.id == 13)  # copycat/covid19-city
+    copy.data["name"] = "../../x"
+    copy.data["updated_at"] = copy.modified = "2020-04-01T00:00:00Z"  # a changed repo object
+    requests.delete(f"{sim.url}/_sim/requests")
+    again, db, _ = run(tiny_world(), sim, tmp_path)
+    assert again.outcome == "partial" and "copycat/covid19-city" in again.failed, again.failed
+    assert "repo name '../../x' is not a GitHub repo name" in again.failed["copycat/covid19-city"]
+    assert not escaped(sim), escaped(sim)
+    assert db.execute("SELECT full_name FROM repos WHERE id = 13").fetchone()[0] == "copycat/covid19-city"
+

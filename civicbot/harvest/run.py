@@ -19,6 +19,7 @@ import sqlite_utils
 
 from civicbot import __version__
 from civicbot.config import Config
+from civicbot.names import full_name_problem, is_branch, is_owner, shown
 from civicbot.store import write
 from civicbot.store.schema import is_plausible, utc_text
 from civicbot.store.transaction import write_transaction
@@ -164,6 +165,8 @@ class Harvester:
         with write_transaction(self.db):
             write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
         full_name = self.db["repos"].get(repo_id)["full_name"]
+        if full_name_problem(full_name):  # stored by an older civicbot: never let it into a path
+            raise TransientError(f"/repositories/{repo_id}", 0, f"stored full_name refused: {full_name_problem(full_name)}")
         path = f"/repos/{full_name}"
         for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
                                  ("comments", self._comments), ("events", self._events),
@@ -222,12 +225,15 @@ class Harvester:
             # must not carry it into a store that gets published.
             self.result.skipped.append(f"{target.full_name}: private repo, not harvested")
             return None, False
-        with write_transaction(self.db):
-            repo_id = write.upsert_repo(self.db, page.body, self.prov, self.bot_rule)
-            if page.body["full_name"].lower() != target.full_name.lower() and not target.repo_id:
-                write.record_former_name(self.db, repo_id, target.full_name, self.prov)
-            write.save_sync_state(self.db, repo_id, "repo", self.prov.run_id, etag=page.etag,
-                                  last_modified=page.last_modified, complete=1)
+        try:
+            with write_transaction(self.db):
+                repo_id = write.upsert_repo(self.db, page.body, self.prov, self.bot_rule)
+                if page.body["full_name"].lower() != target.full_name.lower() and not target.repo_id:
+                    write.record_former_name(self.db, repo_id, target.full_name, self.prov)
+                write.save_sync_state(self.db, repo_id, "repo", self.prov.run_id, etag=page.etag,
+                                      last_modified=page.last_modified, complete=1)
+        except ITEM_ERRORS as exc:  # e.g. renamed to "../x": the repo fails this run, nothing stored
+            raise TransientError(path, 0, f"repo object refused: {exc}") from None
         self.result.items_written += 1
         return repo_id, True
 
@@ -437,7 +443,8 @@ class Harvester:
             owners = self.db.execute(
                 """SELECT r.owner, min(r.id) FROM discoveries d JOIN repos r ON r.id = d.repo_id
                    WHERE d.method = 'fork' GROUP BY lower(r.owner) ORDER BY lower(r.owner)""").fetchall()
-            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}, fork_id) for o, fork_id in owners]
+            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}, fork_id)
+                        for o, fork_id in owners if is_owner(o)]  # (stored by an older civicbot?)
         return sources
 
     def _discover_shared_roots(self, seen: set[str]) -> list[_Target]:
@@ -497,6 +504,9 @@ class Harvester:
         name = candidate["full_name"]
         if name.lower() in seen:
             return False
+        if full_name_problem(name):  # it would become /repos/{name}/commits
+            self.result.skipped.append(f"discovery {label}: candidate refused: {full_name_problem(name)}")
+            return False
         known = self.db.execute("SELECT outcome FROM candidates WHERE full_name = ?", [name]).fetchone()
         if known and not self.full:
             return False
@@ -528,8 +538,10 @@ class Harvester:
         if upstream_id is None or repo_id == upstream_id:
             return
         upstream, fork = self.db["repos"].get(upstream_id), self.db["repos"].get(repo_id)
-        path = (f"/repos/{upstream['full_name']}/compare/{upstream['default_branch'] or 'main'}..."
-                f"{fork['owner']}:{fork['default_branch'] or 'main'}")
+        branches = (upstream["default_branch"] or "main", fork["default_branch"] or "main")
+        if not all(map(is_branch, branches)):  # they become the compare path
+            return self.result.skipped.append(f"compare {fork['full_name']}: branch refused: {shown(branches)}")
+        path = f"/repos/{upstream['full_name']}/compare/{branches[0]}...{fork['owner']}:{branches[1]}"
         state = write.sync_state(self.db, repo_id, "compare")
         try:
             page = self.client.get_json(path, etag=None if self.full else state["etag"])
@@ -578,7 +590,8 @@ class Harvester:
         listed_ids = {f.get("id") for f in listed if isinstance(f, dict)}
         targets, seen = [], set()
         for fork in [*listed, *known]:
-            if isinstance(fork, dict) and fork.get("full_name") and fork.get("id") not in seen:
+            # A refused name was logged by store_fork's write; it is never asked.
+            if isinstance(fork, dict) and not full_name_problem(fork.get("full_name")) and fork.get("id") not in seen:
                 seen.add(fork.get("id"))
                 # Unchanged: listed as before, or the whole list unchanged (304: nothing listed).
                 unchanged = fork["id"] not in changed and (fork["id"] in listed_ids or not listed)

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable
 import sqlite_utils
 from sqlite_utils.db import quote_identifier
 
+from civicbot.names import full_name_problem
+
 from .schema import is_plausible, utc_text
 from .transaction import write_transaction
 
@@ -194,6 +196,9 @@ def upsert_repo(db: sqlite_utils.Database, repo: dict, prov: Provenance, rule: B
     """Upsert a repository object (full, or `minimal` from a fork list) and its name history."""
     repo_id = _need(repo, "id", "repo")
     full_name = _need(repo, "full_name", "repo", str)
+    problem = full_name_problem(full_name)
+    if problem:  # it would become a request path (forks, renames, owners' repo lists)
+        raise PayloadError(f"repo {repo_id}: field 'full_name': {problem}")
     owner_id = upsert_user(db, repo.get("owner"), prov, rule)
     row = {
         "id": repo_id, "full_name": full_name, "owner": full_name.split("/")[0], "owner_id": owner_id,
