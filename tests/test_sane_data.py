@@ -9,8 +9,8 @@ from civicbot.config import Config
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.metrics import write_all_metrics
-from civicbot.store import open_store
 from civicbot.sandbox import World
+from civicbot.store import open_store
 from civicbot.store.schema import is_plausible
 from civicbot.triage.score import score_family
 from harvest_helpers import family_config
@@ -166,4 +166,31 @@ def test_a_repo_renamed_to_a_hostile_name_fails_without_a_request_to_it(sim_fact
     assert "repo name '../../x' is not a GitHub repo name" in again.failed["copycat/covid19-city"]
     assert not escaped(sim), escaped(sim)
     assert db.execute("SELECT full_name FROM repos WHERE id = 13").fetchone()[0] == "copycat/covid19-city"
+
+
+# -- a 404 inside a list ---------------------------------------------------------------------------
+
+ISSUES_PAGE_2 = {"kind": "404", "path": "/repos/Tokyo-Metro-Gov/covid19/issues", "page": 2, "times": 1}
+
+
+def test_a_stray_404_on_page_2_fails_the_repo_for_this_run_only(sim_factory, tmp_path):
+    sim = sim_factory(faults={"rules": [ISSUES_PAGE_2]})
+    result, db, _ = run(tiny_world(), sim, tmp_path, per_page=1)
+    assert result.outcome == "partial" and result.exit_code == 3
+    assert "in issues, though the repo answers" in result.failed["Tokyo-Metro-Gov/covid19"], result.failed
+    assert db.execute("SELECT status FROM repos WHERE id = 10").fetchone()[0] == "active"
+    assert "/repositories/10" in [r["path"] for r in sim_log(sim)]  # the repo itself was asked
+
+    again, db, _ = run(tiny_world(), sim, tmp_path, per_page=1)  # the fault is spent: all is read
+    assert again.outcome == "complete", again.failed
+    assert db.execute("SELECT status FROM repos WHERE id = 10").fetchone()[0] == "active"
+    assert db["items"].count_where("repo_id = 10") == 4
+
+
+def test_a_404_in_a_list_and_from_the_repo_itself_marks_it_gone(sim_factory, tmp_path):
+    deleted = {"kind": "404", "path": "/repositories/10"}
+    sim = sim_factory(faults={"rules": [ISSUES_PAGE_2, deleted]})
+    result, db, _ = run(tiny_world(), sim, tmp_path, per_page=1)
+    assert "Tokyo-Metro-Gov/covid19: gone" in result.skipped and not result.failed, (result.skipped, result.failed)
+    assert db.execute("SELECT status FROM repos WHERE id = 10").fetchone()[0] == "gone"
 

@@ -182,9 +182,16 @@ class Harvester:
             except TakenDown:
                 self._lost(repo_id, "taken_down", _Target(full_name, 0))
                 return []
-            except NotFound:  # deleted while we read it
-                self._lost(repo_id, "gone", _Target(full_name, 0))
-                return []
+            except NotFound as exc:
+                # Gone only when the repo itself answers 404 (deleted while we read it); a stray 404
+                # inside a list, say on page 2, fails the repo for this run and the next retries.
+                try:
+                    self.client.get_json(f"/repositories/{repo_id}")
+                except NotFound:
+                    self._lost(repo_id, "gone", _Target(full_name, 0))
+                    return []
+                raise TransientError(exc.path, 404, f"{exc.github_message} in {resource}, though the repo "
+                                                    "answers: retried next run") from None
             except Gone as exc:  # 410: e.g. issues disabled, as on most forks
                 self.result.skipped.append(f"{full_name} {resource}: {exc.github_message}")
                 with write_transaction(self.db):

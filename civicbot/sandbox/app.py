@@ -155,7 +155,7 @@ class Simulator:
         bucket = self.quota.bucket(caller.identity, resource, caller.limits[resource])
         free = path == "/rate_limit"
 
-        rule = self.faults.pick(request.method, path)
+        rule = self.faults.pick(request.method, path, request.args.get("page"))
         if rule is not None:
             entry["fault"] = rule.kind
             fault_response = self._fault(rule, request)
@@ -214,6 +214,8 @@ class Simulator:
                     "status": "403"}
             headers = {"Retry-After": str(rule.retry_after)} if kind == "secondary" else {}
             return _json_response(body, 403, headers)
+        if kind == "404":
+            return _json_response({"message": "Not Found", "documentation_url": DOCS, "status": "404"}, 404)
         if kind == "429":
             return _json_response({"message": "Too Many Requests", "documentation_url": DOCS, "status": "429"},
                                   429, {"Retry-After": str(rule.retry_after)})
