@@ -3,16 +3,25 @@ a stray 404 inside a list, and config or paths that are not regular files (issue
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+
+import pytest
 import requests
 
-from civicbot.config import Config
+from civicbot.config import Config, ConfigError, load_config
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.metrics import write_all_metrics
 from civicbot.sandbox import World
-from civicbot.store import open_store
+from civicbot.store import StoreError, open_store
 from civicbot.store.schema import is_plausible
 from civicbot.triage.score import score_family
+from conftest import ROOT
 from harvest_helpers import family_config
 from worlds import TOKEN, tiny_world
 
@@ -194,3 +203,87 @@ def test_a_404_in_a_list_and_from_the_repo_itself_marks_it_gone(sim_factory, tmp
     assert "Tokyo-Metro-Gov/covid19: gone" in result.skipped and not result.failed, (result.skipped, result.failed)
     assert db.execute("SELECT status FROM repos WHERE id = 10").fetchone()[0] == "gone"
 
+
+# -- config and paths -------------------------------------------------------------------------------
+
+MINIMAL = "name: x\nupstream: a/b\ngithub: {token_env: []}\n"
+
+
+def civicbot_cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """`civicbot ARGS` in tmp_path, its memory capped: without the size caps, /dev/zero would be
+    read until the cap ends it (a failure, not a hung test machine)."""
+    def cap_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "civicbot.cli", *args], cwd=tmp_path, env=env, timeout=120,
+                          capture_output=True, text=True, preexec_fn=cap_memory)
+
+
+def assert_refused(tmp_path, proc, *expected: str) -> None:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, (proc.returncode, proc.stderr[-2000:])
+    assert all(e in lines[0] for e in expected), lines[0]
+    assert not list(tmp_path.glob("**/*.db")) and not (tmp_path / "var").exists()  # nothing written
+
+
+@pytest.fixture
+def odd_paths(tmp_path) -> dict[str, str]:
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    return {"/dev/zero": "is a device or other special file, not a regular file",
+            str(tmp_path / "adir"): "is a directory, not a file", str(tmp_path / "loop"): "is a symlink loop"}
+
+
+def test_a_database_path_that_is_no_regular_file_is_refused_in_one_line(tmp_path, odd_paths):
+    for n, (path, reason) in enumerate(odd_paths.items()):
+        config = tmp_path / f"db{n}.yml"
+        config.write_text(MINIMAL + f"database: {{path: '{path}'}}\n", encoding="utf-8")
+        assert_refused(tmp_path, civicbot_cli(tmp_path, "harvest", "-c", str(config)), "database.path", reason)
+        with pytest.raises(StoreError, match=reason):  # the library refuses it too
+            open_store(path)
+
+
+def test_a_token_file_that_is_no_regular_file_or_too_large_is_refused_in_one_line(tmp_path, odd_paths):
+    (tmp_path / "huge").write_text("ghp_" + "a" * 36 + "\n" + "#" * 100_000 + "\n", encoding="utf-8")
+    cases = {**odd_paths, str(tmp_path / "huge"): "is larger than 64,000 bytes"}
+    for n, (path, reason) in enumerate(cases.items()):
+        config = tmp_path / f"token{n}.yml"
+        config.write_text(MINIMAL.replace("token_env: []", f"token_env: [], token_file: '{path}'"), encoding="utf-8")
+        assert_refused(tmp_path, civicbot_cli(tmp_path, "harvest", "-c", str(config)), reason)
+
+
+def test_a_config_file_that_is_no_regular_file_too_large_or_too_deep_is_refused_in_one_line(tmp_path):
+    assert_refused(tmp_path, civicbot_cli(tmp_path, "harvest", "-c", "/dev/zero"), "/dev/zero: is a device")
+    large = tmp_path / "large.yml"
+    large.write_text(MINIMAL + "# " + "x" * 1_100_000 + "\n", encoding="utf-8")
+    assert_refused(tmp_path, civicbot_cli(tmp_path, "harvest", "-c", str(large)), "is larger than 1,000,000 bytes")
+    deep = tmp_path / "deep.yml"
+    deep.write_text(MINIMAL + "title: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert_refused(tmp_path, civicbot_cli(tmp_path, "harvest", "-c", str(deep)), "nested deeper than 50 levels")
+    total = tmp_path / "total.yml"
+    total.write_text(MINIMAL.replace("token_env: []", "token_env: [], retry: {total: " + "1" + "0" * 30 + "}"),
+                     encoding="utf-8")
+    assert_refused(tmp_path, civicbot_cli(tmp_path, "harvest", "-c", str(total)),
+                   "github.retry.total: Input should be less than or equal to 20")
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("github.retry.backoff_factor", 1e9), ("github.retry.max_rate_limit_wait", 1e12),
+    ("github.retry.secondary_rate_wait", 1e12), ("github.throttle.seconds_between_requests", 1e6),
+    ("github.throttle.seconds_between_writes", 1e6), ("github.timeout", 1e9),
+    ("github.rate_limit_reserve", 10 ** 30), ("discovery.forks.max_depth", 10 ** 6),
+    ("discovery.shared_root.max_candidates", 10 ** 12), ("triage.max_per_repo_per_run", 10 ** 12),
+    ("triage.max_per_repo_per_week", 10 ** 12), ("triage.min_history", 10 ** 12),
+    ("schedule.misfire_grace_seconds", 10 ** 12), ("schedule.heartbeat_seconds", 1e12),
+])
+def test_every_numeric_setting_is_bounded(tmp_path, setting, value):
+    *parents, key = setting.split(".")
+    text = MINIMAL if parents[0] != "github" else "name: x\nupstream: a/b\n"
+    inner: object = {key: value}
+    for parent in reversed(parents[1:]):
+        inner = {parent: inner}
+    path = tmp_path / "c.yml"
+    path.write_text(f"{text}{parents[0]}: {json.dumps(inner)}\n", encoding="utf-8")  # JSON is YAML
+    with pytest.raises(ConfigError, match=re.escape(f"{setting}: Input should be less than or equal to")):
+        load_config(path)

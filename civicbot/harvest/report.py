@@ -23,7 +23,7 @@ def run_harvest(config: Config, *, repos: list[str] | None = None, full: bool = 
     try:
         tokens = resolve_tokens(config)
     except ConfigError as exc:
-        console.print(f"civicbot: {exc}", markup=False)
+        console.print(f"civicbot: {exc}", markup=False, soft_wrap=True)  # one line, whatever the width
         return 2
     if not tokens and not quiet:
         console.print("civicbot: no token found (github.token_env / token_file): harvesting unauthenticated, "
