@@ -166,7 +166,7 @@ class Harvester:
             write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
         full_name = self.db["repos"].get(repo_id)["full_name"]
         if full_name_problem(full_name):  # stored by an older civicbot: never let it into a path
-            raise TransientError(f"/repositories/{repo_id}", 0, f"stored full_name refused: {full_name_problem(full_name)}")
+            raise TransientError(f"/repositories/{repo_id}", 0, f"stored name refused: {full_name_problem(full_name)}")
         path = f"/repos/{full_name}"
         for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
                                  ("comments", self._comments), ("events", self._events),
@@ -187,8 +187,8 @@ class Harvester:
                 # inside a list, say on page 2, fails the repo for this run and the next retries.
                 try:
                     self.client.get_json(f"/repositories/{repo_id}")
-                except NotFound:
-                    self._lost(repo_id, "gone", _Target(full_name, 0))
+                except (NotFound, Gone) as lost:
+                    self._lost(repo_id, "taken_down" if isinstance(lost, TakenDown) else "gone", _Target(full_name, 0))
                     return []
                 raise TransientError(exc.path, 404, f"{exc.github_message} in {resource}, though the repo "
                                                     "answers: retried next run") from None
@@ -256,8 +256,7 @@ class Harvester:
 
     def _write_page(self, repo_id: int, resource: str, page: Page, writer,
                     state: dict[str, Any] | Callable[[list], dict[str, Any]]) -> list:
-        """Write a page's items and the resource's new sync state in one transaction; return the
-        items written. `state` may be a function of those items: a refused item moves no cursor."""
+        """Write a page's items and its sync state (or a function of the items written) at once."""
         accepted = []
         with write_transaction(self.db):
             for item in page.items or []:
@@ -270,13 +269,11 @@ class Harvester:
             write.save_sync_state(self.db, repo_id, resource, self.prov.run_id,
                                   **(state(accepted) if callable(state) else state))
         self.result.items_written += len(accepted)
-        self.progress({"kind": "page", "resource": resource, "items": len(accepted),
-                       "quota": self.client.quota.remaining})
+        self.progress({"kind": "page", "resource": resource, "items": len(accepted), "quota": self.client.quota.remaining})
         return accepted
 
     def _stored_cursor(self, repo_id: int, resource: str, state: dict[str, Any]) -> str | None:
-        """The resource's cursor, or None when it is an implausible time (a store poisoned by an
-        earlier version): the list is then read from the start again, and the cursor heals."""
+        """The cursor, or None when it is an implausible time (left by an older civicbot): read again."""
         cursor = None if self.full else state["cursor"]
         if cursor and write.is_timestamp(cursor) and not is_plausible(cursor):
             self.result.skipped.append(f"{resource} in repo {repo_id}: stored cursor {cursor[:40]} is implausible "
