@@ -6,6 +6,7 @@ docs/schema.md describes every table and column; tests/test_store_schema.py keep
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, NamedTuple
 
@@ -23,7 +24,16 @@ PLAUSIBLE_FROM = "2008-01-01T00:00:00Z"
 
 def plausible_until(now: datetime | None = None) -> str:
     """The latest plausible timestamp: a day after `now` (default: this clock), as stored text."""
-    return utc_text((now or datetime.now(timezone.utc)) + timedelta(days=1))
+    global _until
+    if now is not None:
+        return utc_text(now + timedelta(days=1))
+    minute = int(time.time() // 60)  # every stored date is checked: work it out once a minute
+    if _until[0] != minute:
+        _until = (minute, utc_text(datetime.now(timezone.utc) + timedelta(days=1)))
+    return _until[1]
+
+
+_until: tuple[int, str] = (-1, "")
 
 
 def is_plausible(text: str, until: str | None = None) -> bool:
