@@ -15,22 +15,55 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, get_args, get_origin
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
+
+from civicbot.config_values import (  # noqa: F401 (cron_trigger and the name rules: importable from here too)
+    GITHUB_TOKEN_RE,
+    OWNER_RE,
+    REPO_NAME_RE,
+    REPO_PATTERN,
+    RESOURCES,
+    SECRET_KEY_RE,
+    SECRET_KEYS_ALLOWED,
+    TOKEN_ADVICE,
+    BaseUrl,
+    Cron,
+    EnvName,
+    FilePath,
+    LocalPath,
+    Login,
+    MuniCode,
+    NonEmpty,
+    Pattern,
+    PrefCode,
+    RepoName,
+    Resource,
+    Seconds,
+    Slug,
+    TimeZoneName,
+    Topic,
+    cron_trigger,
+)
+from civicbot.names import shown as _shown
+from civicbot.paths import FileProblem, read_capped
+
+# Far above any real config or token file, far below what would exhaust memory (-c /dev/zero).
+CONFIG_MAX_BYTES = 1_000_000
+TOKEN_FILE_MAX_BYTES = 64_000
+# A config is a few levels deep; a deeper YAML document is a mistake or an attack (PyYAML
+# recurses per level: thousands of levels end in a RecursionError).
+YAML_MAX_DEPTH = 50
 
 __all__ = [
     "Config", "ConfigError", "ConfigIssue", "RESOURCES", "config_json_schema", "load_config",
@@ -67,165 +100,6 @@ class ConfigError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Value rules shared by several fields
-
-# GitHub: an owner is 1-39 letters, digits or hyphens, not starting with a hyphen (old accounts
-# may have doubled or trailing hyphens, so those are allowed); a repo name is 1-100 letters,
-# digits, '.', '_' or '-'. Together these rule out spaces, extra slashes and '..' traversal.
-OWNER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
-REPO_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
-REPO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"
-# Logins are owners, plus the "[bot]" suffix GitHub gives app accounts.
-LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?")
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-TOPIC_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")
-GITHUB_TOKEN_RE = re.compile(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}")
-SECRET_KEY_RE = re.compile(r"token|password|passwd|secret|api[_-]?key|credential", re.IGNORECASE)
-SECRET_KEYS_ALLOWED = {"token_env", "token_file"}  # they name where a token is, not the token
-TOKEN_ADVICE = "tokens belong in an environment variable (github.token_env) or a token file (github.token_file), never in the config"
-
-RESOURCES = ("repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits")
-Resource = Literal["repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits"]
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """`value` quoted for an error message, cut short when long: a one-line error stays short."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(str(value)):,} characters)"
-
-
-def _check_repo(value: str) -> str:
-    owner, slash, name = value.partition("/")
-    if not slash:
-        raise ValueError(f"expected owner/name, like Tokyo-Metro-Gov/covid19, got {_shown(value)}")
-    if not OWNER_RE.fullmatch(owner):
-        raise ValueError(f"owner {_shown(owner)} is not a GitHub account name (1-39 letters, digits or hyphens)")
-    if not REPO_NAME_RE.fullmatch(name) or name in {".", ".."}:
-        raise ValueError(f"repo name {_shown(name)} is not a GitHub repo name (1-100 letters, digits, '.', '_' or '-')")
-    if name.lower().endswith(".git"):
-        raise ValueError(f"write the repo name without '.git': {_shown(value[:-4])}")
-    return value
-
-
-def _check_login(value: str) -> str:
-    if not LOGIN_RE.fullmatch(value):
-        raise ValueError(f"{_shown(value)} is not a GitHub login")
-    return value
-
-
-def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as e:
-        raise ValueError(f"pattern {_shown(value)} is not a valid regular expression: {e}") from None
-    return value
-
-
-def _check_env_name(value: str) -> str:
-    if not ENV_NAME_RE.fullmatch(value):
-        raise ValueError(f"{_shown(value)} is not an environment variable name (letters, digits, '_')")
-    return value
-
-
-def _check_topic(value: str) -> str:
-    if not TOPIC_RE.fullmatch(value):
-        raise ValueError(f"{_shown(value)} is not a GitHub topic (lowercase letters, digits, hyphens; up to 50)")
-    return value
-
-
-def _quoted_code(value: Any) -> Any:
-    # YAML reads `pref_code: 01` as the number 1 (and 01100 as octal), losing the leading zero.
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise ValueError(f'write the code as a quoted string, like "01" (YAML read {value} as a number)')
-    return value
-
-
-def _check_pref_code(value: str) -> str:
-    if not (re.fullmatch(r"\d\d", value) and 1 <= int(value) <= 47):
-        raise ValueError(f'{_shown(value)} is not a JIS X 0401 prefecture code ("01" to "47")')
-    return value
-
-
-def _check_muni_code(value: str) -> str:
-    if not re.fullmatch(r"\d{5,6}", value):
-        raise ValueError(f"{_shown(value)} is not a municipality code (5 digits, or 6 with the check digit)")
-    return value
-
-
-def _check_base_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
-        raise ValueError(f"{_shown(value)} is not an http(s) URL with a host")
-    if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ValueError("the base URL takes no query or fragment")
-    if parts.username or parts.password:
-        raise ValueError(f"the base URL takes no credentials; {TOKEN_ADVICE}")
-    try:
-        parts.port  # raises on a bad port such as :99999
-    except ValueError:
-        raise ValueError(f"{_shown(value)} has a bad port") from None
-    return value.rstrip("/")
-
-
-def _check_time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{_shown(value)} is not a known IANA time zone, like Asia/Tokyo or UTC") from None
-    return value
-
-
-def cron_trigger(expression: str, timezone: str = "UTC"):
-    """An APScheduler CronTrigger for a crontab line: 5 fields (minute hour day month weekday), or
-    6 fields with seconds first (second minute hour day month weekday), for tests and demos."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expression.split()
-    if len(fields) == 6:
-        second, minute, hour, day, month, day_of_week = fields
-        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=day_of_week, timezone=timezone)
-    return CronTrigger.from_crontab(expression, timezone=timezone)
-
-
-def _check_cron(value: str) -> str:
-    try:
-        cron_trigger(value)
-    except (ValueError, TypeError) as e:
-        reason = " ".join(str(e).split()) or type(e).__name__
-        raise ValueError(f"{_shown(value)} is not a cron expression (5 fields: minute hour day month weekday, "
-                         f"or 6 with seconds first): {reason}") from None
-    return value
-
-
-def _expand_user(value: Path) -> Path:
-    if any(ord(ch) < 32 for ch in str(value)):  # the OS refuses NUL; other control characters are typos
-        raise ValueError(f"{_shown(str(value))} holds a control character; a file path cannot")
-    return value.expanduser()
-
-
-RepoName = Annotated[str, AfterValidator(_check_repo), WithJsonSchema({"type": "string", "pattern": REPO_PATTERN})]
-Login = Annotated[str, AfterValidator(_check_login)]
-Pattern = Annotated[str, AfterValidator(_check_regex), WithJsonSchema({"type": "string", "format": "regex"})]
-EnvName = Annotated[str, AfterValidator(_check_env_name), WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"})]
-Topic = Annotated[str, AfterValidator(_check_topic), WithJsonSchema({"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,49}$"})]
-PrefCode = Annotated[str, BeforeValidator(_quoted_code), AfterValidator(_check_pref_code),
-                     WithJsonSchema({"type": "string", "pattern": r"^(0[1-9]|[1-3][0-9]|4[0-7])$"})]
-MuniCode = Annotated[str, BeforeValidator(_quoted_code), AfterValidator(_check_muni_code),
-                     WithJsonSchema({"type": "string", "pattern": r"^[0-9]{5,6}$"})]
-LocalPath = Annotated[Path, AfterValidator(_expand_user)]
-BaseUrl = Annotated[str, AfterValidator(_check_base_url),
-                    WithJsonSchema({"type": "string", "format": "uri", "pattern": r"^https?://[^?#\s]+$"})]
-
-
-Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-NonEmpty = Annotated[str, Field(min_length=1)]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
-TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
-Cron = Annotated[str, AfterValidator(_check_cron)]
-
-
-# ---------------------------------------------------------------------------------------------
 # Models
 
 
@@ -240,14 +114,14 @@ class Titles(Strict):
 
 
 class RetrySettings(Strict):
-    total: int = Field(5, ge=0, description="Retries of a failed request (5xx, connection errors) before giving up.")
-    backoff_factor: Seconds = Field(1.0, description="Exponential backoff: wait backoff_factor * 2**(n-1) seconds before retry n.")
+    total: int = Field(5, ge=0, le=20, description="Retries of a failed request (5xx, connection errors) before giving up.")
+    backoff_factor: Seconds = Field(1.0, le=60, description="Exponential backoff: wait backoff_factor * 2**(n-1) seconds before retry n.")
     max_rate_limit_wait: Seconds = Field(
-        3600.0,
+        3600.0, le=86_400,
         description="Longest wait, in seconds, for a rate-limit reset; a later reset stops the harvest "
                     "(it resumes on the next run). GitHub's primary limit resets hourly.")
     secondary_rate_wait: Seconds = Field(
-        60.0,
+        60.0, le=3600,
         description="Wait, in seconds, after a secondary rate limit that gives no Retry-After "
                     "(GitHub asks for at least a minute).")
 
@@ -258,9 +132,9 @@ class ThrottleSettings(Strict):
     # On a token shared with other tools, set 0.25 or more. Writes keep GitHub's advice of at
     # least one second between content-creating requests (labelling).
     seconds_between_requests: Seconds = Field(
-        0.0, description="Pause, in seconds, between any two requests (0: none; 0.25 or more on a shared token).")
+        0.0, le=60, description="Pause, in seconds, between any two requests (0: none; 0.25 or more on a shared token).")
     seconds_between_writes: Seconds = Field(
-        1.0, description="Pause, in seconds, between two writes (POST/PATCH/PUT/DELETE); GitHub asks for at least 1.")
+        1.0, le=60, description="Pause, in seconds, between two writes (POST/PATCH/PUT/DELETE); GitHub asks for at least 1.")
 
 
 class GitHubSettings(Strict):
@@ -272,14 +146,14 @@ class GitHubSettings(Strict):
         ["GITHUB_TOKEN"],
         description="Names of environment variables holding a token each, read in order; unset ones "
                     "are skipped. Never put a token itself in the config.")
-    token_file: LocalPath | None = Field(
+    token_file: FilePath | None = Field(
         None,
         description="File with tokens, one per line (blank lines and # comments ignored). A relative "
                     "path resolves against the current working directory; ~ is expanded.")
     per_page: int = Field(100, ge=1, le=100, description="Items per page of list requests (GitHub allows 1 to 100).")
     rate_limit_reserve: int = Field(
-        200, ge=0, description="Requests of the hourly quota the harvester leaves unused, kept for labelling.")
-    timeout: float = Field(30.0, gt=0, allow_inf_nan=False, description="Timeout of one request, in seconds.")
+        200, ge=0, le=1_000_000, description="Requests of the hourly quota the harvester leaves unused, kept for labelling.")
+    timeout: float = Field(30.0, gt=0, le=600, allow_inf_nan=False, description="Timeout of one request, in seconds.")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry policy for failed requests.")
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings, description="Pauses between requests.")
 
@@ -349,7 +223,7 @@ class HarvestSettings(Strict):
 class ForkDiscovery(Strict):
     enabled: bool = Field(True, description="Find derivatives among the upstream's forks on GitHub.")
     recursive: bool = Field(True, description="Also follow forks of forks, down to max_depth.")
-    max_depth: int = Field(3, ge=1, description="How many fork generations to follow when recursive (1: direct forks only).")
+    max_depth: int = Field(3, ge=1, le=20, description="How many fork generations to follow when recursive (1: direct forks only).")
 
 
 class SharedRootDiscovery(Strict):
@@ -361,7 +235,7 @@ class SharedRootDiscovery(Strict):
     topics: list[Topic] = Field([], description="GitHub topics whose repos are candidates.")
     owners_other_repos: bool = Field(
         True, description="Also take as candidates the other repos of owners already known to have a derivative.")
-    max_candidates: int = Field(500, ge=1, description="Most candidate repos to check for the shared root commit per run.")
+    max_candidates: int = Field(500, ge=1, le=100_000, description="Most candidate repos to check for the shared root commit per run.")
 
 
 class ListedDerivative(Strict):
@@ -400,7 +274,7 @@ class DiscoverySettings(Strict):
 
 
 class DatabaseSettings(Strict):
-    path: LocalPath = Field(
+    path: FilePath = Field(
         Path("var/civicbot.db"),
         description="SQLite database file. A relative path resolves against the current working "
                     "directory (not the config file's folder); ~ is expanded.")
@@ -421,9 +295,9 @@ class TriageSettings(Strict):
                           "(default: the token's login, asked from GitHub when labelling).")
     threshold: float = Field(
         0.5, ge=0, le=1, description="Least calibrated probability for civicbot to propose or add the label.")
-    max_per_repo_per_run: int = Field(3, ge=0, description="Most labels proposed or added per repo in one run.")
+    max_per_repo_per_run: int = Field(3, ge=0, le=10_000, description="Most labels proposed or added per repo in one run.")
     max_per_repo_per_week: int = Field(
-        5, ge=0, description="Most labels added per repo in any 7 days (label_audit rows 'applied').")
+        5, ge=0, le=10_000, description="Most labels added per repo in any 7 days (label_audit rows 'applied').")
     comment: bool = Field(
         False, description="Also post a short bilingual (Japanese/English) comment when adding the label "
                            "(off: silent mode).")
@@ -442,7 +316,7 @@ class TriageSettings(Strict):
          "enhancement": ["enhancement", "improve", "improvement", "refactoring"]},
         description="Synonym groups of label names (group name: names); each group is one model feature.")
     min_history: int = Field(
-        30, ge=1, description="Least number of positive examples (maintainer-added GFI labels) before the "
+        30, ge=1, le=1_000_000, description="Least number of positive examples (maintainer-added GFI labels) before the "
                               "model is trained; below it the documented heuristic scores issues.")
 
 
@@ -469,10 +343,10 @@ class ScheduleSettings(Strict):
         Path("var/publish"), description="Folder the scheduled publish job writes the bundle to "
                                          "(relative to the current working directory).")
     misfire_grace_seconds: int = Field(
-        300, ge=1, description="A job that could not start at its time (busy or paused) still runs if at most "
+        300, ge=1, le=604_800, description="A job that could not start at its time (busy or paused) still runs if at most "
                                "this many seconds late; later, it waits for its next time.")
     heartbeat_seconds: float = Field(
-        5.0, gt=0, allow_inf_nan=False, description="How often, in seconds, the daemon updates its heartbeat row.")
+        5.0, gt=0, le=3600, allow_inf_nan=False, description="How often, in seconds, the daemon updates its heartbeat row.")
 
 
 class Config(Strict):
@@ -539,11 +413,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 
 def _read_text(source: str) -> str:
     try:
-        raw = Path(source).read_bytes()
+        raw = read_capped(source, CONFIG_MAX_BYTES)
     except FileNotFoundError:
         raise ConfigError(source, [ConfigIssue("", "no such file")]) from None
-    except IsADirectoryError:
-        raise ConfigError(source, [ConfigIssue("", "is a directory, not a config file")]) from None
+    except FileProblem as e:
+        raise ConfigError(source, [ConfigIssue("", str(e).replace("not a file", "not a config file"))]) from None
     except OSError as e:
         raise ConfigError(source, [ConfigIssue("", f"cannot read: {e.strerror or e}")]) from None
     try:
@@ -556,7 +430,10 @@ def _read_text(source: str) -> str:
 
 def _parse(source: str, text: str) -> dict:
     try:
+        _check_depth(text)
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # _check_depth makes this unlikely; one line whatever happens
+        raise ConfigError(source, [ConfigIssue("", f"YAML nested too deeply (at most {YAML_MAX_DEPTH} levels)")]) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -568,6 +445,19 @@ def _parse(source: str, text: str) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigIssue("", f"the top level must be a mapping of settings, not a {_yaml_kind(data)}")])
     return data
+
+
+def _check_depth(text: str) -> None:
+    """Refuse a document nested deeper than YAML_MAX_DEPTH, reading its events (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > YAML_MAX_DEPTH:
+                raise yaml.MarkedYAMLError(problem=f"nested deeper than {YAML_MAX_DEPTH} levels",
+                                           problem_mark=event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _yaml_kind(value: Any) -> str:
@@ -666,9 +556,11 @@ def resolve_tokens(config: Config, environ: Mapping[str, str] = os.environ) -> l
 def _read_token_file(path: Path) -> list[str]:
     source = f"token file {path}"
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_capped(path, TOKEN_FILE_MAX_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(source, [ConfigIssue("", "no such file")]) from None
+    except FileProblem as e:
+        raise ConfigError(source, [ConfigIssue("", str(e))]) from None
     except UnicodeDecodeError:
         raise ConfigError(source, [ConfigIssue("", "not UTF-8 text")]) from None
     except OSError as e:

@@ -18,7 +18,7 @@ from civicbot.config import ConfigError, load_config
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
-from civicbot.store import open_store
+from civicbot.store import StoreError, open_store
 from civicbot.store import write
 from harvest_helpers import assert_store_equals_world, family_config, visible
 from sizes import HYPOTHESIS_EXAMPLES
@@ -337,10 +337,11 @@ def test_malformed_config_is_one_line_naming_the_file(tmp_path, text, expected):
 
 
 def test_database_path_pointing_at_a_directory(tmp_path):
-    """Not checked when loading (the path may not exist yet); opening the store then fails clearly."""
+    """Checked when loading when it exists (a new path is fine); opening the store checks it too."""
     path = tmp_path / "dir.yml"
     path.write_text(MINIMAL + f"database: {{path: '{tmp_path}'}}\n", encoding="utf-8")
-    config = load_config(path)
-    with pytest.raises(Exception) as caught:
-        open_store(config.database.path).execute("SELECT 1")
+    with pytest.raises(ConfigError, match="database.path: .* is a directory, not a file$"):
+        load_config(path)
+    with pytest.raises(StoreError, match="is a directory, not a file; the database must be a regular file") as caught:
+        open_store(tmp_path).execute("SELECT 1")
     assert "\n" not in str(caught.value)

@@ -21,13 +21,23 @@ import sqlite_utils
 
 from civicbot import __version__
 from civicbot.config import Config
+from civicbot.names import full_name_problem, is_branch, is_owner, shown
 from civicbot.store import write
 from civicbot.store.runs import settle_abandoned_runs
-from civicbot.store.schema import utc_text
+from civicbot.store.schema import is_plausible, utc_text
 from civicbot.store.transaction import write_transaction
 
-from .client import (GitHubClient, Gone, HarvestHTTPError, NotFound, Page, RateLimited, TakenDown, TransientError,
-                     Unanswered)
+from .client import (
+    GitHubClient,
+    Gone,
+    HarvestHTTPError,
+    NotFound,
+    Page,
+    RateLimited,
+    TakenDown,
+    TransientError,
+    Unanswered,
+)
 
 # What makes one item of a page unusable (logged and skipped; the rest of the page is kept).
 ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, AttributeError)
@@ -198,6 +208,8 @@ class Harvester:
         with write_transaction(self.db):
             write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
         full_name = self.db["repos"].get(repo_id)["full_name"]
+        if full_name_problem(full_name):  # stored by an older civicbot: never let it into a path
+            raise TransientError(f"/repositories/{repo_id}", 0, f"stored name refused: {full_name_problem(full_name)}")
         path = f"/repos/{full_name}"
         for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
                                  ("comments", self._comments), ("events", self._events),
@@ -213,9 +225,16 @@ class Harvester:
             except TakenDown:
                 self._lost(repo_id, "taken_down", _Target(full_name, 0))
                 return []
-            except NotFound:  # deleted while we read it
-                self._lost(repo_id, "gone", _Target(full_name, 0))
-                return []
+            except NotFound as exc:
+                # Gone only when the repo itself answers 404 (deleted while we read it); a stray 404
+                # inside a list, say on page 2, fails the repo for this run and the next retries.
+                try:
+                    self.client.get_json(f"/repositories/{repo_id}")
+                except (NotFound, Gone) as lost:
+                    self._lost(repo_id, "taken_down" if isinstance(lost, TakenDown) else "gone", _Target(full_name, 0))
+                    return []
+                raise TransientError(exc.path, 404, f"{exc.github_message} in {resource}, though the repo "
+                                                    "answers: retried next run") from None
             except Gone as exc:  # 410: e.g. issues disabled, as on most forks
                 self.result.skipped.append(f"{full_name} {resource}: {exc.github_message}")
                 with write_transaction(self.db):
@@ -256,12 +275,15 @@ class Harvester:
             # must not carry it into a store that gets published.
             self.result.skipped.append(f"{target.full_name}: private repo, not harvested")
             return None, False
-        with write_transaction(self.db):
-            repo_id = write.upsert_repo(self.db, page.body, self.prov, self.bot_rule)
-            if page.body["full_name"].lower() != target.full_name.lower() and not target.repo_id:
-                write.record_former_name(self.db, repo_id, target.full_name, self.prov)
-            write.save_sync_state(self.db, repo_id, "repo", self.prov.run_id, etag=page.etag,
-                                  last_modified=page.last_modified, complete=1)
+        try:
+            with write_transaction(self.db):
+                repo_id = write.upsert_repo(self.db, page.body, self.prov, self.bot_rule)
+                if page.body["full_name"].lower() != target.full_name.lower() and not target.repo_id:
+                    write.record_former_name(self.db, repo_id, target.full_name, self.prov)
+                write.save_sync_state(self.db, repo_id, "repo", self.prov.run_id, etag=page.etag,
+                                      last_modified=page.last_modified, complete=1)
+        except ITEM_ERRORS as exc:  # e.g. renamed to "../x": the repo fails this run, nothing stored
+            raise TransientError(path, 0, f"repo object refused: {exc}") from None
         self.result.items_written += 1
         return repo_id, True
 
@@ -275,21 +297,32 @@ class Harvester:
 
     # -- lists -------------------------------------------------------------------------------
 
-    def _write_page(self, repo_id: int, resource: str, page: Page, writer, state: dict[str, Any]) -> int:
-        """Write a page's items and the resource's new sync state in one transaction."""
-        written = 0
+    def _write_page(self, repo_id: int, resource: str, page: Page, writer,
+                    state: dict[str, Any] | Callable[[list], dict[str, Any]]) -> list:
+        """Write a page's items and its sync state (or a function of the items written) at once."""
+        accepted = []
         with write_transaction(self.db):
             for item in page.items or []:
                 try:
                     with write_transaction(self.db):  # a savepoint: a bad item is skipped, the page stays
                         writer(self.db, repo_id, item, self.prov, self.bot_rule)
-                    written += 1
+                    accepted.append(item)
                 except ITEM_ERRORS as exc:
                     self.result.skipped.append(f"{resource} in repo {repo_id}: {exc}")
-            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, **state)
-        self.result.items_written += written
-        self.progress({"kind": "page", "resource": resource, "items": written, "quota": self.client.quota.remaining})
-        return written
+            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id,
+                                  **(state(accepted) if callable(state) else state))
+        self.result.items_written += len(accepted)
+        self.progress({"kind": "page", "resource": resource, "items": len(accepted), "quota": self.client.quota.remaining})
+        return accepted
+
+    def _stored_cursor(self, repo_id: int, resource: str, state: dict[str, Any]) -> str | None:
+        """The cursor, or None when it is an implausible time (left by an older civicbot): read again."""
+        cursor = None if self.full else state["cursor"]
+        if cursor and write.is_timestamp(cursor) and not is_plausible(cursor):
+            self.result.skipped.append(f"{resource} in repo {repo_id}: stored cursor {cursor[:40]} is implausible "
+                                       "(more than a day ahead or before 2008); reading the list from the start")
+            return None
+        return cursor
 
     def _since_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict, writer) -> None:
         """A list read oldest-change first with `since`: the cursor advances with every page.
@@ -298,19 +331,25 @@ class Harvester:
         a refresh with no change answers 304 and costs nothing.
         """
         state = write.sync_state(self.db, repo_id, resource)
-        cursor = None if self.full else state["cursor"]
+        cursor = self._stored_cursor(repo_id, resource, state)
         request = {**params, **({"since": cursor} if cursor else {})}
-        etag = state["etag"] if state["complete"] and not self.full else None
+        etag = state["etag"] if state["complete"] and not self.full and cursor == state["cursor"] else None
         first_request, first_etag, changed = request, None, False
+
+        def advance(accepted: list) -> dict[str, Any]:
+            # Only items written move the cursor: a refused one (say, updated in the year 9999)
+            # would otherwise make every later run ask for changes after it, and see none.
+            nonlocal cursor
+            cursor = max(filter(None, [cursor, *(write.utc_or_none(i.get("updated_at")) for i in accepted)]),
+                         default=None)
+            return {"cursor": cursor, "etag": None, "complete": 0}
+
         for page in self.client.list_pages(f"{path}/{endpoint}", request, etag=etag):
             if page.not_modified:
                 return
             self._check_reserve()
             first_etag = first_etag or page.etag
-            newest = max((i.get("updated_at") for i in page.items if isinstance(i, dict) and i.get("updated_at")),
-                         default=None)
-            cursor = max(filter(None, [cursor, write.utc(newest) if newest else None]), default=None)
-            self._write_page(repo_id, resource, page, writer, {"cursor": cursor, "etag": None, "complete": 0})
+            self._write_page(repo_id, resource, page, writer, advance)
             changed = True
         request = {**params, **({"since": cursor} if cursor else {})}
         if request == first_request:  # the cursor did not move: this run's first ETag is the next run's
@@ -338,8 +377,8 @@ class Harvester:
         simply read again from the top next time (upserts make that harmless).
         """
         state = write.sync_state(self.db, repo_id, resource)
-        cursor = None if self.full else state["cursor"]
-        etag = None if self.full else state["etag"]
+        cursor = self._stored_cursor(repo_id, resource, state)
+        etag = None if self.full or cursor != state["cursor"] else state["etag"]
         newest, first_etag = None, None
         for index, page in enumerate(self.client.list_pages(f"{path}/{endpoint}", params, etag=etag)):
             if page.not_modified:
@@ -348,12 +387,12 @@ class Harvester:
             if index == 0:
                 first_etag = page.etag
             keys = [key(i) for i in page.items if isinstance(i, dict) and key(i) is not None]
-            newest = max(filter(None, [newest, *keys]), default=None)
             fresh = [i for i in page.items if not isinstance(i, dict) or cursor is None or key(i) is None
                      or key(i) >= cursor]
             page.items = fresh
-            self._write_page(repo_id, resource, page, writer,
-                             {"cursor": state["cursor"], "etag": state["etag"], "complete": 0})
+            accepted = self._write_page(repo_id, resource, page, writer,
+                                        {"cursor": state["cursor"], "etag": state["etag"], "complete": 0})
+            newest = max(filter(None, [newest, *(key(i) for i in accepted)]), default=None)  # refused ones move nothing
             if cursor is not None and len(fresh) < len(keys):
                 break  # reached what the last run had already stored
         new_cursor = max(filter(lambda k: k is not None, [cursor, newest]), default=None)
@@ -376,7 +415,7 @@ class Harvester:
                 return write.write_pull(db, rid, pull, prov, rule)
 
         self._newest_first_list(repo_id, path, "pulls", "pulls", {"state": "all", "sort": "updated", "direction": "desc"},
-                                write_pull, lambda p: write.utc(p.get("updated_at")) if p.get("updated_at") else None)
+                                write_pull, lambda p: write.utc_or_none(p.get("updated_at")))
 
     def _events(self, repo_id: int, path: str) -> None:
         # Events never change once made: their id is the cursor. Stored as text, compared as text:
@@ -451,7 +490,8 @@ class Harvester:
             owners = self.db.execute(
                 """SELECT r.owner, min(r.id) FROM discoveries d JOIN repos r ON r.id = d.repo_id
                    WHERE d.method = 'fork' GROUP BY lower(r.owner) ORDER BY lower(r.owner)""").fetchall()
-            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}, fork_id) for o, fork_id in owners]
+            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}, fork_id)
+                        for o, fork_id in owners if is_owner(o)]  # (stored by an older civicbot?)
         return sources
 
     def _discover_shared_roots(self, seen: set[str]) -> list[_Target]:
@@ -511,6 +551,9 @@ class Harvester:
         name = candidate["full_name"]
         if name.lower() in seen:
             return False
+        if full_name_problem(name):  # it would become /repos/{name}/commits
+            self.result.skipped.append(f"discovery {label}: candidate refused: {full_name_problem(name)}")
+            return False
         known = self.db.execute("SELECT outcome FROM candidates WHERE full_name = ?", [name]).fetchone()
         if known and not self.full:
             return False
@@ -542,8 +585,10 @@ class Harvester:
         if upstream_id is None or repo_id == upstream_id:
             return
         upstream, fork = self.db["repos"].get(upstream_id), self.db["repos"].get(repo_id)
-        path = (f"/repos/{upstream['full_name']}/compare/{upstream['default_branch'] or 'main'}..."
-                f"{fork['owner']}:{fork['default_branch'] or 'main'}")
+        branches = (upstream["default_branch"] or "main", fork["default_branch"] or "main")
+        if not all(map(is_branch, branches)):  # they become the compare path
+            return self.result.skipped.append(f"compare {fork['full_name']}: branch refused: {shown(branches)}")
+        path = f"/repos/{upstream['full_name']}/compare/{branches[0]}...{fork['owner']}:{branches[1]}"
         state = write.sync_state(self.db, repo_id, "compare")
         try:
             page = self.client.get_json(path, etag=None if self.full else state["etag"])
@@ -558,7 +603,8 @@ class Harvester:
             self.db["repo_compare"].upsert({
                 "repo_id": repo_id, "base_repo_id": upstream_id, "status": body.get("status"),
                 "ahead_by": body.get("ahead_by"), "behind_by": body.get("behind_by"), "merge_base_sha": base.get("sha"),
-                "merge_base_date": write.utc(((base.get("commit") or {}).get("committer") or {}).get("date")),
+                "merge_base_date": write.utc_or_none(((base.get("commit") or {}).get("committer") or {}).get("date"),
+                                                     plausible=False),  # git's date: anything goes
                 "checked_at": self.prov.harvested_at, **self.prov.columns()}, pk="repo_id")
             write.save_sync_state(self.db, repo_id, "compare", self.prov.run_id, etag=page.etag, complete=1)
 
@@ -591,7 +637,8 @@ class Harvester:
         listed_ids = {f.get("id") for f in listed if isinstance(f, dict)}
         targets, seen = [], set()
         for fork in [*listed, *known]:
-            if isinstance(fork, dict) and fork.get("full_name") and fork.get("id") not in seen:
+            # A refused name was logged by store_fork's write; it is never asked.
+            if isinstance(fork, dict) and not full_name_problem(fork.get("full_name")) and fork.get("id") not in seen:
                 seen.add(fork.get("id"))
                 # Unchanged: listed as before, or the whole list unchanged (304: nothing listed).
                 unchanged = fork["id"] not in changed and (fork["id"] in listed_ids or not listed)

@@ -19,11 +19,13 @@ loops are over scopes and periods, for the open issue age).
 from __future__ import annotations
 
 from functools import cached_property
+
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
 from civicbot.config import Config
+from civicbot.store.schema import PLAUSIBLE_FROM, plausible_until
 
 from .people import write_classification
 from .tables import replace_frame as _replace
@@ -81,7 +83,9 @@ def _utc(text: pd.Series) -> pd.Series:
     """Stored UTC text -> naive datetime64 (UTC); NULL -> NaT.
 
     The stored format (TIME_FORMAT, fixed width) is decoded on the bytes with numpy, many times
-    faster than strptime; anything that is not exactly that format goes to pandas' parser."""
+    faster than strptime; anything that is not exactly that format goes to pandas' parser.
+    Implausible times (schema.is_plausible), say the year 9999, are NaT: they would overflow."""
+    text = text.where(text.isna() | ((text >= PLAUSIBLE_FROM) & (text <= plausible_until())))
     values = text.to_numpy(dtype=object)
     missing = pd.isna(values)
     try:
@@ -142,12 +146,14 @@ def _text_dates(values, fmt: str = "%Y-%m-%d") -> pd.Series:
 
 
 def data_end(db: sqlite_utils.Database) -> str | None:
-    """The data's end: the latest item creation, close or merge, or comment, in the family (UTC)."""
-    return db.execute(f"""SELECT max(t) FROM (
-        SELECT max(created_at) AS t FROM items WHERE repo_id IN ({FAMILY_REPOS})
-        UNION ALL SELECT max(closed_at) FROM items WHERE repo_id IN ({FAMILY_REPOS})
-        UNION ALL SELECT max(merged_at) FROM items WHERE repo_id IN ({FAMILY_REPOS})
-        UNION ALL SELECT max(created_at) FROM comments WHERE repo_id IN ({FAMILY_REPOS}))""").fetchone()[0]
+    """The data's end: the latest item creation, close or merge, or comment, in the family (UTC);
+    implausible times (schema.is_plausible) are ignored."""
+    parts = [f"SELECT max({column}) AS t FROM {table} WHERE repo_id IN ({FAMILY_REPOS}) "
+             f"AND {column} BETWEEN :earliest AND :latest"
+             for table, column in (("items", "created_at"), ("items", "closed_at"), ("items", "merged_at"),
+                                   ("comments", "created_at"))]
+    return db.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})",
+                      {"earliest": PLAUSIBLE_FROM, "latest": plausible_until()}).fetchone()[0]
 
 
 def _users(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:

@@ -155,7 +155,7 @@ class Simulator:
         bucket = self.quota.bucket(caller.identity, resource, caller.limits[resource])
         free = path == "/rate_limit"
 
-        rule = self.faults.pick(request.method, path)
+        rule = self.faults.pick(request.method, path, request.args.get("page"))
         if rule is not None:
             entry["fault"] = rule.kind
             fault_response = self._fault(rule, request)
@@ -217,6 +217,8 @@ class Simulator:
                     "status": "403"}
             headers = {"Retry-After": str(rule.retry_after)} if kind == "secondary" else {}
             return _json_response(body, 403, headers)
+        if kind == "404":
+            return _json_response({"message": "Not Found", "documentation_url": DOCS, "status": "404"}, 404)
         if kind == "429":
             return _json_response({"message": "Too Many Requests", "documentation_url": DOCS, "status": "429"},
                                   429, {"Retry-After": str(rule.retry_after)})
@@ -602,7 +604,8 @@ class Simulator:
 
     def _view(self, repo: Repo, key: tuple, build) -> list:
         """Filtered, sorted item lists, cached until the repo changes (pages of one list share it)."""
-        full_key = (repo.id, repo.modified, len(repo.comments), len(repo.events)) + key
+        # version too: `modified` stays put when an item already claims a later date (the year 9999)
+        full_key = (repo.id, repo.modified, repo.version, len(repo.comments), len(repo.events)) + key
         with self._views_lock:
             if full_key in self._views:
                 self._views.move_to_end(full_key)

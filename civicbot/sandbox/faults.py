@@ -23,6 +23,7 @@ KINDS = {
     "stall": "the response is held for stall_seconds (past the client's timeout), then sent",
     "truncate": "a 200 whose body stops halfway (Content-Length promises more)",
     "lost_answer": "the request is performed (a write changes the world), then the connection is reset unanswered",
+    "404": "404 Not Found, as GitHub answers for a missing repo (a stray one inside a list, with page)",
 }
 
 
@@ -40,11 +41,13 @@ class FaultRule:
     times: int | None = None  # fire at most this many times (None: no limit)
     retry_after: int = 1
     stall_seconds: float = 30.0
+    page: int | None = None  # only this page of a list (its `page` parameter; none is page 1)
     matched: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method in ("*", method.upper())) and fnmatch.fnmatchcase(path, self.path)
+    def matches(self, method: str, path: str, page: str | None = None) -> bool:
+        return ((self.method in ("*", method.upper())) and fnmatch.fnmatchcase(path, self.path)
+                and (self.page is None or str(self.page) == (page or "1")))
 
 
 class FaultPlan:
@@ -78,6 +81,8 @@ class FaultPlan:
             rule = FaultRule(**raw)
             if not 0.0 <= float(rule.rate) <= 1.0:
                 raise FaultPlanError(f"rules[{i}].rate must be between 0 and 1")
+            if rule.page is not None and (not isinstance(rule.page, int) or rule.page < 1):
+                raise FaultPlanError(f"rules[{i}].page must be a page number (1 or more)")
             rules.append(rule)
         return cls(rules, seed)
 
@@ -86,17 +91,17 @@ class FaultPlan:
             "seed": self.seed,
             "rules": [
                 {"kind": r.kind, "path": r.path, "method": r.method, "rate": r.rate, "after": r.after,
-                 "times": r.times, "retry_after": r.retry_after, "stall_seconds": r.stall_seconds,
+                 "times": r.times, "retry_after": r.retry_after, "stall_seconds": r.stall_seconds, "page": r.page,
                  "matched": r.matched, "fired": r.fired}
                 for r in self.rules
             ],
         }
 
-    def pick(self, method: str, path: str) -> FaultRule | None:
-        """The rule whose fault this request gets, or None."""
+    def pick(self, method: str, path: str, page: str | None = None) -> FaultRule | None:
+        """The rule whose fault this request gets, or None (`page`: the request's page parameter)."""
         with self._lock:
             for rule in self.rules:
-                if not rule.matches(method, path):
+                if not rule.matches(method, path, page):
                     continue
                 rule.matched += 1
                 if rule.matched <= rule.after or (rule.times is not None and rule.fired >= rule.times):

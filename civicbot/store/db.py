@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlite_utils
 
 from civicbot import __version__
+from civicbot.paths import path_problem
 from civicbot.store.schema import MIGRATIONS, Migration, utc_text
 
 # Long enough to outwait a harvester's write transaction or a WAL checkpoint; a reader under WAL
@@ -54,6 +55,9 @@ def open_store(
 ) -> sqlite_utils.Database:
     """Open (creating it and its folders if needed) the store at `path`, migrated to the latest schema."""
     path = Path(path)
+    problem = path_problem(path)  # a device, directory or symlink loop: one line, not a traceback
+    if problem:
+        raise StoreError(f"{path} {problem}; the database must be a regular file (or a new one)")
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     try:

@@ -6,7 +6,8 @@ docs/schema.md describes every table and column; tests/test_store_schema.py keep
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Callable, NamedTuple
 
 import sqlite_utils
@@ -14,6 +15,30 @@ import sqlite_utils
 # GitHub's own format, always UTC: text in this shape sorts in time order, so the metrics can
 # compare and range-scan timestamps as plain strings.
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+# GitHub opened in 2008: an earlier date, or one more than a day ahead of this clock, is a broken
+# or hostile answer. Taken as a cursor it would hide every later change; read by the metrics it
+# would overflow their arithmetic. Writers refuse such dates, readers ignore any already stored.
+PLAUSIBLE_FROM = "2008-01-01T00:00:00Z"
+
+
+def plausible_until(now: datetime | None = None) -> str:
+    """The latest plausible timestamp: a day after `now` (default: this clock), as stored text."""
+    global _until
+    if now is not None:
+        return utc_text(now + timedelta(days=1))
+    minute = int(time.time() // 60)  # every stored date is checked: work it out once a minute
+    if _until[0] != minute:
+        _until = (minute, utc_text(datetime.now(timezone.utc) + timedelta(days=1)))
+    return _until[1]
+
+
+_until: tuple[int, str] = (-1, "")
+
+
+def is_plausible(text: str, until: str | None = None) -> bool:
+    """Whether stored UTC text lies between 2008 and `until` (default: plausible_until())."""
+    return PLAUSIBLE_FROM <= text <= (until or plausible_until())
 
 
 def utc_text(moment: datetime | None = None) -> str:

@@ -15,7 +15,9 @@ from typing import Any, Callable, Iterable
 import sqlite_utils
 from sqlite_utils.db import quote_identifier
 
-from .schema import utc_text
+from civicbot.names import full_name_problem
+
+from .schema import is_plausible, utc_text
 from .transaction import write_transaction
 
 # Dates in GitHub JSON are already UTC `...Z`; anything else (an offset, fractions) is normalised.
@@ -37,22 +39,42 @@ class Provenance:
         return {"run_id": self.run_id, "harvested_at": self.harvested_at}
 
 
-def utc(value: Any, field: str = "") -> str | None:
-    """A GitHub timestamp as the store's UTC text, or None (PayloadError names `field` if given)."""
+def utc(value: Any, field: str = "", *, plausible: bool = True) -> str | None:
+    """A GitHub timestamp as the store's UTC text, or None (PayloadError names `field` if given).
+
+    GitHub's own dates (created, updated, closed...) must also be plausible (schema.is_plausible);
+    `plausible=False` is for git's dates, which a committer may set to anything."""
     if value in (None, ""):
         return None
     from datetime import datetime
 
+    where = f"field {field!r}: " if field else ""
     try:
         if isinstance(value, str) and _UTC.match(value):
             datetime.fromisoformat(value[:-1])  # the shape is right; is it a real date (not 02-30, 99:00)?
-            return value
-        if not isinstance(value, str):
+            text = value
+        elif not isinstance(value, str):
             raise TypeError
-        return utc_text(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        else:
+            text = utc_text(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except (TypeError, ValueError, OverflowError):
-        where = f"field {field!r}: " if field else ""
         raise PayloadError(f"{where}not a timestamp: {_safe(str(value))[:40]!r}") from None
+    if plausible and not is_plausible(text):
+        raise PayloadError(f"{where}implausible timestamp {text} (before 2008 or more than a day ahead)")
+    return text
+
+
+def is_timestamp(text: str) -> bool:
+    """Whether `text` has the store's timestamp shape (cursors also hold padded event ids)."""
+    return bool(_UTC.match(text))
+
+
+def utc_or_none(value: Any, *, plausible: bool = True) -> str | None:
+    """`utc(value)`, or None where it would refuse the value (to order items, not to store them)."""
+    try:
+        return utc(value, plausible=plausible)
+    except PayloadError:
+        return None
 
 
 def _safe(text: str) -> str:
@@ -174,6 +196,9 @@ def upsert_repo(db: sqlite_utils.Database, repo: dict, prov: Provenance, rule: B
     """Upsert a repository object (full, or `minimal` from a fork list) and its name history."""
     repo_id = _need(repo, "id", "repo")
     full_name = _need(repo, "full_name", "repo", str)
+    problem = full_name_problem(full_name)
+    if problem:  # it would become a request path (forks, renames, owners' repo lists)
+        raise PayloadError(f"repo {repo_id}: field 'full_name': {problem}")
     owner_id = upsert_user(db, repo.get("owner"), prov, rule)
     row = {
         "id": repo_id, "full_name": full_name, "owner": full_name.split("/")[0], "owner_id": owner_id,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from civicbot.config import Config
-from civicbot.store.schema import UTC_FORMAT
+from civicbot.store.schema import PLAUSIBLE_FROM, UTC_FORMAT, plausible_until
 
 CLOSING_RE = re.compile(r"(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s*#(\d+)", re.IGNORECASE)
 FILE_PATH_RE = re.compile(r"(?:[\w.-]+/)*[\w.-]+\.(?:json|vue|ts|js|md|yml|yaml|py|html|css|scss|csv|png|svg|txt)\b")
@@ -148,11 +148,16 @@ class History:
     def load(cls, db, config: Config, extra_bot_logins: set[str] | None = None) -> History:
         q = lambda sql: [dict(zip([d[0] for d in cur.description], row))  # noqa: E731
                          for cur in [db.execute(sql)] for row in cur.fetchall()]
-        items = q("""SELECT id, repo_id, number, is_pull_request, title, body, user_id, state, created_at,
-                     closed_at, merged_at FROM items""")
-        comments = q("SELECT id, item_id, user_id, body, created_at FROM comments")
-        events = q("""SELECT id, repo_id, item_id, event, actor_id, created_at, label_name, assignee_id,
-                      source_repo_id, source_number FROM issue_events""")
+        # Rows with an implausible time (schema.is_plausible; a store written before those were
+        # refused) are left out: date arithmetic on the year 9999 overflows.
+        sane = {c: f"({c} IS NULL OR {c} BETWEEN '{PLAUSIBLE_FROM}' AND '{plausible_until()}')"
+                for c in ("created_at", "closed_at", "merged_at")}
+        items = q(f"""SELECT id, repo_id, number, is_pull_request, title, body, user_id, state, created_at,
+                      closed_at, merged_at FROM items
+                      WHERE {sane['created_at']} AND {sane['closed_at']} AND {sane['merged_at']}""")
+        comments = q(f"SELECT id, item_id, user_id, body, created_at FROM comments WHERE {sane['created_at']}")
+        events = q(f"""SELECT id, repo_id, item_id, event, actor_id, created_at, label_name, assignee_id,
+                       source_repo_id, source_number FROM issue_events WHERE {sane['created_at']}""")
         # automation as civicbot.metrics.people decides (detected accounts too), once metrics have run
         automation = "OR coalesce((SELECT is_automation FROM accounts a WHERE a.user_id = u.id), 0)" \
             if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'accounts'").fetchone() else ""
