@@ -127,6 +127,11 @@ def _check_env_name(value: str) -> str:
     return value
 
 
+def _one_or_many(value: Any) -> Any:
+    # `token_env: GITHUB_TOKEN` names one variable as plainly as a one-element list does.
+    return [value] if isinstance(value, str) else value
+
+
 def _check_topic(value: str) -> str:
     if not TOPIC_RE.fullmatch(value):
         raise ValueError(f"{_shown(value)} is not a GitHub topic (lowercase letters, digits, hyphens; up to 50)")
@@ -208,6 +213,10 @@ RepoName = Annotated[str, AfterValidator(_check_repo), WithJsonSchema({"type": "
 Login = Annotated[str, AfterValidator(_check_login)]
 Pattern = Annotated[str, AfterValidator(_check_regex), WithJsonSchema({"type": "string", "format": "regex"})]
 EnvName = Annotated[str, AfterValidator(_check_env_name), WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"})]
+EnvNames = Annotated[list[EnvName], BeforeValidator(_one_or_many),
+                     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                                               {"type": "array", "items": {"type": "string",
+                                                                           "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}}]})]
 Topic = Annotated[str, AfterValidator(_check_topic), WithJsonSchema({"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,49}$"})]
 PrefCode = Annotated[str, BeforeValidator(_quoted_code), AfterValidator(_check_pref_code),
                      WithJsonSchema({"type": "string", "pattern": r"^(0[1-9]|[1-3][0-9]|4[0-7])$"})]
@@ -268,10 +277,11 @@ class GitHubSettings(Strict):
         "https://api.github.com",
         description="REST API root: https://api.github.com, https://HOST/api/v3 for GitHub Enterprise, "
                     "or the simulator's URL. http(s), without query, fragment or credentials.")
-    token_env: list[EnvName] = Field(
+    token_env: EnvNames = Field(
         ["GITHUB_TOKEN"],
         description="Names of environment variables holding a token each, read in order; unset ones "
-                    "are skipped. Never put a token itself in the config.")
+                    "are skipped (one name alone may be written as a string). Never put a token itself "
+                    "in the config.")
     token_file: LocalPath | None = Field(
         None,
         description="File with tokens, one per line (blank lines and # comments ignored). A relative "
