@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -40,6 +40,7 @@ from civicbot.config_values import (  # noqa: F401 (cron_trigger and the name ru
     BaseUrl,
     Cron,
     EnvName,
+    EnvNames,
     FilePath,
     LocalPath,
     Login,
@@ -142,10 +143,11 @@ class GitHubSettings(Strict):
         "https://api.github.com",
         description="REST API root: https://api.github.com, https://HOST/api/v3 for GitHub Enterprise, "
                     "or the simulator's URL. http(s), without query, fragment or credentials.")
-    token_env: list[EnvName] = Field(
+    token_env: EnvNames = Field(
         ["GITHUB_TOKEN"],
         description="Names of environment variables holding a token each, read in order; unset ones "
-                    "are skipped. Never put a token itself in the config.")
+                    "are skipped (one name alone may be written as a string). Never put a token itself "
+                    "in the config.")
     token_file: FilePath | None = Field(
         None,
         description="File with tokens, one per line (blank lines and # comments ignored). A relative "

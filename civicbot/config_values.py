@@ -145,6 +145,17 @@ RepoName = Annotated[str, AfterValidator(_check_repo), WithJsonSchema({"type": "
 Login = Annotated[str, AfterValidator(_check_login)]
 Pattern = Annotated[str, AfterValidator(_check_regex), WithJsonSchema({"type": "string", "format": "regex"})]
 EnvName = Annotated[str, AfterValidator(_check_env_name), WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"})]
+
+
+def _one_or_many(value: Any) -> Any:
+    # `token_env: GITHUB_TOKEN` names one variable as plainly as a one-element list does.
+    return [value] if isinstance(value, str) else value
+
+
+EnvNames = Annotated[list[EnvName], BeforeValidator(_one_or_many),
+                     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                                               {"type": "array", "items": {"type": "string",
+                                                                           "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}}]})]
 Topic = Annotated[str, AfterValidator(_check_topic), WithJsonSchema({"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,49}$"})]
 PrefCode = Annotated[str, BeforeValidator(_quoted_code), AfterValidator(_check_pref_code),
                      WithJsonSchema({"type": "string", "pattern": r"^(0[1-9]|[1-3][0-9]|4[0-7])$"})]

@@ -205,6 +205,19 @@ def test_tokens_from_env_vars_in_order(tmp_path):
     assert resolve_tokens(config, {"FIRST": " t1\n", "SECOND": "t2"}) == ["t1", "t2"]
 
 
+def test_one_token_env_name_may_be_a_string(tmp_path):
+    # The default reads as "GITHUB_TOKEN" in the docs: writing it that way must work.
+    config = config_from(tmp_path, MINIMAL + "github: {token_env: MY_TOKEN}\n")
+    assert config.github.token_env == ["MY_TOKEN"]
+    assert resolve_tokens(config, {"MY_TOKEN": "t1"}) == ["t1"]
+    with pytest.raises(ConfigError, match="github.token_env.0: 'MY-TOKEN' is not an environment variable name"):
+        config_from(tmp_path, MINIMAL + "github: {token_env: MY-TOKEN}\n")
+    with pytest.raises(ConfigError, match="github.token_env"):
+        config_from(tmp_path, MINIMAL + f"github: {{token_env: {FAKE_TOKEN}}}\n")  # a token is not a name
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate({"name": "t", "upstream": "a/b", "github": {"token_env": "MY_TOKEN"}}, config_json_schema())
+
+
 def test_no_token_at_all_is_allowed(tmp_path):
     assert resolve_tokens(config_from(tmp_path), {}) == []
 

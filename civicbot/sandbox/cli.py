@@ -36,6 +36,7 @@ def serve(world_path: Path, host: str, port: int, faults_path: Path | None, requ
     """Serve a world over HTTP until interrupted."""
     from .server import SandboxServer
 
+    click.echo(f"GitHub simulator: loading {world_path}...")  # seconds for a large world: say so first
     try:
         world = World.load(world_path)
         faults = FaultPlan.from_json(json.loads(faults_path.read_text(encoding="utf-8"))) if faults_path else None
