@@ -54,6 +54,7 @@ class Reply:
     pause: float = 0.0  # seconds between chunks
     drop: bool = False  # close the connection without answering
     chunked: bool = True  # chunks sent with Transfer-Encoding: chunked (False: as they are)
+    raw: bool = False  # chunks are the whole answer, status line and headers included
     max_seconds: float = 120.0  # a streamed body ends after this, whatever the client does
 
     @classmethod
@@ -83,6 +84,12 @@ class Reply:
         """`body` one byte every `every` seconds, with a Content-Length (each read gets a byte in time)."""
         return cls(200, {"Content-Type": "application/json", "Content-Length": str(len(body))},
                    chunks=(body[i:i + 1] for i in range(len(body))), pause=every, chunked=False, **kwargs)
+
+    @classmethod
+    def trickle_headers(cls, every: float = 0.5, **kwargs: Any) -> Reply:
+        """A status line and a header that never end, one byte every `every` seconds."""
+        head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60_000
+        return cls(chunks=(head[i:i + 1] for i in range(len(head))), pause=every, chunked=False, raw=True, **kwargs)
 
     @classmethod
     def dropped(cls) -> Reply:
@@ -136,6 +143,7 @@ class HostileServer:
 def _handler_class(server: HostileServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = 1 << 16  # headers and body in one write (unbuffered, delayed ACKs cost 40 ms a request)
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
@@ -147,6 +155,13 @@ def _handler_class(server: HostileServer) -> type[BaseHTTPRequestHandler]:
             server.record(request)
             reply = server.handler(request)
             if reply.drop:
+                self.close_connection = True
+                return
+            if reply.raw:
+                try:
+                    self._stream(reply, chunked=False)
+                except OSError:
+                    pass
                 self.close_connection = True
                 return
             self.send_response(reply.status)
