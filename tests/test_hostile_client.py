@@ -97,6 +97,15 @@ def test_a_next_link_off_the_origin_is_refused_and_gets_no_token(hostile, shape,
     assert "refused" in caplog.text and TOKEN not in caplog.text and TOKEN not in str(err.value)
 
 
+def test_a_last_link_off_the_origin_is_refused_too(hostile):
+    attacker = hostile(lambda req: Reply.json([{"sha": "stolen"}]))
+    github = hostile(lambda req: Reply.json([{"sha": "a"}], headers={
+        "Link": f'<@127.0.0.1:{attacker.port}/repos/o/r/commits?page=9>; rel="last"'}))
+    with pytest.raises(OriginRefused):
+        client(github.url).last_item("/repos/o/r/commits", {"per_page": 1})
+    assert_token_stayed(github, attacker)
+
+
 def test_under_an_enterprise_prefix_links_are_followed_inside_it_only(hostile):
     attacker = hostile(lambda req: Reply.json([]))
 
