@@ -156,6 +156,20 @@ class GitHubSettings(Strict):
     rate_limit_reserve: int = Field(
         200, ge=0, le=1_000_000, description="Requests of the hourly quota the harvester leaves unused, kept for labelling.")
     timeout: float = Field(30.0, gt=0, le=600, allow_inf_nan=False, description="Timeout of one request, in seconds.")
+    # Bounds on what an answer may cost (docs/harvest.md "Hostile or broken answers"); each
+    # refusal fails that repo with its reason and the run goes on.
+    total_timeout: float = Field(
+        120.0, gt=0, le=3600, allow_inf_nan=False,
+        description="Most seconds one request may take from connecting to its last byte (timeout bounds "
+                    "each read; this bounds the whole, so a trickling answer cannot stall the harvest).")
+    max_body_mb: float = Field(
+        50.0, gt=0, le=1024, allow_inf_nan=False,
+        description="Largest answer read, in megabytes (GitHub's largest pages are a few MB); a larger one is refused.")
+    max_pages: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="Most pages read of one list (10,000 pages of 100: a million items); past it the list is refused.")
+    max_redirects: int = Field(
+        5, ge=0, le=30, description="Most redirects followed in a row for one request (a renamed repo needs one).")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry policy for failed requests.")
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings, description="Pauses between requests.")
 

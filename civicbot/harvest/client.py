@@ -29,19 +29,28 @@ Who retries what:
 - A renamed repository's 301 is followed by PyGithub (to `/repositories/{id}/...`, the same
   repo). PyGithub follows the redirect's path only, dropping its query string, so a list asked
   under a former name loses its parameters: resolve names with `get_json` first and list under
-  the canonical `full_name`. A 301 PyGithub refuses to follow (no Location, another host)
-  raises `RepoMoved`.
+  the canonical `full_name`. A 301 PyGithub refuses to follow (no Location, a relative one)
+  raises `RepoMoved`; one to another origin raises `OriginRefused`.
+- Only idempotent requests are ever retried by the transport: a POST/PATCH/PUT/DELETE whose
+  answer is lost is not sent again (it may have been applied: a second comment).
+
+What is refused (docs/harvest.md "Hostile or broken answers"): every request goes to base_url's
+scheme, host and port only (Link headers, redirects; `transport.py` enforces it on the wire
+too), and every read is bounded (`github.max_body_mb`, `total_timeout`, `max_pages`,
+`max_redirects`, a `next` link seen before). A refusal raises `Refused` (a `TransientError`:
+the harvester fails that repo and goes on); a 401 raises `TokenRefused`, which stops the run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -49,10 +58,15 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from civicbot.config import Config
 
+from . import transport
+
 __all__ = [
-    "BadResponse", "GitHubClient", "Gone", "HarvestHTTPError", "NotFound", "Page", "Quota",
-    "RateLimited", "RepoMoved", "TakenDown", "TransientError", "Unanswered", "make_github",
+    "BadResponse", "GitHubClient", "Gone", "HarvestHTTPError", "LimitExceeded", "NotFound", "OriginRefused",
+    "Page", "Quota", "RateLimited", "Refused", "RepoMoved", "TakenDown", "TokenRefused", "TransientError",
+    "Unanswered", "make_github",
 ]
+
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,8 +120,29 @@ class Unanswered(TransientError):
     """No HTTP answer at all after the retries (connection refused, unknown host, timeout)."""
 
 
-class BadResponse(HarvestHTTPError):
-    """The answer is not the JSON shape expected (invalid JSON, an object where a list belongs...)."""
+class BadResponse(TransientError):
+    """The answer is not the JSON shape expected (invalid JSON, an HTML page, an object where a list
+    belongs, a negative Retry-After...). A TransientError: that repo fails, the run goes on."""
+
+
+class Refused(TransientError):
+    """A request or answer this client will not follow or read; the repo fails with this reason."""
+
+
+class OriginRefused(Refused):
+    """A Link, redirect or request that would leave base_url's scheme, host and port."""
+
+
+class LimitExceeded(Refused):
+    """An answer past a bound: github.max_body_mb, total_timeout, max_pages, max_redirects, a link loop."""
+
+
+class TokenRefused(HarvestHTTPError):
+    """401: the token was refused. Not a repo's failure: the run stops (docs/harvest.md, exit 77)."""
+
+    def __init__(self, path: str, status: int = 401, message: str = ""):
+        super().__init__(path, status, "the token was refused (HTTP 401): check github.token_env / token_file"
+                         + (f" ({message})" if message and message != "HTTP 401" else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,36 +174,52 @@ class Quota:
     limit: int | None = None
 
 
-class _Retry(GithubRetry):
-    """GithubRetry, except that a 429 is never retried inside urllib3.
+# The transport retries only requests that are safe to send twice: a POST whose answer was lost
+# may have been applied (GithubRetry's default list adds POST).
+IDEMPOTENT = frozenset({"GET", "HEAD"})
 
-    urllib3 would retry a 429 carrying Retry-After by sleeping that long for real, whatever
-    `max_rate_limit_wait` says; handing every 429 to GitHubClient's own loop keeps that wait
-    bounded by config and done through the injectable `sleep`.
+
+class _Retry(GithubRetry):
+    """GithubRetry, except that no Retry-After is slept on inside urllib3, and only GET/HEAD retry.
+
+    urllib3 would retry a 429 (or a 403 or 503) carrying Retry-After by sleeping that long for
+    real, whatever `max_rate_limit_wait` says, and crash on a negative one; handing every 429 and
+    every 403 with Retry-After to GitHubClient's own loop keeps that wait bounded by config and
+    done through the injectable `sleep` (a 5xx backs off without reading Retry-After).
     """
 
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("allowed_methods", IDEMPOTENT)
+        kwargs.setdefault("respect_retry_after_header", False)
+        super().__init__(**kwargs)
+
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if status_code == 429:
+        if status_code == 429 or (status_code == 403 and has_retry_after):
             return False
         return super().is_retry(method, status_code, has_retry_after)
 
 
 def make_github(config: Config, token: str | None) -> Github:
-    """A PyGithub client configured from `config.github` (lazy; throttle and retry from config)."""
+    """A PyGithub client configured from `config.github` (lazy; throttle and retry from config),
+    whose connections stay on base_url's origin and read within bounds (transport.py)."""
     gh = config.github
     retry = _Retry(total=gh.retry.total, backoff_factor=gh.retry.backoff_factor,
                    max_rate_limit_wait=gh.retry.max_rate_limit_wait, secondary_rate_wait=gh.retry.secondary_rate_wait)
-    return Github(auth=Auth.Token(token) if token else None, base_url=gh.base_url, per_page=gh.per_page,
-                  timeout=max(1, math.ceil(gh.timeout)),  # PyGithub asserts an int
-                  retry=retry,
-                  seconds_between_requests=gh.throttle.seconds_between_requests,
-                  seconds_between_writes=gh.throttle.seconds_between_writes, lazy=True)
+    g = Github(auth=Auth.Token(token) if token else None, base_url=gh.base_url, per_page=gh.per_page,
+               timeout=max(1, math.ceil(gh.timeout)),  # PyGithub asserts an int
+               retry=retry,
+               seconds_between_requests=gh.throttle.seconds_between_requests,
+               seconds_between_writes=gh.throttle.seconds_between_writes, lazy=True)
+    transport.install(g, gh.base_url, transport.Limits(
+        max_body_bytes=int(gh.max_body_mb * 1_000_000), total_timeout=gh.total_timeout,
+        max_redirects=gh.max_redirects, timeout=gh.timeout))
+    return g
 
 
 def _int(value: Any) -> int | None:
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "1e999" is inf
         return None
 
 
@@ -219,6 +270,7 @@ class GitHubClient:
         self.answers = 0  # HTTP answers received (none yet and a connection error: base_url unreachable)
         self.quota_used = 0  # primary quota this client spent, from the rate-limit headers
         self.base_path = urlsplit(config.github.base_url).path.rstrip("/")
+        self.origin = transport.origin_of(config.github.base_url)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -261,14 +313,36 @@ class GitHubClient:
     # -- requests ------------------------------------------------------------------------------
 
     def _relative(self, url: str) -> str:
-        """A Link URL made relative to base_url (PyGithub joins its own prefix to '/' paths)."""
-        if url.startswith("/"):
-            return url
-        parts = urlsplit(url)
-        path = parts.path
-        if self.base_path and path.startswith(self.base_path + "/"):
-            path = path[len(self.base_path):]
-        return path + (f"?{parts.query}" if parts.query else "")
+        """A Link URL as a path under base_url (PyGithub joins its own prefix to '/' paths).
+
+        The link is resolved against base_url as a browser would; it must land on base_url's
+        scheme, host and port, under its path prefix (GitHub Enterprise's /api/v3), without
+        credentials or an '@' (PyGithub glues a path after host:port: `@host:1/x` would change
+        the host). Anything else raises OriginRefused.
+        """
+        base, link = self.config.github.base_url, url.strip()
+        try:
+            target = urljoin(base, link)
+            path, query = urlsplit(target).path, urlsplit(target).query
+        except ValueError:  # e.g. a broken IPv6 literal
+            target, path, query = "", "", ""
+        if not target or not transport.same_origin(target, self.origin):
+            why = f"it leads to {transport.describe(target) if target else 'an unreadable URL'}"
+        elif "@" in link.split("?")[0] or not all(ch.isprintable() and not ch.isspace() and ch != "\\" for ch in link):
+            why = "it holds an '@', a backslash or whitespace, which could change the host"
+        elif self.base_path and not path.startswith(self.base_path + "/"):
+            why = f"it leads outside the API root {self.base_path}"
+        else:
+            why = None
+        if why:
+            raise self._refused(OriginRefused(link[:100], 0, f"link refused: {why}; only {base} "
+                                                             "(github.base_url) is asked"))
+        return path[len(self.base_path):] + (f"?{query}" if query else "")
+
+    @staticmethod
+    def _refused(exc: Refused) -> Refused:
+        log.warning("refused: %s", exc)  # messages carry paths and hosts, never a token
+        return exc
 
     def _request(self, path: str, params: dict[str, Any] | None,
                  headers: dict[str, str] | None) -> tuple[int, dict[str, Any], str]:
@@ -283,6 +357,9 @@ class GitHubClient:
                 self.requests_made += 1
                 status, resp_headers, text = g.requester.requestJson(
                     "GET", path, parameters=dict(params) if params else None, headers=dict(headers or {}))
+            except transport.Refusal as e:
+                kind = OriginRefused if e.kind == "origin" else LimitExceeded
+                raise self._refused(kind(path, 0, str(e))) from None
             except RateLimitExceededExceedsMaxWait as e:
                 h = {k.lower(): v for k, v in (e.headers or {}).items()}
                 self._record(h)
@@ -302,12 +379,16 @@ class GitHubClient:
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
                 raise Unanswered(path, 0, f"{type(e).__name__} after retries: {_reason(e)}") from None
             except RuntimeError as e:  # PyGithub refusing a redirect
+                if str(e).startswith("Requested "):  # a 301 to the very path asked
+                    raise self._refused(LimitExceeded(path, 301, "a redirect to itself (a loop)")) from None
                 if "redirect" in str(e):
                     raise RepoMoved(path, 301, "redirect not followed (another host or scheme)") from None
                 raise
 
             self.answers += 1
             self._record(resp_headers, status)
+            if status == 401:
+                raise TokenRefused(path, status, _message(_loads(text), "HTTP 401"))
             if status in (429, 403) or status >= 500:
                 wait = self._wait_for(path, status, resp_headers, text, attempt)
                 if wait is not None:
@@ -331,6 +412,9 @@ class GitHubClient:
         remaining = _int(headers.get("x-ratelimit-remaining"))
         reset = _int(headers.get("x-ratelimit-reset"))
         retry_after = _int(headers.get("retry-after"))
+        if retry_after is not None and retry_after < 0:
+            raise BadResponse(path, status, f"Retry-After {str(headers.get('retry-after'))[:40]!r} is not "
+                                            "a number of seconds to wait")
         if status == 403 and remaining == 0 and retry_after is None:  # primary
             wait = max((reset or 0) - time.time(), 0) + 1
         else:
@@ -348,6 +432,8 @@ class GitHubClient:
             raise Gone(path, status, message)
         if status == 451:
             raise TakenDown(path, status, message)
+        if status == 401:
+            raise TokenRefused(path, status, message)
         if status in (301, 302, 307, 308):
             raise RepoMoved(path, status, message, location=headers.get("location"))
         if status in (403, 429) and _is_rate_limit_message(message):
@@ -368,8 +454,10 @@ class GitHubClient:
             return None
         try:
             return json.loads(text)
-        except ValueError:
-            raise BadResponse(path, 200, "the body is not valid JSON") from None
+        except (ValueError, RecursionError) as e:
+            what = ("JSON nested too deeply to read" if isinstance(e, RecursionError)
+                    else "an HTML page, not JSON" if text.lstrip()[:1] == "<" else "not valid JSON")
+            raise BadResponse(path, 200, f"the body is {what}") from None
 
     def get_json(self, path: str, params: dict[str, Any] | None = None, etag: str | None = None) -> Page:
         """GET a single object: `Page.body` holds it (a 304 when `etag` still matches: not_modified)."""
@@ -392,6 +480,7 @@ class GitHubClient:
         params = {**params, "per_page": self.config.github.per_page}
         where: str | None = path
         first = True
+        pages = _Pages(self, path)
         while where:
             page = self.get_json(where, params if first else None)
             items = (page.body or {}).get("items")
@@ -399,7 +488,7 @@ class GitHubClient:
                 raise BadResponse(where, page.status, "a search answer without an 'items' list")
             page.items = items
             yield page
-            where = self._relative(page.next_url) if page.next_url else None
+            where = pages.next(page.next_url)
             first = False
 
     def last_item(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -429,11 +518,11 @@ class GitHubClient:
         """
         params = dict(params or {})
         params.setdefault("per_page", self.config.github.per_page)
-        url: str | None = path
+        where: str | None = path
         first = True
-        while url:
+        pages = _Pages(self, path)
+        while where:
             headers = {"If-None-Match": etag} if first and etag else None
-            where = url if first else self._relative(url)
             status, resp_headers, text = self._request(where, params if first else None, headers)
             if status == 304 and first:
                 page = self._page(where, status, resp_headers, "")
@@ -448,14 +537,35 @@ class GitHubClient:
                 raise BadResponse(where, status, f"expected a JSON list, got {type(body).__name__}")
             page.items = body
             yield page
-            url = page.next_url
+            where = pages.next(page.next_url)
             first = False
+
+
+class _Pages:
+    """The `next` links of one list: each checked (same origin), none seen before, at most max_pages."""
+
+    def __init__(self, client: GitHubClient, path: str):
+        self.client, self.path, self.count, self.seen = client, path, 1, set()
+
+    def next(self, url: str | None) -> str | None:
+        if not url:
+            return None
+        where = self.client._relative(url)
+        limit = self.client.config.github.max_pages
+        if where in self.seen:
+            raise self.client._refused(LimitExceeded(self.path, 0, f"a Link loop: page {self.count + 1} "
+                                                                   "points back to a page already read"))
+        self.count += 1
+        if self.count > limit:
+            raise self.client._refused(LimitExceeded(self.path, 0, f"more than github.max_pages ({limit}) pages"))
+        self.seen.add(where)
+        return where
 
 
 def _loads(text: str) -> Any:
     try:
         return json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
