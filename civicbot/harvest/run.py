@@ -35,6 +35,7 @@ from .client import (
     Page,
     RateLimited,
     TakenDown,
+    TokenRefused,
     TransientError,
     Unanswered,
 )
@@ -49,6 +50,7 @@ EXIT_SETUP = 2  # bad configuration, no usable token, or base_url unreachable: f
 EXIT_PARTIAL = 3  # some repos failed this run; the others were harvested
 EXIT_BUSY = 75  # another civicbot process holds the store (civicbot.store.lock)
 EXIT_RATE_LIMITED = 75  # quota (or its reserve) ran out: state saved, run again after the reset
+EXIT_TOKEN_REFUSED = 77  # GitHub answered 401 (like EX_NOPERM): fix the token, then run again
 EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: stopped between pages, state saved, run again to resume
 
 Progress = Callable[[dict], None]
@@ -67,12 +69,15 @@ class HarvestResult:
     error: str | None = None
 
     setup_error: bool = False  # the run cannot succeed until the user fixes something (token, base_url)
+    token_refused: bool = False  # GitHub answered 401: the run stopped at once
     quota_reset: int | None = None  # epoch of the quota's reset, when the run stopped on it
 
     @property
     def exit_code(self) -> int:
         if self.setup_error:
             return EXIT_SETUP
+        if self.token_refused:
+            return EXIT_TOKEN_REFUSED
         return {"complete": EXIT_COMPLETE, "partial": EXIT_PARTIAL, "rate_limited": EXIT_RATE_LIMITED,
                 "interrupted": EXIT_INTERRUPTED}.get(self.outcome, EXIT_FAILED)
 
@@ -151,7 +156,9 @@ class Harvester:
                                "queued": len(queue), "quota": self.client.quota.remaining})
                 try:
                     forks = self.harvest_repo(target)
-                except TransientError as exc:
+                except (TokenRefused, RateLimited):
+                    raise  # the run's, not the repo's: no other repo could do better
+                except HarvestHTTPError as exc:  # anything else GitHub answered fails this repo only
                     if isinstance(exc, Unanswered) and self.client.answers == 0:
                         raise Unreachable(str(exc)) from None
                     result.failed[target.full_name] = str(exc)
@@ -168,6 +175,8 @@ class Harvester:
             result.setup_error = exc.needs_token
         except RateLimited as exc:
             result.outcome, result.error, result.quota_reset = "rate_limited", str(exc), exc.reset
+        except TokenRefused as exc:
+            result.outcome, result.error, result.token_refused = "failed", str(exc), True
         except Unreachable as exc:
             result.outcome, result.setup_error = "failed", True
             result.error = (f"{self.config.github.base_url} is unreachable ({exc}); check github.base_url, "
