@@ -196,3 +196,13 @@ def test_the_generated_world_lists_its_restarted_history_in_forked_sites():
     restarted = {f"{r['owner']}/{r['name']}".lower() for r in world["repos"]
                  if r["id"] in truth["restarted"] and r.get("head")}
     assert restarted and restarted <= listed
+
+
+def test_the_tokyo_world_lists_all_15_regional_sites_saitama_included(shared_data):
+    from civicbot.sandbox.tokyo import world_from_tokyo_data
+
+    world = world_from_tokyo_data(shared_data)
+    upstream = next(r for r in world["repos"] if r["owner"] == "Tokyo-Metro-Gov")
+    entries = {e.repo: e.region for e in parse_site_list(upstream["files"]["FORKED_SITES.md"])}
+    assert len(entries) == 15 and entries[RESTARTED] == "埼玉県"
+    assert entries["codeforjapan/kobe-stopcovid19"] == "兵庫県神戸市"
