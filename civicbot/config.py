@@ -271,10 +271,20 @@ class ListedDerivative(Strict):
         return self
 
 
+class SiteListDiscovery(Strict):
+    enabled: bool = Field(
+        True, description="Read the upstream's own list of derived sites (a Markdown file of its repo) and add "
+                          "every GitHub repo it links as a derivative; sites without a repo are kept as known.")
+    path: str = Field("FORKED_SITES.md", min_length=1,
+                      description="The list's path in the upstream repo (the Tokyo site keeps FORKED_SITES.md).")
+
+
 class DiscoverySettings(Strict):
     forks: ForkDiscovery = Field(default_factory=ForkDiscovery, description="Derivatives found through GitHub's fork graph.")
     shared_root: SharedRootDiscovery = Field(
         default_factory=SharedRootDiscovery, description="Derivatives found by a shared root commit.")
+    site_list: SiteListDiscovery = Field(
+        default_factory=SiteListDiscovery, description="Derivatives the upstream lists itself (contents API).")
     listed: list[ListedDerivative] = Field(
         [], description="Derivatives named by hand: always harvested, found or not (e.g. restarted histories).")
 

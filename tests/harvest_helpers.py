@@ -183,3 +183,20 @@ def canonical_dump(db, base_url: str | None = None) -> dict[str, list]:
         out[table] = sorted(rows, key=repr)
         assert len(set(out[table])) == len(out[table]), f"duplicate rows in {table}"
     return out
+
+
+def small_family(world: dict, url: str, db_path, discovery: dict, token: str):
+    """Harvest a hand-made world's family (upstream Tokyo-Metro-Gov/covid19): (config, db, result)."""
+    from civicbot.harvest.client import GitHubClient
+    from civicbot.harvest.run import harvest
+    from civicbot.store import open_store
+
+    config = Config.model_validate({
+        "name": "small-family", "upstream": "Tokyo-Metro-Gov/covid19", "timezone": "Asia/Tokyo",
+        "github": {"base_url": url, "token_env": ["CIVICBOT_TEST_TOKEN"]}, "discovery": discovery,
+        "database": {"path": str(db_path)},
+    })
+    db = open_store(config.database.path)
+    result = harvest(config, db, GitHubClient(config, [token]))
+    assert result.outcome == "complete", result
+    return config, db, result

@@ -30,6 +30,7 @@ FAMILY_TABLES = {
     "discoveries", "candidates", "repo_compare",  # migration 2
     "gfi_candidates", "label_audit", "gfi_evaluation",  # migration 3
     "job_runs", "heartbeat",  # migration 4
+    "listed_sites", "upstream_commits",  # migration 8
 }
 N = SCHEMA_VERSION  # tests below add migrations after the real ones
 TOKYO = {"id": 248988339, "full_name": "Tokyo-Metro-Gov/covid19", "owner": "Tokyo-Metro-Gov", "name": "covid19"}
@@ -177,7 +178,7 @@ def test_migration_7_keeps_the_label_audit_and_accepts_refused_and_uncommented_l
             db["label_audit"].insert({**row, "action": action})
     before = list(db["label_audit"].rows)
     db.close()
-    db = open_store(path)
+    db = open_store(path, migrations=MIGRATIONS[:7])
     assert schema_version(db) == 7
     assert list(db["label_audit"].rows) == before
     for action in ("labelled_without_comment", "refused"):
@@ -186,7 +187,23 @@ def test_migration_7_keeps_the_label_audit_and_accepts_refused_and_uncommented_l
         db["label_audit"].insert({**row, "action": "half-done"})
     assert {r["name"] for r in db.query("PRAGMA index_list(label_audit)")} == {
         "idx_label_audit_repo_id_at", "idx_label_audit_item_id"}
-    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db"))  # as if created at version 7
+    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db", migrations=MIGRATIONS[:7]))
+
+
+def test_migration_8_keeps_discoveries_and_allows_site_list(tmp_path):
+    path = tmp_path / "tokyo.db"
+    db = open_store(path, migrations=MIGRATIONS[:7])  # a store from before site lists
+    db["repos"].insert({"id": TOKYO["id"], "full_name": TOKYO["full_name"], "owner": TOKYO["owner"], "name": "covid19"})
+    db["discoveries"].insert({"repo_id": TOKYO["id"], "method": "upstream", "evidence": "the configured upstream"})
+    db["repo_compare"].insert({"repo_id": TOKYO["id"], "ahead_by": 1, "merge_base_sha": "a" * 40})
+    with pytest.raises(sqlite3.IntegrityError):
+        db["discoveries"].insert({"repo_id": TOKYO["id"], "method": "site_list"})
+    db.close()
+    db = open_store(path)
+    assert [(r["method"], r["evidence"]) for r in db["discoveries"].rows] == [("upstream", "the configured upstream")]
+    db["discoveries"].insert({"repo_id": TOKYO["id"], "method": "site_list", "evidence": "listed"})
+    assert [(r["merge_base_sha"], r["first_divergence_sha"]) for r in db["repo_compare"].rows] == [("a" * 40, None)]
+    assert schema_sql(db) == schema_sql(open_store(tmp_path / "fresh.db"))
 
 
 def test_a_failing_migration_rolls_back_and_keeps_the_previous_version(tmp_path):

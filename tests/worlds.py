@@ -54,7 +54,10 @@ def tiny_world() -> dict:
              homepage="https://stopcovid19.metro.tokyo.lg.jp/", topics=["covid19", "covid19-japan"],
              former_names=["tokyo-metropolitan-gov/covid19"], head=c3, labels=labels, stargazers_count=6000,
              contributors=[{"login": "maintainer", "contributions": 2}, {"login": "newcomer", "contributions": 1}],
-             readme="Tokyo COVID-19 site. Fork it for your prefecture."),
+             readme="Tokyo COVID-19 site. Fork it for your prefecture.",
+             files={"FORKED_SITES.md": "# 派生サイト\n\n| 地域 | 運営 | URL | GitHub |\n|---|---|---|---|\n"
+                                       "| 北海道 | Code for Sapporo | https://stopcovid19.hokkaido.dev/ "
+                                       "| https://github.com/codeforsapporo/covid19hokkaido |\n"}),
         repo(11, "codeforsapporo", "covid19hokkaido", description="北海道 新型コロナウイルスまとめサイト",
              fork_parent_id=10, head=f1, created_at="2020-03-04T00:00:00Z", topics=["covid19"],
              contributors=[{"login": "hokkaido-dev", "contributions": 1}]),

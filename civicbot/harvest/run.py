@@ -21,7 +21,7 @@ import sqlite_utils
 
 from civicbot import __version__
 from civicbot.config import Config
-from civicbot.names import full_name_problem, is_branch, is_owner, shown
+from civicbot.names import full_name_problem
 from civicbot.store import write
 from civicbot.store.runs import settle_abandoned_runs
 from civicbot.store.schema import is_plausible, utc_text
@@ -39,6 +39,7 @@ from .client import (
     TransientError,
     Unanswered,
 )
+from .discovery import Discovery, _Target
 
 # What makes one item of a page unusable (logged and skipped; the rest of the page is kept).
 ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, AttributeError)
@@ -98,18 +99,7 @@ class Unreachable(Exception):
     """Not one HTTP answer came back: base_url is wrong, or the network or a proxy is down."""
 
 
-@dataclass
-class _Target:
-    full_name: str
-    depth: int  # 0 for the upstream and listed repos, n for an n-th generation fork
-    repo_id: int | None = None
-    unchanged: bool = False  # its parent's fork list shows it as it was: no need to GET it again
-    method: str = "listed"  # how it was found: upstream, listed, fork, shared_root (docs/discovery.md)
-    parent_id: int | None = None  # its parent in the family tree
-    evidence: str = "listed in config"
-
-
-class Harvester:
+class Harvester(Discovery):
     def __init__(self, config: Config, db: sqlite_utils.Database, client: GitHubClient, *,
                  full: bool = False, only: list[str] | None = None, progress: Progress | None = None,
                  stop: threading.Event | None = None):
@@ -210,6 +200,7 @@ class Harvester:
     def harvest_repo(self, target: _Target) -> list[_Target]:
         repo_id, repo_changed = self._repo(target)
         if repo_id is None:
+            self._listed_repo_missing(target)
             return []
         if target.method == "upstream":
             self.upstream_id = repo_id
@@ -251,11 +242,13 @@ class Harvester:
         with write_transaction(self.db):
             write.link_items(self.db, repo_id)
         self._shared_root_evidence(repo_id, target)
-        if target.method == "fork" and "forks" in self.resources:
-            self._compare(repo_id)
+        self._site_listing_evidence(repo_id, target)
+        self._divergence(repo_id)
         forks: list[_Target] = []
         if "forks" in self.resources:
             forks = self._forks(repo_id, path, target.depth)
+        if target.method == "upstream":  # after the forks: a listed fork is found as a fork first
+            forks += self._site_list_targets(repo_id)
         return forks
 
     def _repo(self, target: _Target) -> tuple[int | None, bool]:
@@ -470,152 +463,6 @@ class Harvester:
         with write_transaction(self.db):
             write.set_root_commit(self.db, repo_id, commit.get("sha") if isinstance(commit, dict) else None)
             write.save_sync_state(self.db, repo_id, "commits", self.prov.run_id, complete=1)
-
-    # -- derivatives beyond the fork graph ------------------------------------------------------
-
-    def _upstream_root(self) -> str | None:
-        upstream_id = getattr(self, "upstream_id", None)
-        if upstream_id is None:
-            return None
-        return self.db["repos"].get(upstream_id)["root_commit_sha"]
-
-    def _shared_root_evidence(self, repo_id: int, target: _Target) -> None:
-        """A listed repo (or the upstream's fork) whose root commit is the upstream's: say so too."""
-        root = self._upstream_root()
-        if root is None or target.method in ("upstream", "shared_root") or repo_id == getattr(self, "upstream_id", None):
-            return
-        mine = self.db["repos"].get(repo_id)["root_commit_sha"]
-        if mine == root and target.method == "listed":
-            with write_transaction(self.db):
-                write.record_discovery(self.db, repo_id, "shared_root", self.upstream_id,
-                                       f"root commit {root} equals the upstream's", self.prov)
-
-    def _candidate_sources(self) -> list[tuple[str, str, dict, int | None]]:
-        """(label, path, params, fork id for an owner's list) of every configured candidate source."""
-        shared = self.config.discovery.shared_root
-        sources = [(f"search: {q}", "/search/repositories", {"q": q}, None) for q in shared.search_queries]
-        sources += [(f"topic: {t}", "/search/repositories", {"q": f"topic:{t}"}, None) for t in shared.topics]
-        if shared.owners_other_repos:
-            owners = self.db.execute(
-                """SELECT r.owner, min(r.id) FROM discoveries d JOIN repos r ON r.id = d.repo_id
-                   WHERE d.method = 'fork' GROUP BY lower(r.owner) ORDER BY lower(r.owner)""").fetchall()
-            sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}, fork_id)
-                        for o, fork_id in owners if is_owner(o)]  # (stored by an older civicbot?)
-        return sources
-
-    def _discover_shared_roots(self, seen: set[str]) -> list[_Target]:
-        """Candidates from searches, topics and fork owners' other repos, each checked once for
-        the upstream's root commit (two requests), at most `max_candidates` per run."""
-        shared = self.config.discovery.shared_root
-        root = self._upstream_root()
-        if not shared.enabled or root is None:
-            return []
-        found = self._new_shared_roots(root, seen)
-        # Derivatives found this way on earlier runs are visited again, as known forks are: the
-        # source that found them (an unchanged owner's list, a search) need not list them again.
-        names = seen | {t.full_name.lower() for t in found}
-        for full_name, repo_id, evidence in self.db.execute(
-                """SELECT r.full_name, r.id, d.evidence FROM discoveries d JOIN repos r ON r.id = d.repo_id
-                   WHERE d.method = 'shared_root' AND r.status IN ('active', 'renamed') ORDER BY r.id"""):
-            if full_name.lower() not in names:
-                found.append(_Target(full_name, 0, repo_id, method="shared_root", parent_id=self.upstream_id,
-                                     evidence=evidence))
-        return found
-
-    def _new_shared_roots(self, root: str, seen: set[str]) -> list[_Target]:
-        """Candidates not checked before, from every source, checked for the upstream's root commit."""
-        shared = self.config.discovery.shared_root
-        found, checked = [], 0
-        for label, path, params, fork_id in self._candidate_sources():
-            self.progress({"kind": "discovery", "source": label})
-            # An owner's repo list is asked conditionally (its ETag kept under the fork's id):
-            # unchanged owners cost nothing on later runs.
-            etag = write.sync_state(self.db, fork_id, "owner_repos")["etag"] if fork_id and not self.full else None
-            try:
-                pages = self.client.search_pages(path, params) if fork_id is None \
-                    else self.client.list_pages(path, params, etag=etag)
-                for index, page in enumerate(pages):
-                    if page.not_modified:
-                        break
-                    self._check_reserve()
-                    for candidate in page.items:
-                        if checked >= shared.max_candidates:
-                            return found
-                        target = self._check_candidate(candidate, label, root, seen)
-                        checked += target is not False
-                        if target:
-                            found.append(target)
-                    if fork_id and index == 0:
-                        with write_transaction(self.db):
-                            write.save_sync_state(self.db, fork_id, "owner_repos", self.prov.run_id,
-                                                  etag=page.etag, complete=1)
-            except (NotFound, Gone) as exc:
-                self.result.skipped.append(f"discovery {label}: {exc}")
-        return found
-
-    def _check_candidate(self, candidate: Any, label: str, root: str, seen: set[str]) -> _Target | None | bool:
-        """A new shared-root derivative, None when not one, False when nothing was asked."""
-        if not isinstance(candidate, dict) or not isinstance(candidate.get("full_name"), str):
-            return False
-        name = candidate["full_name"]
-        if name.lower() in seen:
-            return False
-        if full_name_problem(name):  # it would become /repos/{name}/commits
-            self.result.skipped.append(f"discovery {label}: candidate refused: {full_name_problem(name)}")
-            return False
-        known = self.db.execute("SELECT outcome FROM candidates WHERE full_name = ?", [name]).fetchone()
-        if known and not self.full:
-            return False
-        if candidate.get("fork"):
-            outcome, sha = "fork", None  # forks belong to the fork graph
-        else:
-            try:
-                commit = self.client.last_item(f"/repos/{name}/commits", {"per_page": 1})
-                sha = commit.get("sha") if isinstance(commit, dict) else None
-                outcome = "shared_root" if sha == root else "different_root" if sha else "empty"
-            except NotFound:
-                outcome, sha = "gone", None
-            except HarvestHTTPError as exc:
-                if exc.status != 409:
-                    raise
-                outcome, sha = "empty", None
-        with write_transaction(self.db):
-            self.db["candidates"].upsert({"full_name": name, "repo_id": candidate.get("id"), "source": label,
-                                          "root_commit_sha": sha, "outcome": outcome, "checked_at": utc_text(),
-                                          "run_id": self.prov.run_id}, pk="full_name")
-        if outcome != "shared_root":
-            return None
-        return _Target(name, 0, candidate.get("id"), method="shared_root", parent_id=self.upstream_id,
-                       evidence=f"root commit {root} equals the upstream's (candidate from {label})")
-
-    def _compare(self, repo_id: int) -> None:
-        """How far a fork is ahead of / behind the upstream, and its fork point (compare API)."""
-        upstream_id = getattr(self, "upstream_id", None)
-        if upstream_id is None or repo_id == upstream_id:
-            return
-        upstream, fork = self.db["repos"].get(upstream_id), self.db["repos"].get(repo_id)
-        branches = (upstream["default_branch"] or "main", fork["default_branch"] or "main")
-        if not all(map(is_branch, branches)):  # they become the compare path
-            return self.result.skipped.append(f"compare {fork['full_name']}: branch refused: {shown(branches)}")
-        path = f"/repos/{upstream['full_name']}/compare/{branches[0]}...{fork['owner']}:{branches[1]}"
-        state = write.sync_state(self.db, repo_id, "compare")
-        try:
-            page = self.client.get_json(path, etag=None if self.full else state["etag"])
-        except (NotFound, Gone) as exc:  # no common history (or the branch is gone)
-            self.result.skipped.append(f"compare {fork['full_name']}: {exc.github_message}")
-            return
-        if page.not_modified:
-            return
-        body = page.body or {}
-        base = body.get("merge_base_commit") or {}
-        with write_transaction(self.db):
-            self.db["repo_compare"].upsert({
-                "repo_id": repo_id, "base_repo_id": upstream_id, "status": body.get("status"),
-                "ahead_by": body.get("ahead_by"), "behind_by": body.get("behind_by"), "merge_base_sha": base.get("sha"),
-                "merge_base_date": write.utc_or_none(((base.get("commit") or {}).get("committer") or {}).get("date"),
-                                                     plausible=False),  # git's date: anything goes
-                "checked_at": self.prov.harvested_at, **self.prov.columns()}, pk="repo_id")
-            write.save_sync_state(self.db, repo_id, "compare", self.prov.run_id, etag=page.etag, complete=1)
 
     def _forks(self, repo_id: int, path: str, depth: int) -> list[_Target]:
         discovery = self.config.discovery.forks

@@ -23,10 +23,11 @@ DERIVATIVE_COLUMNS = {
     "repo_id": int, "full_name": str, "found_by": str, "parent_id": int, "parent_full_name": str, "evidence": str,
     "pref_code": str, "prefecture_ja": str, "prefecture_en": str, "muni_code": str, "municipality_ja": str,
     "municipality_en": str, "latitude": float, "longitude": float, "region_source": str, "region_evidence": str,
+    "operator_city_code": str, "operator_city": str,
     "created_at": str, "first_own_activity": str, "last_push": str, "last_activity": str, "active_90d": int,
     "deployed": int, "homepage": str, "archived": int, "status": str, "own_contributors": int,
     "own_merged_prs": int, "upstream_prs_sent": int, "ahead_by": int, "behind_by": int,
-    "fork_point_sha": str, "fork_point_date": str,
+    "first_divergence_sha": str, "first_divergence_date": str, "last_sync_sha": str, "last_sync_date": str,
 }
 
 
@@ -44,26 +45,38 @@ def upstream_id(db: sqlite_utils.Database) -> int | None:
     return row[0] if row else None
 
 
-def _region(config: Config, repo: dict, use_config: bool, upstream: dict | None = None) -> dict:
-    """Region of a derivative: the config's listing, else the matcher, else unknown (never guessed).
+def _region(config: Config, repo: dict, use_config: bool, upstream: dict | None = None,
+            site_listing: dict | None = None) -> dict:
+    """Region of a derivative: the area it serves, and separately the city of its operator.
 
-    A description or homepage left as the upstream's describes the upstream, not the derivative
-    (most personal forks keep Tokyo's): such fields are not given to the matcher.
+    The area comes from the config's listing, else the upstream's site list (its region text),
+    else the matcher over the site's own name, homepage and description, else unknown (never
+    guessed). The owner's name says who runs a site, not what it covers (Code for Sapporo runs
+    a Hokkaido-wide site): a city found there is the `operator_city`, and it gives the area only
+    when nothing else names a place. A description or homepage left as the upstream's describes
+    the upstream, not the derivative (most personal forks keep Tokyo's): the matcher skips them.
     """
     listed = {d.repo.lower(): d for d in config.discovery.listed} if use_config else {}
     entry = listed.get(repo["full_name"].lower())
+    operator = match_region(repo["owner"], "")
     pref_code, muni_code, source, evidence = None, None, "unknown", None
     if entry is not None and entry.pref_code:
         pref_code, muni_code, source, evidence = entry.pref_code, entry.muni_code, "config", "listed in config"
+    elif site_listing and site_listing.get("pref_code"):
+        pref_code, muni_code, source = site_listing["pref_code"], site_listing.get("muni_code"), "site_list"
+        evidence = f"listed in the upstream's site list as {site_listing.get('region')!r}"
     else:
         inherited = upstream or {}
         description = repo.get("description") if repo.get("description") != inherited.get("description") else None
         homepage = repo.get("homepage") if repo.get("homepage") != inherited.get("homepage") else None
-        match = match_region(repo["owner"], repo["name"], description, homepage)
+        match = match_region("", repo["name"], description, homepage) or operator
         if match is not None:
             pref_code, muni_code, source, evidence = match.pref_code, match.municipality_code, "matcher", match.evidence
+            if match is operator:
+                evidence += " (only the operator's name names a place)"
     pref = prefecture(pref_code) if pref_code else None
-    city = next((c for c in CITIES if c.muni_code == muni_code), None) if muni_code else None
+    city = _city(muni_code)
+    operator_city = _city(operator.municipality_code) if operator else None
     place = city or pref
     return {
         "pref_code": pref_code, "prefecture_ja": pref.name_ja if pref else None,
@@ -72,7 +85,13 @@ def _region(config: Config, repo: dict, use_config: bool, upstream: dict | None 
         "municipality_en": city.name_en if city else None,
         "latitude": place.lat if place else None, "longitude": place.lon if place else None,
         "region_source": source, "region_evidence": evidence,
+        "operator_city_code": operator_city.muni_code if operator_city else None,
+        "operator_city": operator_city.name_ja if operator_city else None,
     }
+
+
+def _city(muni_code: str | None):
+    return next((c for c in CITIES if c.muni_code == muni_code), None) if muni_code else None
 
 
 def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datetime | None = None,
@@ -97,6 +116,7 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
                           GROUP BY d.repo_id ORDER BY d.repo_id""").fetchall()
     sent_by = _upstream_prs_sent(db, up, [row[0] for row in found])
     upstream_repo = db["repos"].get(up) if up else None
+    listings = _listings(db)
     for repo_id, methods, parent_id, evidence in found:
         repo = db["repos"].get(repo_id)
         if repo_id == up:
@@ -115,8 +135,9 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
                        AND user_id NOT IN (SELECT user_id FROM contributors WHERE repo_id = :up))""",
             {"r": repo_id, "up": up}).fetchone()[0]
         sent = sent_by.get(repo_id, 0)
-        compare = db.execute("SELECT ahead_by, behind_by, merge_base_sha, merge_base_date FROM repo_compare "
-                             "WHERE repo_id = ?", [repo_id]).fetchone() or (None, None, None, None)
+        compare = db.execute("SELECT ahead_by, behind_by, merge_base_sha, merge_base_date, first_divergence_sha, "
+                             "first_divergence_date FROM repo_compare WHERE repo_id = ?", [repo_id]).fetchone() \
+            or (None,) * 6
         pushed_own = repo["pushed_at"] if repo["pushed_at"] and repo["created_at"] and repo["pushed_at"] > repo["created_at"] else None
         first_own = min(filter(None, [stats[0], stats[1], pushed_own]), default=None)
         last_activity = max(filter(None, [repo["pushed_at"], stats[2], stats[3]]), default=None)
@@ -124,15 +145,24 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
         rows.append({
             "repo_id": repo_id, "full_name": repo["full_name"], "found_by": methods, "parent_id": parent_id,
             "parent_full_name": parent, "evidence": evidence,
-            **_region(config, repo, use_config_regions, upstream_repo),
+            **_region(config, repo, use_config_regions, upstream_repo, listings.get(repo["full_name"].lower())),
             "created_at": repo["created_at"], "first_own_activity": first_own, "last_push": repo["pushed_at"],
             "last_activity": last_activity, "active_90d": int(bool(last_activity and last_activity >= cutoff)),
             "deployed": int(bool(repo["homepage"])), "homepage": repo["homepage"], "archived": repo["archived"],
             "status": repo["status"], "own_contributors": own_people, "own_merged_prs": stats[4],
             "upstream_prs_sent": sent, "ahead_by": compare[0], "behind_by": compare[1],
-            "fork_point_sha": compare[2], "fork_point_date": compare[3],
+            "first_divergence_sha": compare[4], "first_divergence_date": compare[5],
+            "last_sync_sha": compare[2], "last_sync_date": compare[3],
         })
     return _replace(db, "derivatives", rows, DERIVATIVE_COLUMNS, "repo_id")
+
+
+def _listings(db: sqlite_utils.Database) -> dict[str, dict]:
+    """The upstream's site-list entry of each listed repo (lower-cased full name -> row)."""
+    if "listed_sites" not in db.table_names():
+        return {}
+    return {row["repo_full_name"].lower(): row for row in db.query(
+        "SELECT * FROM listed_sites WHERE repo_full_name IS NOT NULL ORDER BY rowid DESC")}
 
 
 def _upstream_prs_sent(db: sqlite_utils.Database, up: int | None, repo_ids: list[int]) -> dict[int, int]:
@@ -194,16 +224,24 @@ def write_diffusion_daily(db: sqlite_utils.Database, config: Config) -> int:
 def write_diffusion_by_prefecture(db: sqlite_utils.Database) -> int:
     """`diffusion_by_prefecture`: always 47 rows, one per prefecture, zero where none was reached."""
     columns = {"pref_code": str, "prefecture_ja": str, "prefecture_en": str, "latitude": float, "longitude": float,
-               "derivatives": int, "active_derivatives": int, "first_created_at": str, "repos": str}
+               "derivatives": int, "active_derivatives": int, "first_created_at": str, "repos": str,
+               "listed_sites": int, "regional_sites": int, "sites": str}
     have = "derivatives" in db.table_names()
+    # Sites the upstream lists without a GitHub repo are regional sites too (a prefecture's own
+    # page, a closed-source rebuild): counted with their listed region, apart from repos.
+    listed = "listed_sites" in db.table_names()
     rows = []
     for pref in PREFECTURES:
         stats = db.execute("""SELECT count(*), sum(active_90d), min(created_at), group_concat(full_name, ', ')
                               FROM (SELECT * FROM derivatives WHERE pref_code = ? ORDER BY created_at)""",
                            [pref.code]).fetchone() if have else (0, 0, None, None)
+        sites = db.execute("""SELECT count(*), group_concat(site_url, ', ') FROM (SELECT site_url FROM listed_sites
+                              WHERE pref_code = ? AND repo_full_name IS NULL ORDER BY site_url)""",
+                           [pref.code]).fetchone() if listed else (0, None)
         rows.append({"pref_code": pref.code, "prefecture_ja": pref.name_ja, "prefecture_en": pref.name_en,
                      "latitude": pref.lat, "longitude": pref.lon, "derivatives": stats[0],
-                     "active_derivatives": stats[1] or 0, "first_created_at": stats[2], "repos": stats[3]})
+                     "active_derivatives": stats[1] or 0, "first_created_at": stats[2], "repos": stats[3],
+                     "listed_sites": sites[0], "regional_sites": stats[0] + sites[0], "sites": sites[1]})
     return _replace(db, "diffusion_by_prefecture", rows, columns, "pref_code")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from civicbot.config import Config
+from civicbot.regions import prefecture
 from civicbot.store import open_store
 from civicbot.store.runs import command_job
 
@@ -62,6 +64,22 @@ def show_summary(config: Config, start, end, repos: list[str], *, as_json: bool 
     return 0
 
 
+def _divergence(row: dict, zone) -> str:
+    """'  started 2020-03-25 (904d78c), last sync 2020-03-28 (…), +3/-120' when known; days in
+    the project's time zone."""
+    def at(sha, date):
+        day = datetime.fromisoformat(date.replace("Z", "+00:00")).astimezone(zone).strftime("%Y-%m-%d") if date else "?"
+        return f"{day} ({sha[:7]})"
+    parts = []
+    if row["first_divergence_sha"]:
+        parts.append("started " + at(row["first_divergence_sha"], row["first_divergence_date"]))
+    if row["last_sync_sha"]:
+        parts.append("last sync " + at(row["last_sync_sha"], row["last_sync_date"]))
+    if row["ahead_by"] is not None:
+        parts.append(f"+{row['ahead_by']}/-{row['behind_by']}")
+    return ("  " + ", ".join(parts)) if parts else ""
+
+
 def show_derivatives(config: Config, *, as_json: bool = False) -> int:
     db = _open(config)
     if db is None:
@@ -89,7 +107,10 @@ def show_derivatives(config: Config, *, as_json: bool = False) -> int:
                      else "region unknown / 地域不明")
             if row["municipality_ja"]:
                 where += f" {row['municipality_ja']}"
+            if row["operator_city"] and row["operator_city_code"] != row["muni_code"]:
+                where += f"  operator: {row['operator_city']}"
             child = node.add(escape(f"{row['full_name']}  [{row['found_by']}]  {where}  {(row['created_at'] or '')[:10]}"
+                                    + _divergence(row, config.zone)
                                     + ("" if row["status"] in ("active", "renamed") else f"  ({row['status']})")))
             nodes[row["repo_id"]] = child
             add(row["repo_id"], child)
@@ -98,9 +119,15 @@ def show_derivatives(config: Config, *, as_json: bool = False) -> int:
     orphans = [r for r in rows if r["repo_id"] not in nodes]
     for row in orphans:  # parents outside the family (e.g. a fork of a deleted repo)
         tree.add(escape(f"{row['full_name']}  [{row['found_by']}]"))
+    sites = list(db.query("SELECT * FROM listed_sites WHERE repo_full_name IS NULL ORDER BY pref_code, site_url")) \
+        if "listed_sites" in db.table_names() else []
+    for site in sites:  # regional sites the upstream lists without a GitHub repo
+        place = prefecture(site["pref_code"]).name_ja if site["pref_code"] else "region unknown / 地域不明"
+        tree.add(escape(f"{site['site_url']}  [site_list, no repo]  {place} ({site['region'] or ''})"))
     console = Console()
     console.print(tree, markup=True, highlight=False)
-    reached = db.execute("SELECT count(*) FROM diffusion_by_prefecture WHERE derivatives > 0").fetchone()[0]
-    console.print(f"{counts['derivatives']} derivatives, {reached} of 47 prefectures reached / "
-                  f"派生サイト {counts['derivatives']} 件、47 都道府県のうち {reached}", markup=False)
+    reached = db.execute("SELECT count(*) FROM diffusion_by_prefecture WHERE regional_sites > 0").fetchone()[0]
+    console.print(f"{counts['derivatives']} derivatives and {len(sites)} sites listed without a repo, "
+                  f"{reached} of 47 prefectures reached / 派生サイト {counts['derivatives']} 件、"
+                  f"リポジトリなしの掲載サイト {len(sites)} 件、47 都道府県のうち {reached}", markup=False)
     return 0

@@ -74,7 +74,7 @@ def _repo_routes(prefix: str, kind: str) -> list[Rule]:
         "/labels": "labels", "/issues/<int:number>/labels": "issue_labels",
         "/issues/<int:number>/labels/<path:label>": "issue_label",
         "/forks": "forks", "/contributors": "contributors", "/commits": "commits",
-        "/compare/<path:basehead>": "compare",
+        "/compare/<path:basehead>": "compare", "/contents/<path:path>": "contents",
     }
     return [Rule(prefix + sub, endpoint=(kind, name)) for sub, name in subpaths.items()]
 
@@ -464,7 +464,21 @@ class Simulator:
             "status": status, "ahead_by": len(ahead), "behind_by": len(behind), "total_commits": len(ahead),
             "commits": [renderer.commit(repo, c) for c in reversed(ahead[:250])], "files": [],
         }
-        return Answer(body, last_modified=repo.modified)
+        headers = {}
+        if "per_page" in request.args or "page" in request.args:
+            # Paginated, GitHub lists the commits in chronological order: page 1 holds the oldest.
+            per_page, page = _paging(request.args)
+            oldest_first = list(reversed(ahead))
+            body["commits"] = [renderer.commit(repo, c) for c in oldest_first[(page - 1) * per_page: page * per_page]]
+            headers = _link_header(request, base, _api_path(request.path)[0], page, per_page, len(ahead))
+        return Answer(body, headers=headers, last_modified=repo.modified)
+
+    def get_contents(self, request, base, renderer, caller, repo: Repo, path: str) -> Answer:
+        """A file of the default branch, as GitHub's JSON with base64 content (the default media type)."""
+        text = (repo.data.get("files") or {}).get(path)
+        if text is None or repo.data.get("head") is None:
+            raise ApiError(404, "Not Found", "https://docs.github.com/rest/repos/contents#get-repository-content")
+        return Answer(renderer.file(repo, path, text.encode("utf-8")))
 
     def _ref(self, repo: Repo, ref: str) -> str:
         """A compare side: a sha, a branch of this repo, or OWNER:branch of a repo in its network."""

@@ -964,7 +964,27 @@ class Family:
             "head": repo.head if history else None, "labels": repo.labels,
             "contributors": [{"login": login, "contributions": k}
                              for login, k in sorted(counts.items(), key=lambda x: (-x[1], x[0]))],
+            "files": {SITE_LIST_PATH: self.site_list()} if repo.role == "upstream" else {},
         }
+
+    def site_list(self) -> str:
+        """The upstream's FORKED_SITES.md: its regional derivatives (the restarted one included,
+        which only this list finds), as the real file does, a table of region, operator and links."""
+        rows = [r for r in self.repos if r.place is not None and r.status == "active"
+                and r.role in ("fork", "copy", "restarted")]
+        return site_list_markdown([(r.place.label, r.owner, r.homepage, f"{r.owner}/{r.name}") for r in rows])
+
+
+SITE_LIST_PATH = "FORKED_SITES.md"
+
+
+def site_list_markdown(rows: list[tuple[str, str, str | None, str | None]]) -> str:
+    """A FORKED_SITES.md table from (region, operator, site URL, owner/repo) rows."""
+    lines = ["# 派生サイト一覧", "", "このサイトのソースコードを利用した各地のサイトです。", "",
+             "| 地域 | 運営 | URL | GitHub |", "| --- | --- | --- | --- |"]
+    for region, operator, site, repo in rows:
+        lines.append(f"| {region} | {operator} | {site or ''} | {f'https://github.com/{repo}' if repo else ''} |")
+    return "\n".join(lines) + "\n"
 
 
 def _epoch(text: str) -> int:

@@ -332,6 +332,21 @@ class Renderer:
 
     # -- git ---------------------------------------------------------------------------
 
+    def file(self, repo: Repo, path: str, content: bytes) -> dict:
+        """A file as GET /repos/{o}/{r}/contents/{path} answers it; sha is git's blob id."""
+        sha = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+        r, branch = self.urls.repo(repo.full_name), repo.data.get("default_branch", "main")
+        html = f"{self.urls.web}/{repo.full_name}/blob/{branch}/{path}"
+        git = f"{r}/git/blobs/{sha}"
+        url = f"{r}/contents/{path}?ref={branch}"
+        return {
+            "type": "file", "encoding": "base64", "size": len(content), "name": path.rsplit("/", 1)[-1],
+            "path": path, "content": base64.encodebytes(content).decode("ascii"), "sha": sha, "url": url,
+            "git_url": git, "html_url": html,
+            "download_url": f"{self.urls.web.replace('://', '://raw.', 1)}/{repo.full_name}/{branch}/{path}",
+            "_links": {"self": url, "git": git, "html": html},
+        }
+
     def commit(self, repo: Repo, c: dict) -> dict:
         r = self.urls.repo(repo.full_name)
         sha = c["sha"]

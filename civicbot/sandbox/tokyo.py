@@ -33,7 +33,8 @@ import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .generate import DEMO_LOGIN, DEMO_TOKEN, FORMAT, UPSTREAM_DESCRIPTION, UPSTREAM_FORMER_NAME
+from .generate import (DEMO_LOGIN, DEMO_TOKEN, FORMAT, SITE_LIST_PATH, UPSTREAM_DESCRIPTION, UPSTREAM_FORMER_NAME,
+                       site_list_markdown)
 
 TOKYO_ROOT = "d2a15089aff26265dd661b9e3dd91056ff34ec39"
 ROOT_DATE = "2020-02-28T15:00:00Z"   # not in the data: midnight JST before the first merge
@@ -126,6 +127,10 @@ def world_from_tokyo_data(data_dir: Path) -> dict:
         "default_branch": "development", "fork_parent_id": None, "status": "active",
         "former_names": [UPSTREAM_FORMER_NAME], "head": upstream_head, "labels": [],
         "contributors": _contributors(prs),
+        # The upstream's own list of its regional sites, as the real repo keeps one; the site
+        # URLs are not in the data, so the list links the repos only.
+        "files": {SITE_LIST_PATH: site_list_markdown([(_place(r), r["repo"].split("/")[0], None, r["repo"])
+                                                      for r in derivatives])},
     }]
     for i, row in enumerate(sorted(derivatives, key=lambda r: r["first_own_commit_date"]), start=2):
         repos.append(_derivative(REPO_ID_BASE + i, row, prs, commits))

@@ -438,17 +438,22 @@ def allow_pending_labels(db: sqlite_utils.Database) -> None:
     SQLite cannot change a CHECK in place, so the table is rebuilt (SQLite's documented recipe:
     new table, copy, drop, rename, indexes) inside the migration's transaction.
     """
-    old_check = "CHECK (action IN ('proposed', 'applied', 'skipped', 'failed'))"
-    new_check = "CHECK (action IN ('proposed', 'pending', 'applied', 'skipped', 'failed'))"
-    statements = _ddl(_TRIAGE_TABLES)
-    table = next(s for s in statements if s.startswith("CREATE TABLE label_audit "))
-    indexes = [s for s in statements if s.startswith("CREATE INDEX idx_label_audit_")]
-    assert old_check in table, "migration 3's label_audit changed: migrations are never edited"
-    db.execute(table.replace("CREATE TABLE label_audit ", "CREATE TABLE label_audit_new ")
-               .replace(old_check, new_check))
-    db.execute("INSERT INTO label_audit_new SELECT * FROM label_audit")
-    db.execute("DROP TABLE label_audit")
-    db.execute("ALTER TABLE label_audit_new RENAME TO label_audit")
+    _widen_check(db, _TRIAGE_TABLES, "label_audit",
+                 "CHECK (action IN ('proposed', 'applied', 'skipped', 'failed'))",
+                 "CHECK (action IN ('proposed', 'pending', 'applied', 'skipped', 'failed'))")
+
+
+def _widen_check(db: sqlite_utils.Database, script: str, table: str, old_check: str, new_check: str) -> None:
+    """Rebuild `table` (created by `script`) with `new_check` for `old_check`: SQLite's documented
+    recipe (new table, copy, drop, rename, indexes), inside the migration's transaction."""
+    statements = _ddl(script)
+    create = next(s for s in statements if s.startswith(f"CREATE TABLE {table} "))
+    indexes = [s for s in statements if s.startswith(f"CREATE INDEX idx_{table}_")]
+    assert old_check in create, f"the migration that made {table} changed: migrations are never edited"
+    db.execute(create.replace(f"CREATE TABLE {table} ", f"CREATE TABLE {table}_new ").replace(old_check, new_check))
+    db.execute(f"INSERT INTO {table}_new SELECT * FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
     for statement in indexes:
         db.execute(statement)
 
@@ -491,6 +496,45 @@ def allow_refused_and_uncommented_labels(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_SITE_LIST_TABLES = """
+CREATE TABLE listed_sites (
+    entry TEXT PRIMARY KEY,
+    site_url TEXT,
+    repo_full_name TEXT COLLATE NOCASE,
+    region TEXT,
+    operator TEXT,
+    pref_code TEXT,
+    muni_code TEXT,
+    listed_in TEXT NOT NULL,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_listed_sites_repo_full_name ON listed_sites (repo_full_name);
+
+CREATE TABLE upstream_commits (
+    sha TEXT PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    committed_at UTC,
+    parents TEXT
+);
+
+ALTER TABLE repo_compare ADD COLUMN first_divergence_sha TEXT;
+ALTER TABLE repo_compare ADD COLUMN first_divergence_date UTC;
+ALTER TABLE repo_compare ADD COLUMN method TEXT
+"""
+
+
+def add_site_list_and_first_divergence(db: sqlite_utils.Database) -> None:
+    """Discovery from the upstream's own list of derived sites (method 'site_list', the table
+    listed_sites) and, beside the last sync (merge base), where a derivative started: its first
+    divergence. discoveries is rebuilt to widen its CHECK (SQLite cannot alter one in place)."""
+    _widen_check(db, _DISCOVERY_TABLES, "discoveries",
+                 "CHECK (method IN ('upstream', 'fork', 'shared_root', 'listed'))",
+                 "CHECK (method IN ('upstream', 'fork', 'shared_root', 'listed', 'site_list'))")
+    for statement in _ddl(_SITE_LIST_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -502,6 +546,8 @@ MIGRATIONS: list[Migration] = [
               record_quota_and_trigger),
     Migration(7, "safe labelling: label_audit actions 'labelled_without_comment' and 'refused'",
               allow_refused_and_uncommented_labels),
+    Migration(8, "site lists and first divergence: listed_sites, upstream_commits, discoveries 'site_list', "
+                 "repo_compare first_divergence_sha/_date, method", add_site_list_and_first_divergence),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number
