@@ -77,33 +77,57 @@ def _api(config, token: str | None) -> list[Check]:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     timeout = min(config.github.timeout, 10)
+
+    def get(path: str):
+        # No redirect is followed: the token goes to base_url's host only (docs/harvest.md).
+        return requests.get(f"{base}{path}", headers=headers, timeout=timeout, allow_redirects=False)
+
     try:
-        rate = requests.get(f"{base}/rate_limit", headers=headers, timeout=timeout)
+        rate = get("/rate_limit")
     except requests.RequestException as exc:
         reason = type(exc).__name__
         return [Check("api", False, f"{base} is unreachable ({reason}, timeout {timeout:g} s); check "
                                     "github.base_url, the network and any proxy")]
+    rate_body = _json_object(rate)
+    if rate.status_code == 200 and rate_body is None:
+        return [Check("api", False, f"{base} answers, but not as GitHub's API does (HTTP 200, "
+                                    f"{rate.headers.get('content-type') or 'no content type'}); check github.base_url "
+                                    "(GitHub Enterprise: https://HOST/api/v3)")]
     checks = [Check("api", True, f"{base} answers (HTTP {rate.status_code})")]
     if token:
-        user = requests.get(f"{base}/user", headers=headers, timeout=timeout)
-        if user.status_code == 200:
-            login = (user.json() or {}).get("login", "?")
+        try:
+            user = get("/user")
+        except requests.RequestException as exc:
+            user = None
+            checks.append(Check("token valid", False, f"GET /user failed ({type(exc).__name__}); run doctor again"))
+        if user is not None and user.status_code == 200:
+            login = (_json_object(user) or {}).get("login", "?")
             scopes = user.headers.get("x-oauth-scopes")
             detail = f"valid, as {login}; scopes: {scopes or 'none reported (fine-grained token)'}"
             checks.append(Check("token valid", True, detail))
-        else:
+        elif user is not None:
             checks.append(Check("token valid", False, f"GET /user answered {user.status_code}: the token is wrong, "
                                                       "expired or revoked; make a new one (read-only public repos)"))
     if rate.status_code == 200:
-        core = (rate.json().get("resources") or {}).get("core") or rate.json().get("rate") or {}
+        core = (rate_body.get("resources") or {}).get("core") or rate_body.get("rate") or {}
+        core = core if isinstance(core, dict) else {}
         remaining, reserve = core.get("remaining"), config.github.rate_limit_reserve
-        ok = remaining is not None and remaining > reserve
+        ok = isinstance(remaining, int) and remaining > reserve
         checks.append(Check("quota", ok, f"{remaining} of {core.get('limit')} left, reserve {reserve}"
                             + ("" if ok else "; wait for the reset, use another token, or lower "
                                              "github.rate_limit_reserve")))
     else:
         checks.append(Check("quota", False, f"GET /rate_limit answered {rate.status_code}; check the token"))
     return checks
+
+
+def _json_object(response) -> dict | None:
+    """The answer's JSON object, or None for anything else (an HTML page, a list, nesting too deep)."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _database(config) -> list[Check]:

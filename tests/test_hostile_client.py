@@ -370,8 +370,8 @@ def test_a_refused_token_stops_the_harvest(hostile, tmp_path):
     world = tiny_world()
     cfg = family_config(world, github.url, tmp_path / "h.db")
     db = open_store(cfg.database.path)
-    with pytest.raises(TokenRefused):
-        harvest(cfg, db, GitHubClient(cfg, [TOKEN], sleep=lambda s: None))
+    result = harvest(cfg, db, GitHubClient(cfg, [TOKEN], sleep=lambda s: None))
+    assert result.outcome == "failed" and result.exit_code == 77 and "token was refused" in result.error
     assert len(github.requests) == 1  # the first repo's answer stopped the run: no other repo asked
     assert db.execute("SELECT outcome FROM harvest_runs").fetchone()[0] == "failed"
 
@@ -387,3 +387,71 @@ def test_refusals_are_transient_errors_of_the_client():
 def test_the_limits_are_bounded_in_the_config(field, value):
     with pytest.raises(ValueError, match=field):
         config("http://127.0.0.1:1", **{field: value})
+
+
+def test_odd_statuses_and_a_failing_discovery_source_fail_only_themselves(hostile, sim_factory, tmp_path):
+    world = tiny_world()
+    sim = sim_factory(world)
+    faults = {"on": False}
+
+    def fault(req: Request) -> Reply | None:
+        if faults["on"] and req.path.startswith("/repos/codeforsapporo/covid19hokkaido/labels"):
+            return Reply.json({"message": "Validation Failed"}, 422)  # a status nothing expects
+        if faults["on"] and req.path.startswith("/search/repositories"):
+            return Reply.dropped()  # the connection is reset, however often it is asked
+        return None
+
+    github = proxy(hostile, sim, fault)
+    base = family_config(world, github.url, tmp_path / "h.db")
+    discovery = base.discovery.model_copy(update={"shared_root": base.discovery.shared_root.model_copy(
+        update={"search_queries": ["covid19 in:name"]})})
+    cfg = base.model_copy(update={"discovery": discovery})
+    db = open_store(cfg.database.path)
+    first = harvest(cfg, db, GitHubClient(cfg, [TOKEN], sleep=lambda s: None))
+    assert first.outcome == "complete"
+    before = {t: db[t].count for t in ("items", "comments", "issue_events", "repos")}
+
+    faults["on"] = True
+    result = harvest(cfg, db, GitHubClient(cfg, [TOKEN], sleep=lambda s: None), full=True)
+    assert result.outcome == "partial" and result.exit_code == 3, result
+    assert sorted(result.failed) == ["codeforsapporo/covid19hokkaido", "discovery search: covid19 in:name"]
+    assert "422" in result.failed["codeforsapporo/covid19hokkaido"]
+    # Every other repo was harvested, but for the failed fork's own fork, reached through its fork list.
+    assert result.repos == first.repos - 2
+    assert {t: db[t].count for t in before} == before  # nothing lost
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_harvest_command_says_the_token_was_refused_and_exits_77(hostile, tmp_path):
+    import subprocess
+    import sys
+
+    from harvest_helpers import write_config
+
+    github = hostile(lambda req: Reply.json({"message": "Bad credentials"}, 401))
+    cfg = family_config(tiny_world(), github.url, tmp_path / "h.db")
+    yml = write_config(cfg, tmp_path / "h.yml")
+    done = subprocess.run([sys.executable, "-m", "civicbot.cli", "harvest", "-c", str(yml)], capture_output=True,
+                          text=True, timeout=300, env={**__import__("os").environ, "CIVICBOT_TEST_TOKEN": TOKEN})
+    assert done.returncode == 77, done.stderr
+    assert "the token was refused (HTTP 401): check github.token_env / token_file" in done.stderr
+    assert "Traceback" not in done.stderr and TOKEN not in done.stderr
+    assert not (tmp_path / "h.db").exists()  # refused before anything was created
+
+
+@pytest.mark.parametrize("reply", [
+    lambda attacker: Reply.text("<html>Sign in to your proxy</html>"),
+    lambda attacker: Reply.json([1, 2, 3]),
+    lambda attacker: Reply.redirect(f"{attacker.url}/rate_limit"),
+    lambda attacker: Reply.json({"message": "Not Found"}, 404),
+], ids=["html", "a list", "redirect elsewhere", "404"])
+def test_doctor_says_what_is_wrong_with_an_odd_api_without_a_traceback(hostile, tmp_path, reply):
+    from civicbot.doctor import _api
+
+    attacker = hostile(lambda req: Reply.json({}))
+    answer = reply(attacker)
+    github = hostile(lambda req: answer)
+    cfg = family_config(tiny_world(), github.url, tmp_path / "h.db")
+    checks = _api(cfg, TOKEN)
+    assert not all(c.ok for c in checks), [c.line() for c in checks]
+    assert attacker.requests == []

@@ -21,8 +21,8 @@ from civicbot.store import UTC_FORMAT, open_store
 from civicbot.store.lock import StoreBusy, StoreLock
 from civicbot.store.runs import end_job, start_job
 
-from .client import GitHubClient, HarvestHTTPError, Unanswered
-from .run import EXIT_BUSY, EXIT_INTERRUPTED, EXIT_SETUP, HarvestResult, harvest, token_advice
+from .client import GitHubClient, HarvestHTTPError, TokenRefused, Unanswered
+from .run import EXIT_BUSY, EXIT_INTERRUPTED, EXIT_SETUP, EXIT_TOKEN_REFUSED, HarvestResult, harvest, token_advice
 
 
 def run_harvest(config: Config, *, repos: list[str] | None = None, full: bool = False, quiet: bool = False,
@@ -45,8 +45,9 @@ def run_harvest(config: Config, *, repos: list[str] | None = None, full: bool = 
         else:
             problem = preflight(config, client)
         if problem:
-            say(problem)
-            return EXIT_SETUP
+            message, status = problem
+            say(message)
+            return status
     if not tokens and not quiet:
         say(f"no token found: harvesting unauthenticated, with GitHub's 60 requests an hour ({token_advice(config)})")
     try:
@@ -75,8 +76,9 @@ def run_harvest(config: Config, *, repos: list[str] | None = None, full: bool = 
 INTERRUPTED = "interrupted: nothing lost; run the same command again to resume"
 
 
-def preflight(config: Config, client: GitHubClient) -> str | None:
-    """What stops any harvest from working (base_url unreachable, a quota below the reserve), or None.
+def preflight(config: Config, client: GitHubClient) -> tuple[str, int] | None:
+    """What stops any harvest from working (base_url unreachable, the token refused, a quota below
+    the reserve), with the exit status to give; None when nothing does.
 
     One GET /rate_limit, which costs no quota (GitHub Enterprise without rate limits answers 404).
     """
@@ -85,16 +87,18 @@ def preflight(config: Config, client: GitHubClient) -> str | None:
     except Unanswered as exc:
         if client.answers == 0:
             return (f"{config.github.base_url} is unreachable ({exc.github_message}); check github.base_url, "
-                    "the network and any proxy (`civicbot doctor -c ...` checks them)")
+                    "the network and any proxy (`civicbot doctor -c ...` checks them)"), EXIT_SETUP
         return None
+    except TokenRefused as exc:
+        return exc.github_message, EXIT_TOKEN_REFUSED
     except HarvestHTTPError:
-        return None  # not served here (no rate limit) or refused: the harvest will say more
+        return None  # not served here (no rate limit): the harvest will say more
     core = ((page.body or {}).get("resources") or {}).get("core") or (page.body or {}).get("rate") or {}
     limit = core.get("limit")
     if isinstance(limit, int) and limit <= config.github.rate_limit_reserve:
         who = "without a token" if not client.has_token else "with this token"
         return (f"{who} GitHub allows {limit} requests an hour, not more than the rate-limit reserve of "
-                f"{config.github.rate_limit_reserve}, so no harvest can run: {token_advice(config)}")
+                f"{config.github.rate_limit_reserve}, so no harvest can run: {token_advice(config)}"), EXIT_SETUP
     return None
 
 
@@ -172,7 +176,7 @@ def _summary(config: Config, result: HarvestResult, client: GitHubClient, consol
         console.print(f"  ... and {len(result.skipped) - 20} more skipped", markup=False)
     if result.outcome == "interrupted":
         console.print(f"civicbot: {INTERRUPTED}", markup=False, soft_wrap=True)
-    elif result.setup_error:
+    elif result.setup_error or result.token_refused:
         console.print(f"civicbot: {result.error}", markup=False, soft_wrap=True)
     elif result.outcome == "rate_limited":
         when = shown_time(result.quota_reset, config.zone) if result.quota_reset else "the quota's reset"
