@@ -373,6 +373,10 @@ class ScheduleSettings(Strict):
                                "this many seconds late; later, it waits for its next time.")
     heartbeat_seconds: float = Field(
         5.0, gt=0, le=3600, allow_inf_nan=False, description="How often, in seconds, the daemon updates its heartbeat row.")
+    job_warn_seconds: float = Field(
+        1800.0, gt=0, le=30 * 86400, allow_inf_nan=False,
+        description="A job running longer than this many seconds is reported: the daemon logs a warning "
+                    "\"job NAME has run for N s\" (again at each further multiple).")
 
 
 class Config(Strict):

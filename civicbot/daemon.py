@@ -116,6 +116,8 @@ class Daemon:
         self.state = "starting"
         self.started_at = _now()
         self.scheduler = None
+        self.current_job: tuple[str, float] | None = None  # (job, time.monotonic() at its start)
+        self._job_warnings = 0
 
     # -- the store ----------------------------------------------------------------------------
 
@@ -156,6 +158,20 @@ class Daemon:
                 self.beat()
             except Exception as exc:  # noqa: BLE001 - a missed beat must not kill the daemon
                 log.warning("heartbeat failed: %s: %s", type(exc).__name__, exc)
+            self.warn_long_job()
+
+    def warn_long_job(self, now: float | None = None) -> None:
+        """Log "job NAME has run for N s" once the running job passes each multiple of
+        `schedule.job_warn_seconds` (called by the heartbeat thread; `now` is time.monotonic())."""
+        current, limit = self.current_job, self.config.schedule.job_warn_seconds
+        if current is None:
+            return
+        job, since = current
+        elapsed = (time.monotonic() if now is None else now) - since
+        if elapsed >= limit * (self._job_warnings + 1):
+            self._job_warnings = int(elapsed // limit)
+            log.warning("job %s has run for %d s (schedule.job_warn_seconds: %g)", job, elapsed, limit,
+                        extra={"job": job})
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -182,12 +198,15 @@ class Daemon:
             return
         log.info("job %s started", job, extra={"job": job, "run_id": run_id})
         details: dict[str, Any] = {}
+        self._job_warnings, self.current_job = 0, (job, time.monotonic())
         try:
             outcome, exit_code, error = getattr(self, f"_job_{job}")(details)
         except Exception as exc:  # noqa: BLE001 - logged, recorded, retried at the next time
             outcome, exit_code, error = "failed", 1, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             log.error("job %s failed: %s", job, error, exc_info=True,
                       extra={"job": job, "outcome": outcome, "run_id": run_id, "error": error})
+        finally:
+            self.current_job = None
         details.update(started_epoch=started, ended_epoch=time.time())
         try:
             self._record_end(run_id, outcome, exit_code, error, details)
@@ -225,11 +244,13 @@ class Daemon:
         return "complete", 0, None
 
     def _job_triage(self, details: dict) -> tuple[str, int, str | None]:
-        from civicbot.triage.score import score_family
+        from civicbot.triage.score import TriageInterrupted, score_family
 
         db = self._db()
         try:
-            result = score_family(db, self.config, repos=[], extra_bot_logins=None)
+            result = score_family(db, self.config, repos=[], extra_bot_logins=None, stop=self.stop)
+        except TriageInterrupted as exc:  # SIGTERM/SIGINT mid-scoring: nothing was written
+            return "interrupted", 1, str(exc)
         finally:
             db.conn.close()
         details.update(candidates=len(result.candidates), model=result.model)
@@ -308,7 +329,8 @@ class Daemon:
         if self.stop.is_set():
             return
         name = signal.Signals(signum).name if signum else "request"
-        log.info("%s received: no new jobs; a running harvest stops after its current page", name)
+        log.info("%s received: no new jobs; a running harvest stops after its current page, a triage "
+                 "between two issues", name)
         self.stop.set()
         self.state = "stopping"
         if self.scheduler is not None:

@@ -20,7 +20,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 

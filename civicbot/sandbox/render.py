@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from .world import Repo, World
 
-
 GHOST = {"id": 10137, "login": "ghost", "type": "User"}
 # GitHub numbers a pull request's own id apart from its issue's ("the id of a pull request returned
 # from Issues endpoints will be an issue id"): the pulls endpoints answer with the other one, so a

@@ -33,8 +33,15 @@ import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .generate import (DEMO_LOGIN, DEMO_TOKEN, FORMAT, SITE_LIST_PATH, UPSTREAM_DESCRIPTION, UPSTREAM_FORMER_NAME,
-                       site_list_markdown)
+from .generate import (
+    DEMO_LOGIN,
+    DEMO_TOKEN,
+    FORMAT,
+    SITE_LIST_PATH,
+    UPSTREAM_DESCRIPTION,
+    UPSTREAM_FORMER_NAME,
+    site_list_markdown,
+)
 
 TOKYO_ROOT = "d2a15089aff26265dd661b9e3dd91056ff34ec39"
 ROOT_DATE = "2020-02-28T15:00:00Z"   # not in the data: midnight JST before the first merge

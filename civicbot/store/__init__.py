@@ -11,8 +11,8 @@ from civicbot.store.db import (
     open_store,
     schema_version,
 )
-from civicbot.store.transaction import drop_table, write_transaction
 from civicbot.store.schema import MIGRATIONS, SCHEMA_VERSION, UTC_FORMAT, Migration, utc_text
+from civicbot.store.transaction import drop_table, write_transaction
 
 __all__ = [
     "MIGRATIONS",

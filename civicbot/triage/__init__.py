@@ -11,3 +11,17 @@ The stages read the store and write their own tables (`gfi_candidates`, `label_a
 - `policy` + `writer`: `civicbot label` (dry run by default; `--apply` only for allowlisted repos);
 - `evaluate`: `civicbot triage evaluate` (walk-forward protocol, bootstrap CIs, baselines).
 """
+
+
+class TriageInterrupted(Exception):
+    """The stop flag given to `score_family` was set: scoring ended early and wrote nothing."""
+
+
+def check_stop(stop) -> None:
+    """Raise TriageInterrupted if `stop` (a threading.Event, or None) is set.
+
+    Called between issues and between training steps, so a daemon asked to stop (SIGTERM) ends
+    a triage within about one issue's work (docs/deploy.md).
+    """
+    if stop is not None and stop.is_set():
+        raise TriageInterrupted("stopped before the scores were written (gfi_candidates unchanged)")

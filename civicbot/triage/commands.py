@@ -67,9 +67,8 @@ def triage(ctx: click.Context, config_path: str | None, repos: tuple[str, ...], 
         return
     if not config_path:
         raise click.UsageError("Missing option '-c' / '--config'.")
-    from civicbot.triage.score import score_family
-
     from civicbot.store.runs import command_job
+    from civicbot.triage.score import score_family
 
     config = _load(config_path)
     db = _open(config)
@@ -115,11 +114,10 @@ def evaluate(config_path: str, out_path: str, bootstrap: int, holdout: bool) -> 
 def label(config_path: str, apply: bool, repos: tuple[str, ...]) -> None:
     """Propose (dry run) or add the good-first-issue label; every decision goes to label_audit."""
     from civicbot.harvest.client import HarvestHTTPError
-    from civicbot.triage.policy import run_label_policy
-    from civicbot.triage.writer import QuotaExhausted
-
     from civicbot.store.lock import StoreBusy, StoreLock
     from civicbot.store.runs import command_job
+    from civicbot.triage.policy import run_label_policy
+    from civicbot.triage.writer import QuotaExhausted
 
     config = _load(config_path)
     writer = _writer(config) if apply else None

@@ -19,6 +19,7 @@ space-separated words, so Japanese issues are measured properly.
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,17 +28,44 @@ from typing import Any
 
 from civicbot.config import Config
 from civicbot.store.schema import PLAUSIBLE_FROM, UTC_FORMAT, plausible_until
+from civicbot.triage import check_stop
 
-CLOSING_RE = re.compile(r"(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s*#(\d+)", re.IGNORECASE)
-FILE_PATH_RE = re.compile(r"(?:[\w.-]+/)*[\w.-]+\.(?:json|vue|ts|js|md|yml|yaml|py|html|css|scss|csv|png|svg|txt)\b")
+# Every expression below runs on text anyone can write (titles and bodies of up to 65,536
+# characters), so each one takes time linear in the text: no expression may start at many places
+# and scan far ahead from each before it fails. docs/triage.md ("Hostile text") has the reasoning
+# for each; tests/test_triage_hostile_text.py checks them against the earlier expressions.
+#
+# `\s*:?\s*` became `\s*(?::\s*)?` (the same text): two adjacent `\s*` shared a run of spaces in
+# every possible way, quadratic in the run's length.
+CLOSING_RE = re.compile(r"(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*(?::\s*)?#(\d+)", re.IGNORECASE)
 LINK_RE = re.compile(r"https?://\S+")
-LIST_RE = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
-CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[[ xX]\]", re.MULTILINE)
+# `^\s*` became `^[^\S\n]*`: `\s*` crossed newlines, so every line start of a run of blank lines
+# scanned to the run's end. The counts are the same: a match that crossed blank lines now starts
+# on the marker's own line instead.
+LIST_RE = re.compile(r"^[^\S\n]*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
+CHECKBOX_RE = re.compile(r"^[^\S\n]*[-*]\s+\[[ xX]\]", re.MULTILINE)
+# File paths: what the expression
+#     (?:[\w.-]+/)*[\w.-]+\.(?:json|vue|ts|js|md|yml|yaml|py|html|css|scss|csv|png|svg|txt)\b
+# finds (`findall`), counted by `count_file_paths` in linear time; the expression itself could
+# start at every character of a run of path characters and scan to the run's end from each.
+FILE_EXTENSIONS = "json|vue|ts|js|md|yml|yaml|py|html|css|scss|csv|png|svg|txt"
+PATH_EXTENSION_RE = re.compile(rf"\.(?:{FILE_EXTENSIONS})\b")
+# A maximal run of path characters holding at least one `.extension` (lazy scan from the run's
+# start only: the lookbehind refuses every start inside a run).
+PATH_RUN_RE = re.compile(rf"(?<![\w./-])[\w./-]*?\.(?:{FILE_EXTENSIONS})\b[\w./-]*")
+# Bounded: at most 200 characters are looked at after each opening quote.
 QUOTE_RE = re.compile(r"「[^」]{1,200}」|『[^』]{1,200}』|\"[^\"\n]{1,200}\"")
 JA_RE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 SMALL_TASK_RE = re.compile(r"typo|誤字|脱字|文言|表記|alt\b|翻訳|translat|readme|リンク切れ|broken link|spelling",
                            re.IGNORECASE)
 DEBUG_RE = re.compile(r"error|exception|エラー|traceback|stack", re.IGNORECASE)
+
+# The model reads at most this many characters of an issue's title and body as text (its
+# character n-grams). Ordinary issues are far shorter, so their n-grams are unchanged. The n-grams
+# of one body of GitHub's largest size (65,536 characters) cost about as much as those of 200
+# ordinary issues, and a triage analyses an issue up to nine times (fits, predictions, reasons).
+# Every other feature (lengths, lists, paths...) reads the whole text.
+MODEL_TEXT_CHARS = 10_000
 
 NUMERIC_FEATURES = [
     "len_title", "len_body", "n_lines", "ja_share", "n_list_items", "n_checkboxes", "n_code_blocks",
@@ -45,6 +73,63 @@ NUMERIC_FEATURES = [
     "n_labels", "reporter_items", "reporter_comments", "reporter_merged", "project_items",
     "project_gfi_labels", "n_comments", "n_participants", "age_hours", "claimed",
 ]
+
+
+def count_file_paths(text: str) -> int:
+    """How many matches `re.findall` gives for the file-path expression quoted above, in linear time.
+
+    A match never leaves a maximal run of path characters (`[\\w./-]`), so runs are counted one by
+    one (`_file_paths_in_run`).
+    """
+    return sum(_file_paths_in_run(m.group()) for m in PATH_RUN_RE.finditer(text))
+
+
+def _file_paths_in_run(run: str) -> int:
+    """How many matches `findall` finds in one run of path characters (see `count_file_paths`).
+
+    The run splits at `/` into segments. A match starting at a character of segment `t` is greedy
+    as the expression is: it takes as many whole `segment/` steps as it can, and ends at the
+    right-most valid `.extension` of the last segment where one can end. `reach[t]` is where a
+    match that enters segment `t` at its start ends (None: nowhere), computed right to left; the
+    scan then moves left to right as `findall` does, each segment visited once.
+    """
+    segments = run.split("/")
+    n = len(segments)
+    starts, pos = [], 0
+    for segment in segments:
+        starts.append(pos)
+        pos += len(segment) + 1
+    last: list[tuple[int, int] | None] = [None] * n  # (dot, end) of each segment's right-most extension
+    t = 0
+    for m in PATH_EXTENSION_RE.finditer(run):  # `\b` at the run's end is also true in the full text
+        while t + 1 < n and starts[t + 1] <= m.start():
+            t += 1
+        last[t] = m.span()
+    reach: list[int | None] = [None] * (n + 1)
+    for t in range(n - 1, -1, -1):
+        onward = reach[t + 1] if t < n - 1 and segments[t] else None
+        own = last[t][1] if last[t] is not None and last[t][0] > starts[t] else None
+        reach[t] = onward if onward is not None else own
+    count, pos, t = 0, 0, 0
+    while t < n:
+        end_t = starts[t] + len(segments[t])
+        p = max(pos, starts[t])
+        if p >= end_t:  # at a `/` or past the segment: no match starts here
+            t += 1
+            continue
+        onward = reach[t + 1] if t < n - 1 else None
+        if onward is not None:
+            end = onward
+        elif last[t] is not None and last[t][0] > p:
+            end = last[t][1]
+        else:  # no later start in this segment can match either
+            t += 1
+            continue
+        count += 1
+        pos = end
+        while starts[t] + len(segments[t]) < pos:
+            t += 1
+    return count
 
 
 def parse_utc(text: str) -> datetime:
@@ -81,8 +166,10 @@ class Snapshot:
     label_groups: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
-        """The model's input: the text plus every numeric and label-group feature."""
-        return {"text": self.text, **self.numeric, **{f"lg_{k}": v for k, v in self.label_groups.items()}}
+        """The model's input: the text (its first MODEL_TEXT_CHARS characters) plus every numeric and
+        label-group feature."""
+        return {"text": self.text[:MODEL_TEXT_CHARS], **self.numeric,
+                **{f"lg_{k}": v for k, v in self.label_groups.items()}}
 
 
 def _count_before(times: list[str], as_of: str) -> int:
@@ -93,7 +180,8 @@ class History:
     """The family's items, comments and events in memory, indexed for as-of questions."""
 
     def __init__(self, config: Config, items: list[dict], comments: list[dict], events: list[dict],
-                 users: dict[int, dict], repos: dict[int, str], extra_bot_logins: set[str] | None = None):
+                 users: dict[int, dict], repos: dict[int, str], extra_bot_logins: set[str] | None = None,
+                 stop: threading.Event | None = None):
         self.config = config
         self.items = {i["id"]: i for i in items}
         self.by_number = {(i["repo_id"], i["number"]): i for i in items}
@@ -132,6 +220,7 @@ class History:
         self.repo_items: dict[int, list[str]] = defaultdict(list)
         self.closing_prs: dict[tuple[int, int], list[dict]] = defaultdict(list)  # issue key -> PRs naming it
         for i in items:
+            check_stop(stop)
             if i["user_id"] is not None:
                 self.user_items[i["user_id"]].append(i["created_at"])
                 if i["is_pull_request"] and i["merged_at"]:
@@ -145,7 +234,8 @@ class History:
                 lst.sort()
 
     @classmethod
-    def load(cls, db, config: Config, extra_bot_logins: set[str] | None = None) -> History:
+    def load(cls, db, config: Config, extra_bot_logins: set[str] | None = None,
+             stop: threading.Event | None = None) -> History:
         q = lambda sql: [dict(zip([d[0] for d in cur.description], row))  # noqa: E731
                          for cur in [db.execute(sql)] for row in cur.fetchall()]
         # Rows with an implausible time (schema.is_plausible; a store written before those were
@@ -163,7 +253,7 @@ class History:
             if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'accounts'").fetchone() else ""
         users = {u["id"]: u for u in q(f"SELECT id, login, (is_bot {automation}) AS is_bot FROM users u")}
         repos = {r["id"]: r["full_name"] for r in q("SELECT id, full_name FROM repos")}
-        return cls(config, items, comments, events, users, repos, extra_bot_logins)
+        return cls(config, items, comments, events, users, repos, extra_bot_logins, stop=stop)
 
     # -- who -----------------------------------------------------------------------------------
 
@@ -246,7 +336,7 @@ class History:
             "ja_share": len(JA_RE.findall(text)) / max(len(text), 1),
             "n_list_items": len(LIST_RE.findall(body)), "n_checkboxes": len(CHECKBOX_RE.findall(body)),
             "n_code_blocks": body.count("```") // 2, "n_inline_code": max(body.count("`") - 6 * (body.count("```") // 2), 0) // 2,
-            "n_links": len(LINK_RE.findall(body)), "n_file_paths": len(FILE_PATH_RE.findall(text)),
+            "n_links": len(LINK_RE.findall(body)), "n_file_paths": count_file_paths(text),
             "n_quotes": len(QUOTE_RE.findall(text)), "small_task_words": len(SMALL_TASK_RE.findall(text)),
             "debug_words": len(DEBUG_RE.findall(text)), "n_labels": len(labels),
             "reporter_items": _count_before(self.user_items.get(author, []), item["created_at"]) if author else 0,

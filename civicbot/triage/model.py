@@ -32,10 +32,12 @@ Models:
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from civicbot.triage import check_stop
 from civicbot.triage.features import NUMERIC_FEATURES, History, Snapshot, shift
 
 DECISION_DELAY_SECONDS = 60  # "at creation": one minute after the issue was opened
@@ -132,10 +134,12 @@ class Example:
     outcome: Outcome
 
 
-def examples_at_creation(history: History, now: str, k: int = 2) -> list[Example]:
+def examples_at_creation(history: History, now: str, k: int = 2,
+                         stop: threading.Event | None = None) -> list[Example]:
     """Every issue decided one minute after it was opened, if it was a candidate then."""
     out = []
     for item in sorted(history.issues(), key=lambda i: (i["created_at"], i["id"])):
+        check_stop(stop)
         if history.items[item["id"]]["user_id"] in history.bot_ids:
             continue
         t = shift(item["created_at"], seconds=DECISION_DELAY_SECONDS)
@@ -261,13 +265,16 @@ class GFIModel:
 
         return pd.DataFrame([s.row() for s in snapshots])
 
-    def fit(self, snapshots: list[Snapshot], y) -> GFIModel:
+    def fit(self, snapshots: list[Snapshot], y, stop: threading.Event | None = None) -> GFIModel:
+        """Fit the explainer, then the calibrated model (`stop` is checked between the two)."""
         from sklearn.calibration import CalibratedClassifierCV
 
         y = np.asarray(y, dtype=int)
         self.group_columns = sorted(f"lg_{g}" for g in snapshots[0].label_groups) if snapshots else []
         frame = self._frame(snapshots)
+        check_stop(stop)
         self.explainer = self._pipeline().fit(frame, y)
+        check_stop(stop)
         folds = int(min(3, y.sum(), len(y) - y.sum()))
         if folds >= 2:
             self.calibrated = CalibratedClassifierCV(self._pipeline(), method="sigmoid", cv=folds).fit(frame, y)
@@ -300,14 +307,15 @@ class GFIModel:
 
 
 def train(history: History, now: str, truth: str = "GT-M", min_history: int | None = None,
-          cutoff: str | None = None, variant: str = "full"):
+          cutoff: str | None = None, variant: str = "full", stop: threading.Event | None = None):
     """A model trained on the family's history (outcomes settled before `cutoff`), or the heuristic.
 
     Returns (model, positives): the heuristic when fewer than `min_history` positives are known.
+    `stop` is checked between issues and between fits (TriageInterrupted).
     """
     min_history = history.config.triage.min_history if min_history is None else min_history
     snaps, y = [], []
-    for ex in examples_at_creation(history, now):
+    for ex in examples_at_creation(history, now, stop=stop):
         label = ex.outcome.label(truth, cutoff)
         if label is not None and (cutoff is None or ex.snapshot.as_of < cutoff):
             snaps.append(ex.snapshot)
@@ -315,4 +323,4 @@ def train(history: History, now: str, truth: str = "GT-M", min_history: int | No
     positives = sum(y)
     if positives < min_history or positives == len(y):
         return Heuristic(), positives
-    return GFIModel(variant).fit(snaps, y), positives
+    return GFIModel(variant).fit(snaps, y, stop=stop), positives

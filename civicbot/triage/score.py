@@ -9,12 +9,14 @@ showing a label or an assignee excludes the issue.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from civicbot.config import Config
 from civicbot.store.transaction import write_transaction
+from civicbot.triage import TriageInterrupted, check_stop  # noqa: F401 - TriageInterrupted re-exported
 from civicbot.triage.features import History, Snapshot, to_text
 from civicbot.triage.model import train
 
@@ -76,15 +78,23 @@ def exclusion(history: History, snap: Snapshot, labels_now: set[str], assigned_n
 
 
 def score_family(db, config: Config, now: str | None = None, repos: list[str] | None = None,
-                 extra_bot_logins: set[str] | None = None, write: bool = True) -> ScoreResult:
-    """Train on the history (or fall back to the heuristic), score the candidates, write them."""
+                 extra_bot_logins: set[str] | None = None, write: bool = True,
+                 stop: threading.Event | None = None) -> ScoreResult:
+    """Train on the history (or fall back to the heuristic), score the candidates, write them.
+
+    `stop` (a threading.Event) is checked between issues and between training steps: once it
+    is set, TriageInterrupted is raised and nothing is written (`gfi_candidates` keeps the
+    previous run's rows).
+    """
+    check_stop(stop)
     now = now or to_text(datetime.now(timezone.utc))
-    history = History.load(db, config, extra_bot_logins=extra_bot_logins)
-    model, positives = train(history, now)
+    history = History.load(db, config, extra_bot_logins=extra_bot_logins, stop=stop)
+    model, positives = train(history, now, stop=stop)
     labels_now, assigned_now = current_state(db)
     wanted = {r.lower() for r in repos or []}
     snaps = []
     for item in history.issues():
+        check_stop(stop)
         if wanted and history.repos.get(item["repo_id"], "").lower() not in wanted:
             continue
         if item["state"] != "open" or item["user_id"] in history.bot_ids:
@@ -95,11 +105,14 @@ def score_family(db, config: Config, now: str | None = None, repos: list[str] | 
     result = ScoreResult(model=model.kind, positives=positives, min_history=config.triage.min_history,
                          run_key=uuid.uuid4().hex[:12])
     if snaps:
+        check_stop(stop)
         scores, probs = model.predict(snaps)
         for snap, score, prob in zip(snaps, scores, probs):
+            check_stop(stop)
             ja, en = model.reasons(snap)
             result.candidates.append(Candidate(snap, float(score), float(prob), ja, en))
     result.candidates.sort(key=lambda c: (-c.probability, c.snapshot.repo_id, c.snapshot.number))
+    check_stop(stop)  # the last check: the write below is one transaction
     if write:
         _write(db, result, history, wanted, now)
     return result
