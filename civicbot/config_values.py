@@ -137,7 +137,7 @@ def _expand_user(value: Path) -> Path:
 def _regular_file(value: Path) -> Path:
     problem = path_problem(value)
     if problem:
-        raise ValueError(f"{_shown(str(value))} {problem}")
+        raise ValueError(f"{_shown(str(value), 300)} {problem}")  # a path is worth showing whole
     return value
 
 

@@ -214,3 +214,11 @@ def test_evidence_names_field_and_both_places():
 def test_matcher_case_count():
     # The brief asks for at least 60 real-looking names.
     assert 2 * len(PREFECTURES) + len(TOKYO_DERIVATIVES) + len(MORE_POSITIVES) + len(NEGATIVES) >= 60
+
+
+def test_a_hostile_description_is_read_in_bounded_depth():
+    """A repo description is GitHub-controlled text: a long run of affixes must not recurse for ever."""
+    from civicbot.regions.matcher import tokens
+
+    assert tokens("shi" * 1000) == ["shi" * 1000]
+    assert tokens("covid19-tokyoshi") == ["covid", "19", "tokyo", "shi"]

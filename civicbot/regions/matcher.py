@@ -183,11 +183,16 @@ _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 # --- tokenising --------------------------------------------------------------------------------
 
+MAX_COMPOUND = 64  # characters of a token that may be a place glued to affixes (covid19tokyometropolitan)
+
+
 @lru_cache(maxsize=4096)
 def _split_compound(token: str) -> tuple[str, ...] | None:
     """token as (affix..., place, affix...) if it is a place glued to known affixes, else None."""
     if token in _ROMAJI:
         return (token,)
+    if len(token) > MAX_COMPOUND:  # no real name is this long; a hostile one must not recurse for ever
+        return None
     for prefix in PREFIXES:
         if token.startswith(prefix) and len(token) > len(prefix):
             rest = _split_compound(token[len(prefix):])
