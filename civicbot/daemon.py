@@ -258,6 +258,7 @@ class Daemon:
 
     def _job_label(self, details: dict) -> tuple[str, int, str | None]:
         from civicbot.triage.policy import run_label_policy
+        from civicbot.triage.score import TriageInterrupted
 
         apply = self.config.schedule.label_apply
         writer = None
@@ -270,7 +271,9 @@ class Daemon:
             raise RuntimeError("schedule.label_apply needs a token (github.token_env or github.token_file)")
         db = self._db()
         try:
-            result = run_label_policy(db, self.config, writer=writer, apply=apply, repos=[])
+            result = run_label_policy(db, self.config, writer=writer, apply=apply, repos=[], stop=self.stop)
+        except TriageInterrupted as exc:  # SIGTERM/SIGINT while scoring: no decision was made
+            return "interrupted", 1, str(exc)
         finally:
             db.conn.close()
         details.update(apply=apply, decisions=len(result.decisions), run_key=result.run_key)

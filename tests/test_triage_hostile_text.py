@@ -451,6 +451,19 @@ def test_the_daemon_records_a_triage_stopped_mid_scoring(family, tmp_path):
     assert daemon.current_job is None
 
 
+def test_the_daemon_records_a_label_job_stopped_while_scoring(family, tmp_path):
+    from civicbot.daemon import Daemon
+
+    config, db = family
+    audit = db.execute("SELECT count(*) FROM label_audit").fetchone()[0]
+    daemon = Daemon(config, [])
+    daemon.stop = StopAfter(after=40)  # set as SIGTERM would, 40 checks into its scoring
+    daemon._run_one("label")
+    run = job_runs(daemon)[-1]
+    assert (run["job"], run["outcome"], run["exit_code"]) == ("label", "interrupted", 1)
+    assert db.execute("SELECT count(*) FROM label_audit").fetchone()[0] == audit  # no decision made
+
+
 def test_a_long_job_is_reported(tmp_path, caplog):
     daemon = daemon_for(tmp_path, job_warn_seconds=60)
     caplog.set_level(logging.WARNING, logger="civicbot.daemon")

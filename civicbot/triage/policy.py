@@ -82,12 +82,15 @@ def comment_text(probability: float, reasons_ja: list[str], reasons_en: list[str
 
 
 def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: str | None = None,
-                     repos: list[str] | None = None) -> PolicyResult:
-    """Score, then decide per candidate; write to GitHub only when `apply` and allowlisted."""
+                     repos: list[str] | None = None, stop=None) -> PolicyResult:
+    """Score, then decide per candidate; write to GitHub only when `apply` and allowlisted.
+
+    `stop` (a threading.Event) interrupts the scoring, before any decision is made
+    (civicbot.triage.score.TriageInterrupted)."""
     now = now or to_text(datetime.now(timezone.utc))
     tri = config.triage
     actor = tri.bot_login or (writer.login() if writer is not None else None)
-    score = score_family(db, config, now=now, repos=repos, extra_bot_logins={actor} if actor else None)
+    score = score_family(db, config, now=now, repos=repos, extra_bot_logins={actor} if actor else None, stop=stop)
     result = PolicyResult(score=score, run_key=uuid.uuid4().hex[:12], dry_run=not apply, actor=actor)
     allow = {r.lower() for r in tri.allowlist}
     full_names = {rid: name for rid, name in db.execute("SELECT id, full_name FROM repos")}
