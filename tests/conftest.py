@@ -55,3 +55,11 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "tokyo_prs.csv").exists():
         pytest.skip(f"../shared/data/tokyo-covid19 is absent ({SHARED_DATA}); it is read from beside the project")
     return SHARED_DATA
+
+
+def pytest_report_header(config) -> list[str]:
+    """The versions of the ranges civicbot relies on, so a CI log says which end was tested."""
+    from importlib.metadata import version
+
+    return ["civicbot deps: " + ", ".join(f"{name} {version(name)}" for name in
+                                         ("pandas", "numpy", "sqlite-utils", "datasette", "PyGithub"))]
