@@ -152,7 +152,8 @@ def _run(config: Config, db, client: GitHubClient, console: Console, stop: threa
                 bar.update(task, **fields)
 
         result = harvest(config, db, client, progress=progress, **options)
-        bar.update(task, completed=result.repos + len(result.failed), total=result.repos + len(result.failed))
+        if result.outcome in ("complete", "partial"):  # an interrupted run keeps what was still queued
+            bar.update(task, completed=result.repos + len(result.failed), total=result.repos + len(result.failed))
     return result
 
 
