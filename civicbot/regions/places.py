@@ -29,7 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .data import prefecture
+from .data import PREFECTURES, prefecture
 from .matcher import AMBIGUOUS, match_region, tokens
 
 __all__ = ["CITIES_ABROAD", "MAX_CHARS", "Place", "place_of"]
@@ -68,6 +68,7 @@ CITIES_ABROAD = {
 _SEPARATORS = re.compile(r"\s*(?:[,/|;・、，／&+()（）\[\]→]|\s-\s|\band\b|\bor\b)\s*", re.IGNORECASE)
 # "Kagawa-ku", "Chiba-cho": a ward or town named like a prefecture, which need not be in it.
 _WARD = re.compile(r"\b([A-Za-z]+)[\s-]?(?:ku|cho|machi|mura)\b", re.IGNORECASE)
+_SHORT_KANJI = {p.short_ja: p.code for p in PREFECTURES}
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _FLAG = re.compile("([\U0001F1E6-\U0001F1FF])([\U0001F1E6-\U0001F1FF])")
 
@@ -158,6 +159,8 @@ def _name_pieces(text: str) -> list[_Piece]:
     names, iso, codes = _tables()
     pieces = []
     for m in _cjk_pattern().finditer(text) if _CJK.search(text) else ():
+        if text.startswith("地方", m.end()):
+            continue  # 中国地方 is a region of Japan, not China
         pieces.append(_Piece(names[m.group()], None, None, f"{m.group()!r} → {'/'.join(sorted(names[m.group()]))}"))
     words = _key(_CJK.sub(" ", text)).split()
     i = 0
@@ -194,6 +197,13 @@ def _japan_pieces(text: str, context: bool) -> tuple[list[_Piece], list[str]]:
         m = match_region("", "", part, context=True if context else None) if part.strip() else None
         if m is not None:
             pieces.append(_Piece(frozenset({"JP"}), m.pref_code, m.municipality_code, m.evidence))
+            continue
+        # The matcher wants 千葉県, not 千葉 (a surname in a description); a whole word of a
+        # location is the place.
+        for word in part.split():
+            if word in _SHORT_KANJI:
+                pref = prefecture(_SHORT_KANJI[word])
+                pieces.append(_Piece(frozenset({"JP"}), pref.code, None, f"{word!r} → {pref.name_ja} ({pref.code})"))
     return pieces, wards
 
 
