@@ -50,7 +50,7 @@ _COUNTRY_ALIASES = {
 }
 # Big cities written without their country. Names in one country only; keys are normalised.
 CITIES_ABROAD = {
-    "US": ("new york", "nyc", "brooklyn", "san francisco", "bay area", "silicon valley", "seattle",
+    "US": ("new york", "jersey city", "nyc", "brooklyn", "san francisco", "bay area", "silicon valley", "seattle",
            "los angeles", "boston", "chicago", "austin", "portland", "san jose", "mountain view",
            "palo alto", "ニューヨーク", "サンフランシスコ", "シアトル"),
     "GB": ("london", "manchester", "edinburgh", "ロンドン"),
@@ -174,9 +174,12 @@ def _name_pieces(text: str) -> list[_Piece]:
         else:
             i += 1
     shouting = text.upper() == text
-    for part in _SEPARATORS.split(text):
-        candidates = [part.strip().upper()] if part.strip().upper() in codes else \
-            [w for w in re.findall(r"\b[A-Z]{2,3}\b", part) if not shouting and w in codes and w != part.strip()]
+    for part in (p.strip() for p in _SEPARATORS.split(text)):
+        if part.upper() != part and part.upper() in iso:  # "jp", "Jp": a country, never a US state ("ok")
+            pieces.append(_Piece(frozenset({part.upper()}), None, None, f"{part!r} → {part.upper()}"))
+            continue
+        candidates = [part] if part in codes else \
+            [w for w in re.findall(r"\b[A-Z]{2,3}\b", part) if not shouting and w in codes]
         for code in candidates:
             pieces.append(_Piece(codes[code], None, None, f"{code!r} → {'/'.join(sorted(codes[code]))}"))
     for a, b in _FLAG.findall(text):
