@@ -8,6 +8,9 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sizes import HYPOTHESIS_EXAMPLES
 
 from civicbot.config import AffiliationSettings, ConfigError, load_config
 from civicbot.metrics.affiliations import (
@@ -167,3 +170,9 @@ def test_with_company_of():
     d = organisational_diversity(people)
     assert (d.organisations, d.largest, d.elephant_factor) == (2, "codeforjapan", 1)
     assert d.unaffiliated_share == pytest.approx(30 / 65)
+
+
+@settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=300), st.text(alphabet="東京都大阪府 ,/-@kuTokyoJapan株式会社Inc.🇯🇵", max_size=80)))
+def test_any_text_gives_an_answer(text):
+    assert company_of(text).kind in KINDS

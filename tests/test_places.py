@@ -6,7 +6,10 @@ import logging
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import ROOT
+from sizes import HYPOTHESIS_EXAMPLES
 
 from civicbot.regions.places import MAX_CHARS, STATUSES, Place, place_of
 
@@ -127,3 +130,10 @@ def test_no_location_is_logged(caplog):
         for location, *_ in CASES:
             place_of(location)
     assert caplog.records == []
+
+
+@settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=300), st.text(alphabet="東京都大阪府 ,/-@kuTokyoJapan株式会社Inc.🇯🇵", max_size=80)))
+def test_any_text_gives_an_answer(text):
+    place = place_of(text)
+    assert place.status in STATUSES
