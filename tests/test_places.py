@@ -51,7 +51,7 @@ CASES = [
     ("Japon", "JP", None, K), ("ニッポン 日本", "JP", None, K), ("日本橋", "JP", None, K),
     # abroad
     ("San Francisco, CA", "US", None, K), ("San Francisco", "US", None, K), ("Seattle, WA", "US", None, K),
-    ("New York", "US", None, K), ("Brooklyn, NY", "US", None, K), ("Austin, TX", "US", None, K),
+    ("New York", "US", None, K), ("NYC", "US", None, K), ("usa", "US", None, K), ("uk", "GB", None, K), ("Brooklyn, NY", "US", None, K), ("Austin, TX", "US", None, K),
     ("USA", "US", None, K), ("United States", "US", None, K), ("アメリカ", "US", None, K),
     ("New Jersey", "US", None, K), ("New Mexico, USA", "US", None, K), ("Georgia, USA", "US", None, K),
     ("Berlin", "DE", None, K), ("Berlin, Germany", "DE", None, K), ("Germany", "DE", None, K),
@@ -76,7 +76,7 @@ CASES = [
     ("Georgia", None, None, A), ("Nara", None, None, A), ("Kochi", None, None, A), ("Saga", None, None, A),
     ("Kagawa-ku", "JP", None, A), ("Tokyo / Osaka", "JP", None, A), ("東京・大阪", "JP", None, A),
     ("Tokyo and Kyoto", "JP", None, A), ("Tokyo / Berlin", None, None, A), ("Japan / USA", None, None, A),
-    ("Wilmington, DE", None, None, A), ("ok", None, None, U), ("de", "DE", None, K), ("Jersey City, NJ", "US", None, K),
+    ("Wilmington, DE", None, None, A), ("ok", None, None, U), ("living in the mountains", None, None, U), ("Cad", None, None, U), ("de", "DE", None, K), ("Jersey City, NJ", "US", None, K),
 ]
 
 
@@ -91,9 +91,9 @@ def test_case_count_and_the_share_left_unknown():
     """The brief asks for at least 100 strings; the counts are quoted in docs/metrics.md."""
     assert len(CASES) >= 100
     counts = Counter(place_of(c[0]).status for c in CASES)
-    assert counts == {"known": 134, "unknown": 26, "ambiguous": 11}, counts
+    assert counts == {"known": 137, "unknown": 28, "ambiguous": 11}, counts
     docs = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
-    assert f"{len(CASES)} real-looking locations of `tests/test_places.py`: 134 known, 26 unknown, 11 ambiguous" in docs
+    assert f"{len(CASES)} real-looking locations of `tests/test_places.py`: 137 known, 28 unknown, 11 ambiguous" in docs
 
 
 @pytest.mark.parametrize("location,muni", [
@@ -106,7 +106,7 @@ def test_a_listed_city_gives_its_code(location, muni):
 
 def test_evidence_says_what_matched():
     place = place_of("Tokyo, Japan")
-    assert "'japan' → JP" in place.evidence and "東京都 (13)" in place.evidence
+    assert place.evidence == "'japan' → JP; location 'Tokyo': 'tokyo' → 東京都 (13)"
     assert place.prefecture_name == "東京都"
     assert "GE/US" in place_of("Georgia").evidence
 

@@ -43,7 +43,7 @@ _LOCALES = ("en", "ja", "zh_Hans", "zh_Hant", "ko", "de", "fr", "es", "pt", "it"
             "sv", "vi", "id", "th", "tr", "uk")
 # Usual short names CLDR does not give as a territory name.
 _COUNTRY_ALIASES = {
-    "uk": "GB", "britain": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
+    "uk": "GB", "usa": "US", "britain": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
     "wales": "GB", "america": "US", "united states of america": "US", "korea": "KR",
     "holland": "NL", "hong kong": "HK", "macau": "MO", "米国": "US", "アメリカ": "US", "英国": "GB",
     "台灣": "TW", "韓國": "KR", "香港": "HK",
@@ -112,8 +112,9 @@ def _tables() -> tuple[dict[str, frozenset[str]], set[str], dict[str, frozenset[
     iso = {c.alpha_2 for c in pycountry.countries}
     names: dict[str, set[str]] = {}
 
-    def add(name: str, code: str) -> None:
-        names.setdefault(_key(name), set()).add(code)
+    def add(name: str, code: str, short_ok: bool = False) -> None:
+        if short_ok or len(_key(name)) > 3 or _CJK.search(name):  # CLDR's "ao", "cad", "in" are words
+            names.setdefault(_key(name), set()).add(code)
 
     for country in pycountry.countries:
         for attr in ("name", "common_name", "official_name"):
@@ -124,10 +125,10 @@ def _tables() -> tuple[dict[str, frozenset[str]], set[str], dict[str, frozenset[
             if code in iso:
                 add(name, code)
     for name, code in _COUNTRY_ALIASES.items():
-        add(name, code)
+        add(name, code, short_ok=True)
     for code, cities in CITIES_ABROAD.items():
         for name in cities:
-            add(name, code)
+            add(name, code, short_ok=True)
     codes: dict[str, set[str]] = {c.alpha_2: {c.alpha_2} for c in pycountry.countries}
     codes.update({c.alpha_3: {c.alpha_2} for c in pycountry.countries})
     codes["UK"] = {"GB"}
@@ -167,7 +168,7 @@ def _name_pieces(text: str) -> list[_Piece]:
     while i < len(words):
         for n in range(min(5, len(words) - i), 0, -1):
             name = " ".join(words[i:i + n])
-            if len(name) > 3 and name in names:  # "in", "us": short words are codes, read below
+            if name in names:
                 pieces.append(_Piece(names[name], None, None, f"{name!r} → {'/'.join(sorted(names[name]))}"))
                 i += n
                 break
@@ -199,7 +200,8 @@ def _japan_pieces(text: str, context: bool) -> tuple[list[_Piece], list[str]]:
                 part = part.replace(m.group(), " ")
         m = match_region("", "", part, context=True if context else None) if part.strip() else None
         if m is not None:
-            pieces.append(_Piece(frozenset({"JP"}), m.pref_code, m.municipality_code, m.evidence))
+            evidence = m.evidence.replace("description ", "location ", 1)  # the matcher's field name
+            pieces.append(_Piece(frozenset({"JP"}), m.pref_code, m.municipality_code, evidence))
             continue
         # The matcher wants 千葉県, not 千葉 (a surname in a description); a whole word of a
         # location is the place.
