@@ -67,7 +67,7 @@ def test_legal_forms_case_at_and_spaces_do_not_matter(company, key):
     ("株式会社ABC", "company"), ("ABC Inc.", "company"), ("ABC Ltd", "company"), ("ABC GmbH", "company"),
     ("Google", "company"), ("@google", "company"), ("Codeforces", "unknown"),
     ("Freelance", "individual"), ("freelancer", "individual"), ("フリーランス", "individual"),
-    ("Self-employed", "individual"), ("個人事業主", "individual"),
+    ("Self-employed", "individual"), ("個人事業主", "individual"), ("Independent Software Inc", "company"),
     ("Yahoo", "unknown"), ("ACME", "unknown"),
 ])
 def test_kind(company, kind):

@@ -9,9 +9,10 @@ and whom they work for"):
     "Code for Japan" are one organisation; config `affiliations.aliases` merges the rest
     ("一般社団法人コード・フォー・ジャパン").
   * `kind`: a name listed under a kind in config first; then the default rules, in this order:
-    individual (freelance, フリーランス), academic (大学, University: 東京都立大学 is a university),
-    npo (一般社団法人, NPO, Code for), company (株式会社, Inc, Ltd), government (都庁, 県庁, 市役所,
-    a prefecture's or listed city's name, Ministry); otherwise `unknown`. No guessing: "Google"
+    academic (大学, University: 東京都立大学 is a university), npo (一般社団法人, NPO, Code for),
+    company (株式会社, Inc, Ltd: "Independent Software Inc" is a company), individual (freelance,
+    フリーランス), government (都庁, 県庁, 市役所, Ministry, a prefecture's or listed city's name);
+    otherwise `unknown`. No guessing: "Google"
     is an organisation of unknown kind until config lists it.
   * An individual has no organisation (`key` None): freelancers are not one big organisation.
   * Several @organisations ("@codeforjapan @yahoo"): the first one named.
@@ -45,14 +46,14 @@ _EN_FORM = re.compile(
     r"llc|l\.l\.c|gmbh|k\.?\s?k|plc|ag|s\.a)\.?$", re.IGNORECASE)
 # Default kind rules: (kind, substrings for Japanese text, words for romaji), tried in this order.
 _RULES = (
-    ("individual", ("フリーランス", "個人事業主", "個人"),
-     ("freelance", "freelancer", "self employed", "selfemployed", "independent", "indie")),
     ("academic", ("大学", "高専", "高等専門学校", "高校", "研究所"),
      ("university", "univ", "college", "institute of technology")),
     ("npo", ("一般社団法人", "一般財団法人", "公益社団法人", "公益財団法人", "特定非営利活動法人", "npo法人", "(一社)"),
      ("npo", "non profit", "nonprofit", "code for", "code4", "civic tech", "foundation")),
     ("company", ("株式会社", "有限会社", "合同会社", "合名会社", "合資会社", "(株)", "(有)"),
      ("inc", "incorporated", "ltd", "llc", "gmbh", "corp", "corporation", "co ltd", "k k", "kk", "plc")),
+    ("individual", ("フリーランス", "個人事業主", "個人"),
+     ("freelance", "freelancer", "self employed", "selfemployed", "independent", "indie")),
     ("government", ("都庁", "道庁", "府庁", "県庁", "市役所", "区役所", "町役場", "村役場", "デジタル庁", "省"),
      ("government", "ministry", "metro gov", "city hall", "prefectural government", "city of")),
 )
