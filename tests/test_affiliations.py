@@ -145,7 +145,7 @@ def test_ties_do_not_change_the_answer_or_the_largest():
 
 
 def test_unknown_organisations_are_counted_apart():
-    rows = [("a", None, 1000), ("b", np.nan, 1000), ("c", "x", 10), ("d", "y", 30)]
+    rows = [("a", None, 1000), ("b", np.nan, 600), ("e", "", 400), ("c", "x", 10), ("d", "y", 30)]
     assert elephant_factor(frame(rows)) == 1  # not dominated by the 2,000 unknown contributions
     d = organisational_diversity(frame(rows))
     assert (d.organisations, d.largest, d.largest_share) == (2, "y", 0.75)

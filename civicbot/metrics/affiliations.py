@@ -164,7 +164,7 @@ def _per_organisation(contributions: pd.DataFrame) -> tuple[pd.Series, float]:
     """Contributions per organisation (most first, then by name: ties in a fixed order) and the
     contributions of people with no organisation."""
     frame = contributions[["organisation", "contributions"]]
-    known = frame["organisation"].notna()
+    known = frame["organisation"].notna() & (frame["organisation"].astype(str) != "")
     per_org = frame[known].groupby("organisation")["contributions"].sum()
     per_org = per_org[per_org > 0]
     order = sorted(per_org.index, key=lambda org: (-per_org[org], str(org)))
