@@ -65,7 +65,9 @@ CITIES_ABROAD = {
     "TH": ("bangkok",), "VN": ("hanoi", "ho chi minh city", "saigon"), "ID": ("jakarta",),
     "PH": ("manila",), "MY": ("kuala lumpur",), "BR": ("sao paulo",), "RU": ("moscow",),
 }
-_SEPARATORS = re.compile(r"\s*(?:[,/|;・、，／&+()（）\[\]→]|\s-\s|\band\b|\bor\b)\s*", re.IGNORECASE)
+# Parts of a location: lists, "A / B", and moves ("Tokyo → Osaka", "Tokyo <-> Osaka", arrows block).
+_SEPARATORS = re.compile(r"\s*(?:[,/|;・、，／&+()（）\[\]~〜\u2190-\u21ff]|<?->|\s-\s|\band\b|\bor\b)\s*",
+                         re.IGNORECASE)
 # "Kagawa-ku", "Chiba-cho": a ward or town named like a prefecture, which need not be in it.
 _WARD = re.compile(r"\b([A-Za-z]+)[\s-]?(?:ku|cho|machi|mura)\b", re.IGNORECASE)
 _SHORT_KANJI = {p.short_ja: p.code for p in PREFECTURES}
