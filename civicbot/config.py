@@ -219,6 +219,20 @@ class BotSettings(Strict):
                 or any(re.search(p, login, re.IGNORECASE) for p in self.patterns))
 
 
+class AffiliationSettings(Strict):
+    """Whom contributors work for (civicbot/metrics/affiliations.py): names are compared normalised."""
+
+    aliases: dict[NonEmpty, list[NonEmpty]] = Field(
+        {}, description="Organisation name → other ways people write it in their profile's company "
+                        "(e.g. Code for Japan: [一般社団法人コード・フォー・ジャパン]); compared after "
+                        "normalisation (case, @, spaces, 株式会社/Inc./Ltd. ... removed).")
+    government: list[NonEmpty] = Field([], description="Organisations that are government bodies (on top of the defaults: 都庁, 県庁, 市役所, Ministry ...).")
+    npo: list[NonEmpty] = Field([], description="Organisations that are NPOs or civic-tech groups (defaults: 一般社団法人, NPO, Code for ...).")
+    academic: list[NonEmpty] = Field([], description="Universities and research institutes (defaults: 大学, University ...).")
+    company: list[NonEmpty] = Field([], description="Companies (defaults: 株式会社, Inc., Ltd., GmbH ...).")
+    individual: list[NonEmpty] = Field([], description="Words that mean working for oneself (defaults: freelance, フリーランス, self-employed ...).")
+
+
 class ReleaseSettings(Strict):
     """Which merged PRs are release or sync merges rather than proposals (civicbot.metrics.people)."""
 
@@ -394,6 +408,8 @@ class Config(Strict):
     placeholders: list[Login] = Field(
         [], description="Accounts that stand for unknown authors (e.g. PRs from branches inside the "
                         "organisation's repo): their items count, they never count as people.")
+    affiliations: AffiliationSettings = Field(
+        default_factory=AffiliationSettings, description="Whom contributors work for: organisation aliases and kinds.")
     releases: ReleaseSettings = Field(
         default_factory=ReleaseSettings, description="Release and sync merges, counted apart from proposals.")
     harvest: HarvestSettings = Field(default_factory=HarvestSettings, description="What to harvest.")

@@ -203,6 +203,14 @@ def test_negatives(owner, name, description, homepage):
     assert match_region(owner, name, description, homepage) is None
 
 
+def test_a_caller_may_supply_the_context():
+    """A location that says "Japan" elsewhere lets the ambiguous words count (civicbot.regions.places)."""
+    assert match_region("", "", "Nara") is None
+    assert _codes(match_region("", "", "Nara", context=True)) == ("29", None)
+    assert match_region("", "", "covid19 saga", context=False) is None
+    assert _codes(match_region("", "", "covid19 saga")) == ("41", None)
+
+
 def test_evidence_names_field_and_both_places():
     m = match_region("codefortoda", "covid19-saitama")
     assert m == RegionMatch("11", "11224", "matcher", m.evidence)

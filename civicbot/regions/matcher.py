@@ -292,11 +292,15 @@ def _best_in_field(hits: list[_Hit]) -> _Hit:
 
 
 def match_region(owner: str, name: str, description: str | None = None,
-                 homepage: str | None = None) -> RegionMatch | None:
-    """The region a repository is about, from its owner, name, description and homepage; None if unknown."""
+                 homepage: str | None = None, context: bool | None = None) -> RegionMatch | None:
+    """The region a repository is about, from its owner, name, description and homepage; None if unknown.
+
+    `context` says whether the ambiguous words (AMBIGUOUS) count; None: decide from the metadata.
+    A caller that already knows the text is about Japan (a location that says "Japan") passes True."""
     values = {f: v for f, v in (("name", name), ("owner", owner), ("homepage", homepage),
                                  ("description", description)) if v}
-    context = _has_context(values)
+    if context is None:
+        context = _has_context(values)
     by_field: list[list[_Hit]] = []
     for rank, field in enumerate(FIELDS):
         value = values.get(field)
