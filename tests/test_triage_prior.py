@@ -106,7 +106,7 @@ class Snap:
 
 def test_blend_is_the_prior_without_history_and_moves_towards_the_own_model():
     snaps = [Snap("README の誤字", "「こんにちわ」→「こんにちは」"), Snap("Crash", "Traceback: error")]
-    alone = prior.load().probability([s.title for s in snaps], [s.text.split("\n", 1)[1] for s in snaps])
+    alone = prior.load().balanced([s.title for s in snaps], [s.text.split("\n", 1)[1] for s in snaps])
     own = np.array([0.0, 1.0])
     assert prior.blend(snaps, own, 0) == pytest.approx(alone)
     half = prior.blend(snaps, own, prior.BLEND_K)
@@ -135,3 +135,34 @@ def test_bootstrap_interval_contains_the_estimate_and_resamples_repos():
 def test_keyword_baseline_reads_the_title_only():
     scores = prior_eval.keyword_scores([row("a/b", "Fix typo in docs"), row("a/b", "誤字"), row("a/b", "Crash", "typo")])
     assert list(scores) == [1.0, 1.0, 0.0]
+
+
+def test_balanced_takes_the_corpus_base_rate_out_and_keeps_the_order():
+    p = prior.load()
+    titles, bodies = ["README の誤字", "Crash", "Add dark mode"], ["「こんにちわ」→「こんにちは」", "Traceback", ""]
+    calibrated, balanced = p.probability(titles, bodies), p.balanced(titles, bodies)
+    assert (balanced > calibrated).all()  # the corpus holds fewer GFIs than non-GFIs
+    assert np.argsort(balanced).tolist() == np.argsort(calibrated).tolist()
+
+
+def test_digits_are_folded_so_issue_numbers_do_not_move_the_prior():
+    p = prior.load()
+    a, b = p.probability(["お知らせの文言を修正 (5)", "お知らせの文言を修正 (12)"], ["v1.2 の表示", "v10.20 の表示"])
+    assert a == b
+
+
+def test_triage_scores_with_the_prior_when_the_project_has_no_history(sim_factory, tmp_path):
+    from test_triage import setup
+
+    from civicbot.triage.model import Heuristic
+    from civicbot.triage.score import score_family
+    _, config, db = setup(sim_factory, tmp_path)
+    result = score_family(db, config, write=False)
+    assert result.model == "heuristic" and result.positives == 1 and result.candidates
+    snaps = [c.snapshot for c in result.candidates]
+    w = 1 / (1 + prior.BLEND_K)  # one maintainer-added GFI label: the prior weighs 30/31
+    expected = (w * Heuristic().predict(snaps)[1]
+                + (1 - w) * prior.load().balanced([s.title for s in snaps], [s.text.split("\n", 1)[1] for s in snaps]))
+    assert [c.probability for c in result.candidates] == pytest.approx(expected.tolist())
+    broken = [c.probability for c in result.candidates if c.snapshot.title == "it is broken"]
+    assert broken and broken[0] < min(c.probability for c in result.candidates if "文言" in c.snapshot.title)

@@ -11,7 +11,7 @@ Features are project-independent and decided from what was visible at creation o
 
 - text: character 2-4-grams (`char_wb`, which works for Japanese without a tokenizer), hashed
   into `HASH_FEATURES` buckets so the file holds coefficients, not a vocabulary (no issue text);
-- form: lengths (log), checklists, list items, code blocks, inline code, links, file paths,
+- form: lengths (log; runs of digits count as one character), checklists, list items, code blocks, inline code, links, file paths,
   quoted exact text, small-task and debugging words, Japanese share. No count that grows with
   time, no label (the corpus's labels are as of its crawl, not at creation), no author field
   (the corpus has no author association).
@@ -24,7 +24,8 @@ absolutely, every repository reserved for independent evaluation (`reserved`): t
 COVID-19 site and every covid19 / covid-19 / stopcovid repository. Probabilities are calibrated
 with Platt scaling on out-of-fold scores from folds grouped by repository.
 
-`blend` mixes the prior with the project's own model: own weight w = n / (n + BLEND_K), where n
+`blend` mixes the prior (its even-odds probability, `Prior.balanced`) with the project's own
+model (or its heuristic): own weight w = n / (n + BLEND_K), where n
 is the number of maintainer-added GFI labels in the project's history. With no history the
 prior decides alone; at n = BLEND_K each counts half; there is no hard switch.
 """
@@ -87,7 +88,9 @@ def form(title: str, body: str) -> list[float]:
 
 
 def matrix(titles: list[str], bodies: list[str], mean=None, scale=None):
-    """Hashed n-grams beside standardised form features (mean/scale from training if given)."""
+    """Hashed n-grams beside standardised form features (mean/scale from training if given).
+    Runs of digits become one 0: issue numbers, versions and dates say nothing across projects."""
+    titles, bodies = [DIGITS_RE.sub("0", t) for t in titles], [DIGITS_RE.sub("0", b[:BODY_CHARS]) for b in bodies]
     text = vectorizer().transform([_text(t, b) for t, b in zip(titles, bodies)])
     dense = np.array([form(t, b) for t, b in zip(titles, bodies)], dtype=float).reshape(len(titles), len(FORM_FEATURES))
     if mean is None:
@@ -217,7 +220,15 @@ class Prior:
         return x @ self.coef + self.spec["intercept"]
 
     def probability(self, titles: list[str], bodies: list[str]) -> np.ndarray:
+        """Calibrated on the corpus, whose GFI share (13%) is an artefact of how it was searched."""
         return 1.0 / (1.0 + np.exp(-(self.a * self.decision(titles, bodies) + self.b)))
+
+    def balanced(self, titles: list[str], bodies: list[str]) -> np.ndarray:
+        """The calibrated probability with the corpus's base rate taken out (even odds): no project's
+        base rate is the corpus's, and the triage threshold (0.5) assumes no base rate either."""
+        p = np.clip(self.probability(titles, bodies), 1e-9, 1 - 1e-9)
+        rate = self.spec["provenance"]["trained_positives"] / self.spec["provenance"]["trained_rows"]
+        return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) - math.log(rate / (1 - rate)))))
 
 
 @lru_cache(maxsize=1)
@@ -238,7 +249,7 @@ def blend(snaps, own_probs, own_positives: int, prior: Prior | None = None) -> n
     titles = [s.title for s in snaps]
     bodies = [s.text[len(s.title) + 1:] if s.text.startswith(s.title) else s.text for s in snaps]
     w = own_weight(own_positives)
-    return w * np.asarray(own_probs, dtype=float) + (1 - w) * prior.probability(titles, bodies)
+    return w * np.asarray(own_probs, dtype=float) + (1 - w) * prior.balanced(titles, bodies)
 
 
 def main(argv=None) -> None:
