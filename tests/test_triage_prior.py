@@ -166,3 +166,16 @@ def test_triage_scores_with_the_prior_when_the_project_has_no_history(sim_factor
     assert [c.probability for c in result.candidates] == pytest.approx(expected.tolist())
     broken = [c.probability for c in result.candidates if c.snapshot.title == "it is broken"]
     assert broken and broken[0] < min(c.probability for c in result.candidates if "文言" in c.snapshot.title)
+
+
+def test_benchmark_scores_synthetic_issues_and_trains_when_the_corpus_is_there():
+    from benchmarks.prior import bench_prior, synthetic
+
+    titles, bodies = synthetic(50)
+    assert len(set(titles)) > 10 and all(bodies)
+    rows = bench_prior([200])
+    synthetic_row = rows[-1]
+    assert synthetic_row["case"] == "score synthetic open issues" and synthetic_row["issues"] == 200
+    train_row = rows[0]
+    assert train_row["case"] == "train on the corpus"
+    assert ("skipped" in train_row) != (REAL_ISSUES / "issues.jsonl").exists()
