@@ -48,14 +48,15 @@ def bench_prior(scales: list[float]) -> list[dict]:
     model = prior.load()
     results = []
     if (CORPUS / "issues.jsonl").exists():
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         spec = prior.train(CORPUS)
-        train_seconds = time.perf_counter() - started
+        train_seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         rows = prior.load_corpus(CORPUS)
         titles = [r.get("title") or "" for r in rows]
         bodies = [r.get("body_excerpt") or "" for r in rows]
         results.append({"case": "train on the corpus", "issues": spec["provenance"]["rows"],
-                        "trained_on": spec["provenance"]["trained_rows"], "seconds": round(train_seconds, 2)})
+                        "trained_on": spec["provenance"]["trained_rows"], "seconds": round(train_seconds, 2),
+                        "cpu_seconds": round(cpu, 2)})
         results.append({"case": "score the corpus", "issues": len(rows),
                         "seconds": round(_best(lambda: model.probability(titles, bodies)), 3)})
     else:
@@ -63,11 +64,12 @@ def bench_prior(scales: list[float]) -> list[dict]:
     for scale in scales:
         n = int(scale)
         titles, bodies = synthetic(n)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(0, n, 10_000):
             model.balanced(titles[i:i + 10_000], bodies[i:i + 10_000])
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         results.append({"case": "score synthetic open issues", "issues": n, "seconds": round(seconds, 2),
+                        "cpu_seconds": round(cpu, 2),
                         "issues_per_second": round(n / seconds),
                         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
     for r in results:

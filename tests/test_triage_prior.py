@@ -179,3 +179,23 @@ def test_benchmark_scores_synthetic_issues_and_trains_when_the_corpus_is_there()
     train_row = rows[0]
     assert train_row["case"] == "train on the corpus"
     assert ("skipped" in train_row) != (REAL_ISSUES / "issues.jsonl").exists()
+
+
+def test_evaluation_is_leave_repos_out_with_japanese_subsets_and_kana_dojo_apart():
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(120):
+        repo = "lingdojo/kana-dojo" if i % 10 == 0 else f"org{i % 8}/repo"
+        gfi = bool(rng.random() < 0.3)
+        ja = i % 2 == 0
+        title = (f"誤字の修正 {i}" if ja else f"Fix typo {i}") if gfi else (f"起動時にクラッシュ {i}" if ja else f"Crash {i}")
+        rows.append(row(repo, title, f"body {rng.integers(1e9)} " + ("small" if gfi else "trace"), gfi=gfi,
+                        language_guess="ja" if ja else "en", author=f"u{i % 5}", created="2024-01-01"))
+    result = prior_eval.evaluate_rows(rows)
+    assert set(result["methods"]) == {"prior", "keyword", "recgfi"}
+    assert result["repos"] == 9 and result["issues"] == 120
+    assert set(result["subsets"]) == {"ja", "ja_without_kana_dojo"}
+    assert result["subsets"]["ja"]["issues"] == 60
+    assert result["subsets"]["ja_without_kana_dojo"]["issues"] == 60 - sum(
+        r["repo"] == "lingdojo/kana-dojo" and r["language_guess"] == "ja" for r in rows)
+    assert result["methods"]["prior"]["roc_auc"][0] > 0.8  # the words separate the classes in every repo
