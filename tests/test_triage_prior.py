@@ -199,3 +199,24 @@ def test_evaluation_is_leave_repos_out_with_japanese_subsets_and_kana_dojo_apart
     assert result["subsets"]["ja_without_kana_dojo"]["issues"] == 60 - sum(
         r["repo"] == "lingdojo/kana-dojo" and r["language_guess"] == "ja" for r in rows)
     assert result["methods"]["prior"]["roc_auc"][0] > 0.8  # the words separate the classes in every repo
+
+
+def test_train_command_writes_a_loadable_model_with_provenance(tmp_path):
+    import hashlib
+
+    words = ["お知らせ", "地図", "凡例", "README", "設定", "ボタン", "表", "グラフ", "ヘッダー", "フッター"]
+    rows = [row(f"org{i % 6}/r", f"{words[i % 10]}の誤字を修正" if i % 3 == 0 else f"{words[i % 10]}でクラッシュ",
+                f"{words[(i * 7) % 10]} {words[(i * 3) % 10]} {'「文言」' if i % 3 == 0 else 'Traceback'}", gfi=i % 3 == 0)
+            for i in range(60)] + [row("Tokyo-Metro-Gov/covid19", "文言の修正", "x", gfi=True)]
+    (tmp_path / "issues.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    out = tmp_path / "model.json"
+    with pytest.raises(SystemExit) as done:
+        prior.main(["train", "--data", str(tmp_path), "--out", str(out), "--no-evaluate"])
+    assert done.value.code == 0
+    spec = json.loads(out.read_text(encoding="utf-8"))
+    provenance = spec["provenance"]
+    assert provenance["sha256"] == hashlib.sha256((tmp_path / "issues.jsonl").read_bytes()).hexdigest()
+    assert provenance["rows"] == 61 and provenance["reserved_dropped"] == 1 and provenance["trained_rows"] >= 20
+    model = prior.Prior(spec)
+    a, b = model.probability(["地図の誤字を修正", "地図でクラッシュ"], ["「文言」", "Traceback"])
+    assert a > b
