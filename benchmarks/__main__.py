@@ -1,7 +1,8 @@
 """civicbot benchmarks: `python -m benchmarks [--scales 1,10,100] [--only NAME]` (or `make bench`).
 
 Without --scales, generate and metrics run at 1,10,100, triage at 10, charts at 100 and
-hostile-text (feature extraction on 65,536-character worst-case bodies) at 0.6.
+hostile-text (feature extraction on 65,536-character worst-case bodies) at 0.6; prior (training
+the cold-start prior on the real corpus, scoring it, and scoring N synthetic issues) at 100000.
 
 Each case runs in a fresh subprocess so peak memory (ru_maxrss) is its own. Figures are
 printed as a table and written to var/benchmarks.json; docs/performance.md records them.
@@ -277,7 +278,7 @@ def main() -> None:
     parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
                                          "triage 10, charts 100, hostile-text 0.6)")
     parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts", "peer", "harvest",
-                                           "hostile-text"],
+                                           "hostile-text", "prior"],
                         help="run one benchmark (peer: side by side with github-to-sqlite, default scale 1)")
     parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated)")
     args = parser.parse_args()
@@ -304,6 +305,9 @@ def main() -> None:
     if args.only in (None, "hostile-text"):
         from benchmarks.hostile_text import bench_hostile_text
         results["hostile_text"] = bench_hostile_text(scales("0.6"), _loaded_store, TRIAGE_CASE)
+    if args.only in (None, "prior"):
+        from benchmarks.prior import bench_prior
+        results["prior"] = bench_prior(scales("100000"))
     Path("var/benchmarks.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 

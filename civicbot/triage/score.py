@@ -19,6 +19,7 @@ from civicbot.store.transaction import write_transaction
 from civicbot.triage import TriageInterrupted, check_stop  # noqa: F401 - TriageInterrupted re-exported
 from civicbot.triage.features import History, Snapshot, to_text
 from civicbot.triage.model import train
+from civicbot.triage.prior import blend
 
 
 @dataclass
@@ -107,6 +108,7 @@ def score_family(db, config: Config, now: str | None = None, repos: list[str] | 
     if snaps:
         check_stop(stop)
         scores, probs = model.predict(snaps)
+        probs = blend(snaps, probs, positives)  # the cold-start prior, own weight n / (n + 30)
         for snap, score, prob in zip(snaps, scores, probs):
             check_stop(stop)
             ja, en = model.reasons(snap)
