@@ -55,11 +55,17 @@ def current_state(db) -> tuple[dict[int, set[str]], set[int]]:
     return labels, assigned
 
 
+def blocking_labels(triage, repo: str) -> set[str]:
+    """The family's blocking labels and the repo's own (`triage.blocking_labels_by_repo`), lower-cased."""
+    extra = next((v for k, v in triage.blocking_labels_by_repo.items() if k.lower() == repo.lower()), [])
+    return {b.lower() for b in [*triage.blocking_labels, *extra]}
+
+
 def exclusion(history: History, snap: Snapshot, labels_now: set[str], assigned_now: bool) -> str | None:
     """Why `snap` is not a candidate, or None when it is."""
     config = history.config.triage
     labels = snap.labels | labels_now
-    blocking = {b.lower() for b in config.blocking_labels}
+    blocking = blocking_labels(config, history.repos.get(snap.repo_id, ""))
     if snap.closed or history.items[snap.item_id]["state"] != "open":
         return "closed"
     if snap.assigned or assigned_now:
