@@ -79,7 +79,7 @@ def test_every_documented_column_gets_a_description(site):
 
 def test_gfi_query_only_when_its_table_exists():
     assert "good_first_issue_candidates" not in load_queries(existing={"items", "items_fts"})
-    assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates"})
+    assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates", "data_end"})
     assert all("requires" not in q for q in load_queries().values())
 
 
@@ -161,10 +161,12 @@ def test_maintainer_tables_agree_with_the_raw_records(site):
         got = sorted((r["newcomer"], r["first_at"], r["welcomed_by"], r["welcomed_at"]) for r in rows)
         assert got == sorted(conn.execute(raw_newcomers, [month]).fetchall()), month
 
-    # regulars: contributors_summary (no as_of) and the raw count (as_of after all data) agree
+    # regulars: contributors_summary (no as_of: the data's end) and the raw count as of that end agree
     wide = "days=0&within=1000000&min_contributions=2&_shape=array"
+    end = conn.execute("SELECT as_of FROM data_end").fetchone()[0]
     latest = get(ds, f"/demo/regulars_at_risk.json?{wide}").json()
-    replay = get(ds, f"/demo/regulars_at_risk.json?{wide}&as_of=2099-01-01T00:00:00Z").json()
+    replay = get(ds, f"/demo/regulars_at_risk.json?{wide}&as_of={end}").json()
+    assert {r["as_of"] for r in latest + replay} == {end}
     people = {(r["login"], r["contributions"], r["first_at"], r["last_at"]) for r in latest}
     assert people == {(r["login"], r["contributions"], r["first_at"], r["last_at"]) for r in replay}
     assert len(people) > 5
