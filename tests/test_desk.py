@@ -7,16 +7,10 @@ import sqlite3
 
 import pytest
 
-from civicbot.harvest.client import GitHubClient
-from civicbot.harvest.run import harvest
-from civicbot.metrics import write_all_metrics
 from civicbot.metrics.maintainers import QUIET_DAYS, data_end
 from civicbot.publish.metadata import load_queries
-from civicbot.sandbox import SandboxServer, World
-from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
-from civicbot.store import open_store
 from civicbot.triage.score import score_family
-from harvest_helpers import family_config
+from harvest_helpers import harvested_generated_world
 
 DESK = ["first_timers_waiting", "prs_without_response", "stale_claims", "newcomers_this_month",
         "regulars_at_risk", "good_first_issue_candidates"]
@@ -26,15 +20,7 @@ DESK = ["first_timers_waiting", "prs_without_response", "stale_claims", "newcome
 def desk(tmp_path_factory):
     """A generated world (its activity ends in 2021) harvested today, with metrics and triage."""
     path = tmp_path_factory.mktemp("desk") / "desk.db"
-    world = generate_world_dict(seed=1, scale=0.1)
-    server = SandboxServer(World(world)).start()
-    try:
-        config = family_config(world, server.url, path)
-        db = open_store(config.database.path)
-        assert harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None)).outcome == "complete"
-    finally:
-        server.stop()
-    write_all_metrics(db, config)
+    config, db = harvested_generated_world(1, 0.1, path)
     score_family(db, config)
     db.conn.commit()
     return config, db, path
