@@ -50,3 +50,46 @@ def test_importance_labels_do_not_block_by_default_and_blocking_labels_can_be_se
     snap = h.snapshot(3, "2020-04-01T00:00:00Z")
     assert exclusion(h, snap, {"important"}, False) == "blocking label: important"
     assert exclusion(history(config(), []), snap, {"important", "officially-approved"}, False) is None
+
+
+# --- civicbot label: a ranking, and every non-decision explained --------------------------------
+
+
+def test_the_dry_run_ranks_the_top_n_per_repo_whatever_the_threshold(sim_factory, tmp_path):
+    from test_triage import setup
+
+    from civicbot.triage.policy import run_label_policy
+
+    sim, config, db = setup(sim_factory, tmp_path, threshold=0.99, top_per_repo=2, allowlist=[REPO])
+    result = run_label_policy(db, config, apply=False)
+    assert [(d.number, d.action) for d in result.decisions if d.repo == REPO] == [(5, "proposed"), (10, "proposed")]
+    assert result.decisions[0].reason.startswith("rank 1 of 5 in the repo; probability 0.")
+    assert all("< threshold 0.99: --apply would not add it" in d.reason for d in result.decisions)
+    assert [d.repo for d in result.decisions].count(REPO) == 2
+    assert f"{REPO}: 3 more candidates below the top 2" in "\n".join(result.notes)
+    assert any(n.startswith("no decision: no open issue in ") for n in result.notes)
+    # --apply keeps the threshold as its safety limit, and says why it decided nothing
+    applied = run_label_policy(db, config, apply=True)
+    assert applied.decisions == []
+    assert any(n.startswith(f"{REPO}: no decision: 5 candidates below the threshold: best was 0.")
+               and n.endswith("< threshold 0.99") for n in applied.notes)
+
+
+def test_label_cli_prints_its_non_decisions_and_its_dry_run_needs_no_api(sim_factory, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+    from test_triage import setup
+
+    from civicbot.cli import main
+
+    sim, config, db = setup(sim_factory, tmp_path, threshold=0.99)
+    dead = config.model_copy(update={"github": config.github.model_copy(update={"base_url": "http://127.0.0.1:9"})})
+    path = tmp_path / "c.yml"
+    path.write_text(json.dumps(json.loads(dead.model_dump_json())), encoding="utf-8")
+    monkeypatch.setenv("CIVICBOT_TEST_TOKEN", "a-token")  # a token is set, yet the API is down
+    out = CliRunner().invoke(main, ["label", "-c", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "dry run" in out.output and "6 decisions" in out.output
+    assert "--apply would not add it" in out.output and "repo not in triage.allowlist" not in out.output
+    assert "not decided" in out.output and "no open issue in" in out.output
