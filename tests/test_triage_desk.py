@@ -3,6 +3,8 @@ non-decisions explained) and an honest evaluation."""
 
 from __future__ import annotations
 
+import pytest
+
 from civicbot.config import Config
 from civicbot.triage.features import History
 from civicbot.triage.model import examples_at_creation
@@ -93,3 +95,65 @@ def test_label_cli_prints_its_non_decisions_and_its_dry_run_needs_no_api(sim_fac
     assert "dry run" in out.output and "6 decisions" in out.output
     assert "--apply would not add it" in out.output and "repo not in triage.allowlist" not in out.output
     assert "not decided" in out.output and "no open issue in" in out.output
+
+
+# --- triage evaluate: honest intervals, base rates, why n/a -------------------------------------
+
+
+def predictions(repos: int, weeks: int, per_week: int, seed: int = 0, positive_first: bool = True):
+    """Each repo-week holds `per_week` issues, one positive; scored best first when `positive_first`."""
+    import random
+
+    from civicbot.triage.evaluate import METHODS, Predictions
+
+    rng = random.Random(seed)
+    p = Predictions()
+    for r in range(repos):
+        for w in range(weeks):
+            for i in range(per_week):
+                p.repo.append(r)
+                p.week.append(f"2020-W{w:02d}")
+                p.y.append(int(i == 0))
+                score = (1.0 if i == 0 else rng.random() * 0.9) if positive_first else rng.random()
+                for m in METHODS:
+                    p.scores[m].append(score)
+                    p.probs[m].append(score)
+    return p
+
+
+def test_precision_at_k_intervals_contain_the_estimate_when_a_repo_is_drawn_twice():
+    from civicbot.triage.evaluate import figures
+
+    f = figures(predictions(repos=5, weeks=4, per_week=4), bootstrap=100)["model"]
+    # the positive is always first: precision@3 is 1/3 in every repo-week, whichever repos are drawn
+    assert f["precision@3"].value == pytest.approx(1 / 3)
+    assert f["precision@3"].low == pytest.approx(1 / 3) and f["precision@3"].high == pytest.approx(1 / 3)
+    assert f["precision@1"].base == pytest.approx(0.25) and f["roc_auc"].base == 0.5
+    for seed in range(3):
+        figs = figures(predictions(repos=6, weeks=3, per_week=5, seed=seed, positive_first=False), bootstrap=200,
+                       seed=seed)
+        for method in figs.values():
+            for name, fig in method.items():
+                assert fig.low <= fig.value <= fig.high, (seed, name, fig)
+
+
+def test_one_repo_is_bootstrapped_by_issue_not_into_a_zero_width_interval():
+    from civicbot.triage.evaluate import _fmt, figures
+
+    f = figures(predictions(repos=1, weeks=8, per_week=6, positive_first=False), bootstrap=200)["model"]
+    for name in ("roc_auc", "pr_auc", "brier", "precision@1", "precision@3"):
+        assert f[name].low < f[name].high, name
+        assert f[name].low <= f[name].value <= f[name].high, name
+    assert "(base 0.500)" in _fmt(f["roc_auc"]) and "(base 0.167)" in _fmt(f["pr_auc"])
+
+
+def test_every_n_a_says_why():
+    from civicbot.triage.evaluate import METRICS, Predictions, _fmt, figures
+
+    none_positive = predictions(repos=2, weeks=2, per_week=3)
+    none_positive.y = [0] * len(none_positive.y)
+    f = figures(none_positive, bootstrap=50)["model"]
+    assert _fmt(f["roc_auc"]) == "n/a: no positive among the test issues"
+    assert _fmt(f["precision@1"]) == "n/a: no repo-week with a positive issue"
+    empty = figures(Predictions(), bootstrap=50)["random"]
+    assert all(_fmt(empty[m]).startswith("n/a: no test issue") for m in METRICS)

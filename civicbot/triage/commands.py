@@ -93,7 +93,7 @@ def triage(ctx: click.Context, config_path: str | None, repos: tuple[str, ...], 
 @CONFIG_OPTION
 @click.option("--out", "out_path", default="var/gfi-evaluation.md", show_default=True, metavar="FILE",
               help="Where to write the Markdown report.")
-@click.option("--bootstrap", default=200, show_default=True, help="Bootstrap resamples (clustered by repo).")
+@click.option("--bootstrap", default=200, show_default=True, help="Bootstrap resamples (by repo; by issue on one repo).")
 @click.option("--holdout", is_flag=True, help="Also score the last 20% of time (kept untouched by default).")
 def evaluate(config_path: str, out_path: str, bootstrap: int, holdout: bool) -> None:
     """Walk-forward evaluation against baselines; writes a report and gfi_evaluation."""
