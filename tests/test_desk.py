@@ -106,3 +106,24 @@ def test_gfi_candidates_are_the_top_n_per_repo_in_words_with_their_age(desk):
     top2 = load_queries(top_per_repo=2)["good_first_issue_candidates"]["sql"]
     conn = sqlite3.connect(path)
     assert max(r[1] for r in conn.execute(top2, {"repo": "", "top": "", "min_probability": ""})) == 2
+
+
+def test_the_site_shows_the_desk_with_the_data_end(desk):
+    import asyncio
+
+    from civicbot.publish.commands import make_datasette
+
+    config, db, path = desk
+    ds = make_datasette(path, config)
+
+    def get(url):
+        async def go():
+            return await ds.client.get(url)
+        return asyncio.run(go())
+
+    end = data_end(db)["as_of"]
+    page = get("/desk/good_first_issue_candidates")
+    assert page.status_code == 200 and "Good first issue の候補" in page.text and end in page.text
+    for name in DESK:
+        rows = get(f"/desk/{name}.json?_shape=array").json()
+        assert rows and rows[0]["as_of"] == end, name
