@@ -341,9 +341,17 @@ class TriageSettings(Strict):
     comment: bool = Field(
         False, description="Also post a short bilingual (Japanese/English) comment when adding the label "
                            "(off: silent mode).")
+    top_per_repo: int = Field(
+        5, ge=1, le=1000, description="Proposals shown per repo: the best-ranked open issues that are not claimed, "
+                                      "assigned or linked (whatever their probability; the threshold and caps "
+                                      "only limit `label --apply`).")
     blocking_labels: list[NonEmpty] = Field(
-        ["wontfix", "duplicate", "invalid", "question", "waiting", "blocked", "IMPORTANT", "officially-approved"],
-        description="Labels that keep an issue out of the candidates (compared case-insensitively).")
+        ["wontfix", "duplicate", "invalid", "question", "waiting", "blocked"],
+        description="Labels that keep an issue out of the candidates in every repo of the family (compared "
+                    "case-insensitively). Importance labels such as IMPORTANT or officially-approved do not "
+                    "block by default: real good first issues often carry them.")
+    blocking_labels_by_repo: dict[RepoName, list[NonEmpty]] = Field(
+        {}, description="More blocking labels for one repo (owner/name: labels), added to blocking_labels there.")
     claim_phrases: list[NonEmpty] = Field(
         ["やります", "対応します", "担当します", "着手します", "I'll take", "I'd like to work on",
          "I will work on", "can I take", "assign me", "/assign"],

@@ -200,3 +200,24 @@ def small_family(world: dict, url: str, db_path, discovery: dict, token: str):
     result = harvest(config, db, GitHubClient(config, [token]))
     assert result.outcome == "complete", result
     return config, db, result
+
+
+def harvested_generated_world(seed: int, scale: float, db_path):
+    """A generated world harvested from the simulator with every metric: (config, db)."""
+    from civicbot.harvest.client import GitHubClient
+    from civicbot.harvest.run import harvest
+    from civicbot.metrics import write_all_metrics
+    from civicbot.sandbox import SandboxServer
+    from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
+    from civicbot.store import open_store
+
+    world = generate_world_dict(seed=seed, scale=scale)
+    server = SandboxServer(World(world)).start()
+    try:
+        config = family_config(world, server.url, db_path)
+        db = open_store(config.database.path)
+        assert harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None)).outcome == "complete"
+    finally:
+        server.stop()
+    write_all_metrics(db, config)
+    return config, db

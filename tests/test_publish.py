@@ -9,17 +9,11 @@ import sqlite3
 
 import pytest
 
-from civicbot.harvest.client import GitHubClient
-from civicbot.harvest.run import harvest
-from civicbot.metrics import write_all_metrics
 from civicbot.publish.bundle import SECRET, build_bundle
 from civicbot.publish.commands import make_datasette
 from civicbot.publish.metadata import build_metadata, documented_tables, load_dashboards, load_queries
 from civicbot.publish.search import enable_search, search_items
-from civicbot.sandbox import SandboxServer, World
-from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
-from civicbot.store import open_store
-from harvest_helpers import family_config
+from harvest_helpers import harvested_generated_world
 
 XSS_TITLE = "<script>alert(1)</script> and <img src=x onerror=alert(1)> 翻訳テスト"
 EMAIL = "someone.private@example.org"
@@ -31,15 +25,7 @@ PAT_LIKE = "github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnop"
 def site(tmp_path_factory):
     """A harvested generated world with every metrics table."""
     path = tmp_path_factory.mktemp("publish") / "demo.db"
-    world = generate_world_dict(seed=3, scale=0.05)
-    server = SandboxServer(World(world)).start()
-    try:
-        config = family_config(world, server.url, path)
-        db = open_store(config.database.path)
-        assert harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None)).outcome == "complete"
-    finally:
-        server.stop()
-    write_all_metrics(db, config)
+    config, db = harvested_generated_world(3, 0.05, path)
     item = db.execute("SELECT id, repo_id, user_id, run_id FROM items ORDER BY id LIMIT 1").fetchone()
     db["items"].update(item[0], {"title": XSS_TITLE, "body": f"mail me at {EMAIL} token {TOKEN_LIKE} {PAT_LIKE}"})
     enable_search(db)
@@ -79,7 +65,7 @@ def test_every_documented_column_gets_a_description(site):
 
 def test_gfi_query_only_when_its_table_exists():
     assert "good_first_issue_candidates" not in load_queries(existing={"items", "items_fts"})
-    assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates"})
+    assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates", "data_end"})
     assert all("requires" not in q for q in load_queries().values())
 
 
@@ -161,10 +147,12 @@ def test_maintainer_tables_agree_with_the_raw_records(site):
         got = sorted((r["newcomer"], r["first_at"], r["welcomed_by"], r["welcomed_at"]) for r in rows)
         assert got == sorted(conn.execute(raw_newcomers, [month]).fetchall()), month
 
-    # regulars: contributors_summary (no as_of) and the raw count (as_of after all data) agree
+    # regulars: contributors_summary (no as_of: the data's end) and the raw count as of that end agree
     wide = "days=0&within=1000000&min_contributions=2&_shape=array"
+    end = conn.execute("SELECT as_of FROM data_end").fetchone()[0]
     latest = get(ds, f"/demo/regulars_at_risk.json?{wide}").json()
-    replay = get(ds, f"/demo/regulars_at_risk.json?{wide}&as_of=2099-01-01T00:00:00Z").json()
+    replay = get(ds, f"/demo/regulars_at_risk.json?{wide}&as_of={end}").json()
+    assert {r["as_of"] for r in latest + replay} == {end}
     people = {(r["login"], r["contributions"], r["first_at"], r["last_at"]) for r in latest}
     assert people == {(r["login"], r["contributions"], r["first_at"], r["last_at"]) for r in replay}
     assert len(people) > 5

@@ -89,11 +89,11 @@ def test_dry_run_proposes_records_and_writes_nothing(sim_factory, tmp_path):
     sim, config, db = setup(sim_factory, tmp_path, allowlist=[UPSTREAM])
     result = run_label_policy(db, config, writer=writer(config), apply=False)
     assert result.score.model == "heuristic"  # the tiny history has no maintainer-added GFI label to learn from
-    proposed = sorted(d.number for d in result.decisions if d.action == "proposed")
-    assert proposed == [5, 10, 11]  # best first, at most 3 per run (all tie: lowest numbers)
-    assert [d.number for d in result.decisions if d.action == "skipped"] == [12]
+    proposed = [d.number for d in result.decisions if d.action == "proposed" and d.repo == UPSTREAM]
+    assert proposed == [5, 10, 11, 12, 13]  # a ranking: the top triage.top_per_repo (5), best first (ties: lowest numbers)
+    assert "cap per run" in result.decisions[3].reason and "< threshold" in result.decisions[4].reason
     rows = audit(db)
-    assert len(rows) == 4 and all(r["dry_run"] == 1 and r["actor"] == "civicbot-demo" for r in rows)
+    assert len(rows) == 6 and all(r["dry_run"] == 1 and r["actor"] == "civicbot-demo" for r in rows)
     for n in (5, 10, 11, 12):
         assert "good first issue" not in live_labels(sim, n)
 

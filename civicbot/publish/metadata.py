@@ -105,9 +105,11 @@ def _existing_tables(db_path: str | Path | None) -> set[str] | None:
         conn.close()
 
 
-def load_queries(path: Path | None = None, existing: set[str] | None = None) -> dict[str, dict]:
+def load_queries(path: Path | None = None, existing: set[str] | None = None,
+                 top_per_repo: int = 5) -> dict[str, dict]:
     """Canned queries from dashboards/queries.yml. A query with `requires: [table]` is left out
-    while one of those tables is missing (Datasette would only show the error when it is run)."""
+    while one of those tables is missing (Datasette would only show the error when it is run).
+    `/*top_per_repo*/5` in a query's SQL (valid SQL as it stands) takes the config's `triage.top_per_repo`."""
     data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "queries.yml").read_text(encoding="utf-8")) or {}
     out = {}
     for name, query in (data.get("queries") or {}).items():
@@ -115,6 +117,8 @@ def load_queries(path: Path | None = None, existing: set[str] | None = None) -> 
         requires = query.pop("requires", [])
         if existing is not None and not set(requires) <= existing:
             continue
+        if "sql" in query:
+            query["sql"] = query["sql"].replace("/*top_per_repo*/5", f"/*top_per_repo*/{int(top_per_repo)}")
         out[name] = query
     return out
 
@@ -169,7 +173,9 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         tables["users"]["label_column"] = "login"
     if "repos" in tables:
         tables["repos"]["label_column"] = "full_name"
-    queries = load_queries(dashboards_dir / "queries.yml", existing)
+    triage = getattr(config, "triage", None)
+    queries = load_queries(dashboards_dir / "queries.yml", existing,
+                           top_per_repo=triage.top_per_repo if triage is not None else 5)
     return {
         "title": f"civicbot: {ja} / {en}",
         "description": f"{ja}：GitHub の公開記録から集めたデータ。 / {en}: data harvested from the public "

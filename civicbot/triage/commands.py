@@ -93,7 +93,7 @@ def triage(ctx: click.Context, config_path: str | None, repos: tuple[str, ...], 
 @CONFIG_OPTION
 @click.option("--out", "out_path", default="var/gfi-evaluation.md", show_default=True, metavar="FILE",
               help="Where to write the Markdown report.")
-@click.option("--bootstrap", default=200, show_default=True, help="Bootstrap resamples (clustered by repo).")
+@click.option("--bootstrap", default=200, show_default=True, help="Bootstrap resamples (by repo; by issue on one repo).")
 @click.option("--holdout", is_flag=True, help="Also score the last 20% of time (kept untouched by default).")
 def evaluate(config_path: str, out_path: str, bootstrap: int, holdout: bool) -> None:
     """Walk-forward evaluation against baselines; writes a report and gfi_evaluation."""
@@ -139,7 +139,12 @@ def label(config_path: str, apply: bool, repos: tuple[str, ...]) -> None:
         if lock is not None:
             lock.release()
     click.echo(result.score.statement)
-    mode = "dry run" if not apply else "apply"
+    mode = ("dry run: the top triage.top_per_repo open issues per repo, nothing written to GitHub" if not apply
+            else "apply: only at or above triage.threshold, within the caps, in triage.allowlist repos")
     click.echo(f"{mode}: {len(result.decisions)} decisions (run {result.run_key}, as {result.actor or 'unknown'})")
     for d in result.decisions:
         click.echo(f"  {d.action:8} {d.repo}#{d.number}  p={d.probability:.2f}  {d.reason}")
+    if result.notes:
+        click.echo(f"not decided ({len(result.notes)}):")
+    for note in result.notes:
+        click.echo(f"  {note}")

@@ -11,8 +11,11 @@
   every method is compared on the same issues.
 - Metrics: precision@1 and @3 per repo-week (averaged over repo-weeks with at least one
   positive), PR-AUC (average precision), ROC-AUC, Brier score of the probabilities; 95%
-  intervals from a bootstrap that resamples repos (clustered), the same resamples for every
-  method.
+  percentile-bootstrap intervals, the same resamples for every method: repos are resampled
+  (clustered) when there are several, issues (and repo-weeks for precision@k) on one repo. A
+  repo drawn twice is two repos, so each resample is scored exactly as the estimate is. Each
+  figure shows its base rate (what a random order or the base rate as probability scores), and
+  each "n/a" says why.
 - Methods: `model` (calibrated logistic regression, char n-grams), `recgfi` (RecGFI-style
   features: word TF-IDF, text statistics, experience, label categories), `heuristic` (the
   label/keyword rules of `civicbot.triage.model.Heuristic`), `random`.
@@ -52,6 +55,8 @@ class Figure:
     value: float | None
     low: float | None
     high: float | None
+    base: float | None = None  # what guessing scores: the base rate the figure is to be read against
+    why: str | None = None     # why the value or its interval is missing ("n/a")
 
 
 @dataclass
@@ -85,11 +90,12 @@ class EvaluationReport:
 
 
 def _fmt(f: Figure) -> str:
+    base = f" (base {f.base:.3f})" if f.base is not None else ""
     if f.value is None:
-        return "n/a"
+        return f"n/a: {f.why or 'not computed'}"
     if f.low is None:
-        return f"{f.value:.3f}"
-    return f"{f.value:.3f} [{f.low:.3f}, {f.high:.3f}]"
+        return f"{f.value:.3f}{base}" + (f", no interval: {f.why}" if f.why else "")
+    return f"{f.value:.3f} [{f.low:.3f}, {f.high:.3f}]{base}"
 
 
 def _month_starts(first: str, last: str) -> list[str]:
@@ -146,13 +152,17 @@ def walk_forward(history: History, now: str, truth: str, holdout: bool = False,
     return preds, used
 
 
-def _precision_at(k: int, y: np.ndarray, scores: np.ndarray, groups: list[tuple]) -> float | None:
-    by: dict[tuple, list[int]] = defaultdict(list)
+def _by_group(groups: list) -> list[np.ndarray]:
+    by: dict = defaultdict(list)
     for i, g in enumerate(groups):
         by[g].append(i)
+    return [np.array(idx) for idx in by.values()]
+
+
+def _precision_at(k: int, y: np.ndarray, scores: np.ndarray, groups: list) -> float | None:
+    """Mean over the groups (repo-weeks) with a positive of the share of positives in the top k."""
     values = []
-    for idx in by.values():
-        idx = np.array(idx)
+    for idx in _by_group(groups):
         if y[idx].sum() == 0:
             continue
         top = idx[np.argsort(-scores[idx], kind="stable")][:k]
@@ -160,40 +170,96 @@ def _precision_at(k: int, y: np.ndarray, scores: np.ndarray, groups: list[tuple]
     return float(np.mean(values)) if values else None
 
 
-def _metrics(y: np.ndarray, scores: np.ndarray, probs: np.ndarray, groups: list[tuple]) -> dict[str, float | None]:
+def _precision_base(k: int, y: np.ndarray, groups: list) -> float | None:
+    """Precision@k of a random order (the expected share of positives in k random picks)."""
+    values = [y[idx].mean() for idx in _by_group(groups) if y[idx].sum() > 0]
+    return float(np.mean(values)) if values else None
+
+
+def _metrics(y: np.ndarray, scores: np.ndarray, probs: np.ndarray, groups: list | None) -> dict[str, float | None]:
+    """Every metric; precision@k only with `groups` (one per issue)."""
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
     both = 0 < y.sum() < len(y)
     return {
-        "precision@1": _precision_at(1, y, scores, groups),
-        "precision@3": _precision_at(3, y, scores, groups),
+        "precision@1": _precision_at(1, y, scores, groups) if groups is not None else None,
+        "precision@3": _precision_at(3, y, scores, groups) if groups is not None else None,
         "pr_auc": float(average_precision_score(y, scores)) if both else None,
         "roc_auc": float(roc_auc_score(y, scores)) if both else None,
         "brier": float(brier_score_loss(y, probs)) if len(y) else None,
     }
 
 
-def figures(preds: Predictions, bootstrap: int = 200, seed: int = 0) -> dict[str, dict[str, Figure]]:
-    y = np.array(preds.y)
-    groups = list(zip(preds.repo, preds.week))
+def _bases(y: np.ndarray, groups: list) -> dict[str, float | None]:
+    """What each metric gives without skill: a random order, or the base rate as every probability."""
+    rate = float(y.mean()) if len(y) else None
+    return {"precision@1": _precision_base(1, y, groups), "precision@3": _precision_base(3, y, groups),
+            "pr_auc": rate, "roc_auc": 0.5 if rate is not None else None,
+            "brier": rate * (1 - rate) if rate is not None else None}
+
+
+def _why_missing(metric: str, y: np.ndarray, groups: list) -> str | None:
+    if not len(y):
+        return "no test issue: no month had enough training positives (min_train_positives) and a settled test issue"
+    if metric.startswith("precision") and not any(y[idx].sum() for idx in _by_group(groups)):
+        return "no repo-week with a positive issue"
+    if metric in ("pr_auc", "roc_auc") and y.sum() == 0:
+        return "no positive among the test issues"
+    if metric in ("pr_auc", "roc_auc") and y.sum() == len(y):
+        return "every test issue is positive"
+    return None
+
+
+def bootstrap_samples(preds: Predictions, bootstrap: int, seed: int = 0) -> list[tuple[np.ndarray, list, list]]:
+    """Resamples as (indices, groups for precision@k, indices for precision@k). Several repos: repos
+    are resampled (clustered), every method on the same resamples. One repo: issues are resampled,
+    and repo-weeks (precision@k's own unit) for precision@k. A unit drawn twice counts as two
+    units: its copy is its own repo-week, so every resample is scored exactly as the estimate."""
+    rng = np.random.default_rng(seed)
     repos = np.array(preds.repo)
     unique = sorted(set(preds.repo))
+    weeks = sorted(set(zip(preds.repo, preds.week)))
+    by_week = {w: np.flatnonzero((repos == w[0]) & (np.array(preds.week) == w[1])) for w in weeks}
     by_repo = {r: np.flatnonzero(repos == r) for r in unique}
-    rng = np.random.default_rng(seed)
-    samples = [np.concatenate([by_repo[r] for r in rng.choice(unique, size=len(unique), replace=True)])
-               for _ in range(bootstrap)] if unique else []
+    out = []
+    for _ in range(bootstrap if unique else 0):
+        if len(unique) > 1:
+            parts = [(n, by_repo[r]) for n, r in enumerate(rng.choice(unique, size=len(unique), replace=True))]
+            idx = np.concatenate([p for _, p in parts])
+            groups = [(n, preds.repo[i], preds.week[i]) for n, p in parts for i in p]
+            out.append((idx, groups, idx))
+            continue
+        idx = rng.integers(0, len(preds.y), size=len(preds.y))
+        drawn = [(n, by_week[weeks[w]]) for n, w in enumerate(rng.integers(0, len(weeks), size=len(weeks)))]
+        out.append((idx, [(n, preds.week[i]) for n, p in drawn for i in p], np.concatenate([p for _, p in drawn])))
+    return out
+
+
+def figures(preds: Predictions, bootstrap: int = 200, seed: int = 0) -> dict[str, dict[str, Figure]]:
+    """Each metric with its 95% percentile-bootstrap interval, base rate and, when missing, why."""
+    y = np.array(preds.y)
+    groups = list(zip(preds.repo, preds.week))
+    samples = bootstrap_samples(preds, bootstrap, seed)
+    bases = _bases(y, groups) if len(y) else dict.fromkeys(METRICS)
     out: dict[str, dict[str, Figure]] = {}
     for method in METHODS:
         scores, probs = np.array(preds.scores[method]), np.array(preds.probs[method])
         point = _metrics(y, scores, probs, groups) if len(y) else dict.fromkeys(METRICS)
         boot: dict[str, list[float]] = defaultdict(list)
-        for idx in samples:
-            m = _metrics(y[idx], scores[idx], probs[idx], [groups[i] for i in idx])
+        for idx, pk_groups, pk_idx in samples:
+            m = _metrics(y[idx], scores[idx], probs[idx], None)
+            m["precision@1"] = _precision_at(1, y[pk_idx], scores[pk_idx], pk_groups)
+            m["precision@3"] = _precision_at(3, y[pk_idx], scores[pk_idx], pk_groups)
             for k, v in m.items():
                 if v is not None:
                     boot[k].append(v)
-        out[method] = {k: Figure(point[k], *(np.percentile(boot[k], [2.5, 97.5]).tolist() if len(boot[k]) > 10
-                                              else (None, None))) for k in METRICS}
+        out[method] = {}
+        for k in METRICS:
+            why = _why_missing(k, y, groups)
+            if point[k] is not None and len(boot[k]) <= 10:
+                why = f"too few resamples to bound it ({len(boot[k])} of {len(samples)} could be scored)"
+            low_high = np.percentile(boot[k], [2.5, 97.5]).tolist() if len(boot[k]) > 10 else (None, None)
+            out[method][k] = Figure(point[k], *low_high, base=bases[k], why=why if why else None)
     return out
 
 
@@ -227,7 +293,9 @@ def markdown(report: EvaluationReport, config: Config) -> str:
              "Walk-forward by month, each issue decided one minute after it was opened, features rebuilt",
              "from the event log as of then; training only on outcomes settled before the test month;",
              "the last 20% of time held out unless `--holdout`. Precision@k per repo-week (repo-weeks with",
-             "at least one positive); 95% bootstrap intervals resampling repos.", "",
+             "at least one positive); 95% percentile-bootstrap intervals resampling repos (issues, and",
+             "repo-weeks for precision@k, on one repo). Beside each figure, its base rate: precision@k of a",
+             "random order, PR-AUC the share of positives, ROC-AUC 0.5, Brier the base rate as probability.", "",
              "Ground truths: GT-M a person adds a GFI label within 60 days (kept 14 days; labels by bots and",
              "civicbot never count); GT-N closed by a merged linked PR whose author had at most 2 earlier merged",
              "PRs in the family (resolved issues only); GT-S both.", ""]

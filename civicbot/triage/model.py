@@ -128,6 +128,12 @@ def _linked_prs(history: History, item: dict) -> list[dict]:
     return prs
 
 
+def labelled_by_person_before(history: History, item_id: int, t: str) -> bool:
+    """A person (not a bot, not civicbot) added a GFI label before `t`."""
+    return any(e["created_at"] < t and e["event"] == "labeled" and history.is_person(e["actor_id"])
+               and (e["label_name"] or "").lower() in history.gfi_names for e in history.events.get(item_id, ()))
+
+
 @dataclass
 class Example:
     snapshot: Snapshot
@@ -136,7 +142,10 @@ class Example:
 
 def examples_at_creation(history: History, now: str, k: int = 2,
                          stop: threading.Event | None = None) -> list[Example]:
-    """Every issue decided one minute after it was opened, if it was a candidate then."""
+    """Every issue decided one minute after it was opened, if it was a candidate then.
+
+    An issue a person labelled GFI within that minute (the new-issue form or an issue template:
+    the maintainer's own judgement) is a positive, decided at its very creation, before the label."""
     out = []
     for item in sorted(history.issues(), key=lambda i: (i["created_at"], i["id"])):
         check_stop(stop)
@@ -144,6 +153,9 @@ def examples_at_creation(history: History, now: str, k: int = 2,
             continue
         t = shift(item["created_at"], seconds=DECISION_DELAY_SECONDS)
         snap = history.snapshot(item["id"], t)
+        if snap.labels & history.gfi_names and labelled_by_person_before(history, item["id"], t):
+            t = item["created_at"]
+            snap = history.snapshot(item["id"], t)
         if snap.labels & history.gfi_names or snap.closed or snap.assigned or snap.linked_pr:
             continue
         out.append(Example(snap, outcome(history, item, t, now, k)))

@@ -19,6 +19,11 @@ The policy, in the order it is checked for each repo's candidates (best probabil
    it is never posted when the issue already has one. A label added whose comment failed is
    `labelled_without_comment`: counted by both caps, its comment completed by the next run.
 
+The dry run is a ranking instead: in each repo the top `triage.top_per_repo` candidates are
+`proposed`, whatever their probability, each saying what `--apply` would do with it (the threshold
+and the caps above limit `--apply` only). Every repo without a decision gets a note saying why
+(`PolicyResult.notes`: no open issue, none a candidate and why, all below the threshold).
+
 civicbot never removes a label. Every decision is a `label_audit` row, committed as it is made.
 
 A write is announced before it is made: a `pending` row is committed, then turned into `applied`
@@ -61,6 +66,7 @@ class PolicyResult:
     dry_run: bool
     actor: str | None
     decisions: list[Decision] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the non-decisions, one line per repo (or group of repos)
 
 
 COMMENT_MARK = "[civicbot]"  # the visible prefix; comments of earlier versions carry only this
@@ -121,6 +127,7 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
     if apply and writer is not None:
         applied_before |= settle_pending(db, config, writer)
         complete_comments(db, config, writer)
+    result.notes += no_candidate_notes(score, set(by_repo))
     for repo_id, candidates in sorted(by_repo.items()):
         name = full_names.get(repo_id, "")
         writes_here = repo_id in pinned
@@ -128,10 +135,23 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
         added_this_week = db.execute(
             f"SELECT COUNT(*) FROM label_audit WHERE repo_id = ? AND action IN {LABELLED} AND at > ?",
             [repo_id, week_ago]).fetchone()[0]
+        if not apply:  # a ranking for the maintainer: the threshold and caps only limit --apply
+            for rank, c in enumerate(candidates[:tri.top_per_repo], 1):
+                decide(c, "proposed", f"rank {rank} of {len(candidates)} in the repo; "
+                       + _what_apply_would_do(tri, c, name, allow, rank, added_this_week,
+                                              c.snapshot.item_id in applied_before), True)
+            if len(candidates) > tri.top_per_repo:
+                result.notes.append(f"{name}: {len(candidates) - tri.top_per_repo} more candidates below the top "
+                                    f"{tri.top_per_repo} (triage.top_per_repo; best of them "
+                                    f"{candidates[tri.top_per_repo].probability:.2f})")
+            continue
         taken = 0
-        for c in candidates:
-            if c.probability < tri.threshold:
-                break  # sorted: the rest are lower
+        for i, c in enumerate(candidates):
+            if c.probability < tri.threshold:  # sorted: the rest are lower
+                result.notes.append(f"{name}: " + ("no decision: " if i == 0 else "")
+                                    + f"{len(candidates) - i} candidates below the threshold: best was "
+                                    f"{c.probability:.2f} < threshold {tri.threshold}")
+                break
             if c.snapshot.item_id in applied_before:
                 decide(c, "skipped", "civicbot already added the label (idempotent)", not writes_here)
                 continue
@@ -181,6 +201,39 @@ def run_label_policy(db, config: Config, writer=None, apply: bool = False, now: 
             if action != "failed":
                 taken += 1  # the label is (or may be) on GitHub: it counts against both caps
     return result
+
+
+def _what_apply_would_do(tri, c: Candidate, name: str, allow: set[str], rank: int, added_this_week: int,
+                         applied: bool) -> str:
+    """What `label --apply` would do with a proposal, in words (the dry run's safety limits)."""
+    if applied:
+        return "civicbot already added the label"
+    if c.probability < tri.threshold:
+        return f"probability {c.probability:.2f} < threshold {tri.threshold}: --apply would not add it"
+    if name.lower() not in allow:
+        return f"probability {c.probability:.2f} >= {tri.threshold}; repo not in triage.allowlist: --apply would only propose"
+    if rank > tri.max_per_repo_per_run:
+        return f"probability {c.probability:.2f} >= {tri.threshold}; capped: beyond the cap per run ({tri.max_per_repo_per_run})"
+    if added_this_week + rank > tri.max_per_repo_per_week:
+        return f"probability {c.probability:.2f} >= {tri.threshold}; capped: cap per week ({tri.max_per_repo_per_week})"
+    return f"probability {c.probability:.2f} >= {tri.threshold}: --apply would add the label"
+
+
+def no_candidate_notes(score: ScoreResult, with_candidates: set[int]) -> list[str]:
+    """Why each scored repo without a candidate has none: repos with no open issue share one line."""
+    empty, notes = [], []
+    for repo_id, name in sorted(score.repos.items(), key=lambda x: x[1].lower()):
+        if repo_id in with_candidates:
+            continue
+        why = score.excluded.get(repo_id)
+        if not why:
+            empty.append(name)
+            continue
+        counts = ", ".join(f"{reason} {n}" for reason, n in sorted(why.items(), key=lambda x: (-x[1], x[0])))
+        notes.append(f"{name}: no decision: none of its {sum(why.values())} open issues is a candidate ({counts})")
+    if empty:
+        notes.insert(0, f"no decision: no open issue in {len(empty)} repos ({', '.join(empty)})")
+    return notes
 
 
 def _label_and_comment(writer, tri, c: Candidate) -> tuple[str, str]:

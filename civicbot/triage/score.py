@@ -38,6 +38,9 @@ class ScoreResult:
     min_history: int
     candidates: list[Candidate] = field(default_factory=list)
     run_key: str = ""
+    # repo id -> why its open issues are not candidates ("assigned": 3, "blocking label": 1, ...)
+    excluded: dict[int, dict[str, int]] = field(default_factory=dict)
+    repos: dict[int, str] = field(default_factory=dict)  # the repos scored: id -> owner/name
 
     @property
     def statement(self) -> str:
@@ -56,11 +59,17 @@ def current_state(db) -> tuple[dict[int, set[str]], set[int]]:
     return labels, assigned
 
 
+def blocking_labels(triage, repo: str) -> set[str]:
+    """The family's blocking labels and the repo's own (`triage.blocking_labels_by_repo`), lower-cased."""
+    extra = next((v for k, v in triage.blocking_labels_by_repo.items() if k.lower() == repo.lower()), [])
+    return {b.lower() for b in [*triage.blocking_labels, *extra]}
+
+
 def exclusion(history: History, snap: Snapshot, labels_now: set[str], assigned_now: bool) -> str | None:
     """Why `snap` is not a candidate, or None when it is."""
     config = history.config.triage
     labels = snap.labels | labels_now
-    blocking = {b.lower() for b in config.blocking_labels}
+    blocking = blocking_labels(config, history.repos.get(snap.repo_id, ""))
     if snap.closed or history.items[snap.item_id]["state"] != "open":
         return "closed"
     if snap.assigned or assigned_now:
@@ -94,17 +103,27 @@ def score_family(db, config: Config, now: str | None = None, repos: list[str] | 
     labels_now, assigned_now = current_state(db)
     wanted = {r.lower() for r in repos or []}
     snaps = []
+    excluded: dict[int, dict[str, int]] = {}
     for item in history.issues():
         check_stop(stop)
         if wanted and history.repos.get(item["repo_id"], "").lower() not in wanted:
             continue
-        if item["state"] != "open" or item["user_id"] in history.bot_ids:
+        if item["state"] != "open":
             continue
-        snap = history.snapshot(item["id"], now)
-        if exclusion(history, snap, labels_now.get(item["id"], set()), item["id"] in assigned_now) is None:
+        if item["user_id"] in history.bot_ids:
+            why: str | None = "opened by a bot"
+        else:
+            snap = history.snapshot(item["id"], now)
+            why = exclusion(history, snap, labels_now.get(item["id"], set()), item["id"] in assigned_now)
+        if why is None:
             snaps.append(snap)
+        else:
+            counts = excluded.setdefault(item["repo_id"], {})
+            counts[why.split(":")[0]] = counts.get(why.split(":")[0], 0) + 1
     result = ScoreResult(model=model.kind, positives=positives, min_history=config.triage.min_history,
-                         run_key=uuid.uuid4().hex[:12])
+                         run_key=uuid.uuid4().hex[:12], excluded=excluded,
+                         repos={rid: name for rid, name in history.repos.items()
+                                if not wanted or name.lower() in wanted})
     if snaps:
         check_stop(stop)
         scores, probs = model.predict(snaps)

@@ -1,0 +1,129 @@
+"""Issue 19: the maintainers' desk counts days up to the data's end, not the wall clock, says which
+moment it used, and is not empty on a generated world read long after its last activity."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from civicbot.metrics.maintainers import QUIET_DAYS, data_end
+from civicbot.publish.metadata import load_queries
+from civicbot.triage.score import score_family
+from harvest_helpers import harvested_generated_world
+
+DESK = ["first_timers_waiting", "prs_without_response", "stale_claims", "newcomers_this_month",
+        "regulars_at_risk", "good_first_issue_candidates"]
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    """A generated world (its activity ends in 2021) harvested today, with metrics and triage."""
+    path = tmp_path_factory.mktemp("desk") / "desk.db"
+    config, db = harvested_generated_world(1, 0.1, path)
+    score_family(db, config)
+    db.conn.commit()
+    return config, db, path
+
+
+def run(path, name: str, **params) -> list[dict]:
+    query = load_queries()[name]
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    values = {p: "" for p in query.get("params", [])} | params
+    return [dict(r) for r in conn.execute(query["sql"], values)]
+
+
+def test_data_end_is_the_newest_activity_of_a_store_that_went_quiet(desk):
+    config, db, path = desk
+    end = data_end(db)
+    newest = db.execute("SELECT max(created_at) FROM comments").fetchone()[0]
+    assert end["last_harvest_at"] > "2025" and end["as_of"] < "2022"  # harvested now, the world ends earlier
+    assert end["as_of"] >= newest and end["source"].startswith("newest")
+    assert dict(next(db.query("SELECT * FROM data_end"))) == end
+    # a store that is still active: its end is the last harvest
+    item_id, updated = db.execute("SELECT id, updated_at FROM items ORDER BY id LIMIT 1").fetchone()
+    db.execute("UPDATE items SET updated_at = ? WHERE id = ?", [end["last_harvest_at"], item_id])
+    try:
+        live = data_end(db)
+        assert live["as_of"] == end["last_harvest_at"] and live["source"] == "last harvest"
+    finally:
+        db.execute("UPDATE items SET updated_at = ? WHERE id = ?", [updated, item_id])
+        db.conn.commit()
+    assert QUIET_DAYS == 30
+
+
+@pytest.mark.parametrize("name", DESK)
+def test_every_desk_query_defaults_to_the_data_end_says_so_links_and_is_not_empty(desk, name):
+    config, db, path = desk
+    end = data_end(db)["as_of"]
+    rows = run(path, name)
+    assert rows, name
+    assert {r["as_of"] for r in rows} == {end}
+    assert all((r.get("html_url") or "").startswith("http") for r in rows)
+    for r in rows:  # days counted to the data's end: never the years since the world ended
+        for col in ("days_waiting", "days_open", "days_since_claim", "days_silent", "age_days"):
+            if col in r:
+                assert 0 <= r[col] < 500, (name, col, r[col])
+
+
+def test_an_explicit_as_of_still_wins(desk):
+    config, db, path = desk
+    rows = run(path, "first_timers_waiting", as_of="2020-06-01T00:00:00Z")
+    assert rows and {r["as_of"] for r in rows} == {"2020-06-01T00:00:00Z"}
+    assert all(r["created_at"] <= "2020-06-01T00:00:00Z" for r in rows)
+
+
+def test_stale_claims_count_a_pull_request_closed_unmerged_as_no_progress(desk):
+    config, db, path = desk
+    stale = run(path, "stale_claims")
+    for r in stale:
+        item = db.execute("SELECT id FROM items WHERE html_url = ?", [r["html_url"]]).fetchone()[0]
+        moving = db.execute(
+            "SELECT count(*) FROM issue_events e JOIN items s ON s.repo_id = e.source_repo_id "
+            "AND s.number = e.source_number WHERE e.item_id = ? AND e.event = 'cross-referenced' "
+            "AND s.is_pull_request = 1 AND s.merged_at IS NOT NULL", [item]).fetchone()[0]
+        assert moving == 0
+    abandoned = db.execute(
+        "SELECT count(*) FROM claims cl JOIN items i ON i.id = cl.item_id JOIN issue_events e ON e.item_id = i.id "
+        "JOIN items s ON s.repo_id = e.source_repo_id AND s.number = e.source_number "
+        "WHERE i.state = 'open' AND e.event = 'cross-referenced' AND s.state = 'closed' AND s.merged_at IS NULL"
+    ).fetchone()[0]
+    assert abandoned and stale
+
+
+def test_gfi_candidates_are_the_top_n_per_repo_in_words_with_their_age(desk):
+    config, db, path = desk
+    rows = run(path, "good_first_issue_candidates")
+    per_repo: dict[str, list[int]] = {}
+    for r in rows:
+        per_repo.setdefault(r["repo"], []).append(r["rank_in_repo"])
+        assert r["probability"].endswith("%") and "[" not in r["理由"] + r["reasons"]
+        assert r["age_days"] >= 0
+    assert per_repo and all(ranks == list(range(1, len(ranks) + 1)) and len(ranks) <= 5
+                            for ranks in per_repo.values())
+    assert any(len(ranks) == 5 for ranks in per_repo.values())
+    top2 = load_queries(top_per_repo=2)["good_first_issue_candidates"]["sql"]
+    conn = sqlite3.connect(path)
+    assert max(r[1] for r in conn.execute(top2, {"repo": "", "top": "", "min_probability": ""})) == 2
+
+
+def test_the_site_shows_the_desk_with_the_data_end(desk):
+    import asyncio
+
+    from civicbot.publish.commands import make_datasette
+
+    config, db, path = desk
+    ds = make_datasette(path, config)
+
+    def get(url):
+        async def go():
+            return await ds.client.get(url)
+        return asyncio.run(go())
+
+    end = data_end(db)["as_of"]
+    page = get("/desk/good_first_issue_candidates")
+    assert page.status_code == 200 and "Good first issue の候補" in page.text and end in page.text
+    for name in DESK:
+        rows = get(f"/desk/{name}.json?_shape=array").json()
+        assert rows and rows[0]["as_of"] == end, name
