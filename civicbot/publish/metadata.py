@@ -27,7 +27,8 @@ STATIC_MOUNT = "civicbot-static"
 # with SQL on `civicbot serve`, the maintainer's own site) and dropped from the published bundle
 # (bundle.DROP_TABLES; harvest_runs is published without its error column).
 HIDDEN_TABLES = ("sync_state", "schema_version", "candidates", "sqlite_sequence", "harvest_runs",
-                 "heartbeat", "job_runs", "label_audit")
+                 "heartbeat", "job_runs", "label_audit", "gfi_evaluation",
+                 "items_search", "items_search_state")
 
 TITLE_JA = "東京都 新型コロナウイルス感染症対策サイトの広がり"
 TITLE_EN = "the spread of Tokyo's COVID-19 site"
@@ -163,7 +164,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         if existing is None or table in existing:
             tables.setdefault(table, {})["hidden"] = True
     if "items" in tables:
-        tables["items"].update({"fts_table": "items_fts", "fts_pk": "id", "label_column": "title",
+        tables["items"].update({"fts_table": "items_search", "fts_pk": "id", "label_column": "title",
                                 "sort_desc": "created_at"})
     if "users" in tables:
         tables["users"]["label_column"] = "login"
