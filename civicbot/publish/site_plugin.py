@@ -314,3 +314,58 @@ def handle_exception(datasette, request, exception):
                                                 menu_links=lambda: []))
         return Response.html(html, status=503, headers=headers)
     return inner
+
+
+_DOC_NAME = re.compile(r"[A-Za-z0-9_-]+\.md")
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/docs/(?P<name>[^/]+)$", docs_page)]
+
+
+async def docs_page(datasette, request):
+    """A page of the docs folder (the `docs` static mount) as HTML in UTF-8: served raw, Markdown
+    is `text/markdown` without a charset and browsers show its Japanese as mojibake."""
+    from datasette.utils.asgi import NotFound
+    from pathlib import Path
+
+    import markdown
+
+    name = request.url_vars["name"]
+    folder = next((path for mount, path in datasette.static_mounts if mount == "docs"), None)
+    path = Path(folder or "", name)
+    if folder is None or not _DOC_NAME.fullmatch(name) or not path.is_file():
+        raise NotFound("no such page / ページがありません")
+    html = markdown.markdown(path.read_text(encoding="utf-8"), extensions=["tables", "fenced_code"])
+    # Links between docs stay on rendered pages.
+    html = re.sub(r'href="(?!https?:|/|#)([A-Za-z0-9_-]+\.md)', r'href="/-/docs/\1', html)
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(name)}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="stylesheet" href="{datasette.urls.static("app.css")}"></head><body>'
+            f'<div class="page-header"><a href="{datasette.urls.instance()}">&larr; civicbot</a></div>'
+            f'<section class="content">{html}</section></body></html>')
+    return Response.html(page)
+
+
+@hookimpl
+def extra_template_vars(view_name, database, table, request, datasette):
+    """`row_label`: a row page's label (an issue's title, a user's login) for its heading, in
+    place of bare ids such as `items: 570000047`."""
+    if view_name != "row" or not table or request is None:
+        return {}
+
+    async def label():
+        from datasette.utils import escape_sqlite, tilde_decode
+
+        db = datasette.get_database(database)
+        column = await db.label_column_for_table(table)
+        pks = await db.primary_keys(table)
+        values = [tilde_decode(v) for v in request.url_vars.get("pks", "").split(",")]
+        if not column or len(pks) != 1 or len(values) != 1:
+            return {"row_label": None}
+        rows = await db.execute(f"SELECT {escape_sqlite(column)} FROM {escape_sqlite(table)} WHERE {escape_sqlite(pks[0])} = ?", values)
+        first = rows.first()
+        text = first[0] if first is not None else None
+        return {"row_label": mark_invisible(text) if isinstance(text, str) and text else None}
+    return label
