@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import defaultdict
 
@@ -10,7 +9,7 @@ import pytest
 
 from civicbot.publish.commands import make_datasette
 from civicbot.publish.metadata import DASHBOARDS_DIR, build_metadata, load_queries
-from civicbot.store import open_store
+from site_helpers import get, site_store
 
 # What a visitor should never read: how the database is built, or raw markup.
 DEVELOPER = re.compile(r"migration|\bidx_|\bindex(es)?\b|\bwrite_[a-z_]+|[a-z_]+\(\)|\.py\b|\bFK\b|"
@@ -23,23 +22,12 @@ INTERNAL = ("heartbeat", "job_runs", "label_audit", "gfi_evaluation", "sync_stat
 @pytest.fixture()
 def store(tmp_path):
     path = tmp_path / "site.db"
-    db = open_store(path)
-    with db.conn:
-        db.execute("INSERT INTO repos (id, full_name, owner, name) VALUES (1, 'o/r', 'o', 'r')")
-        db.execute("INSERT INTO items (id, repo_id, number, title, body, state, is_pull_request, created_at,"
-                   " updated_at, html_url) VALUES (570000047, 1, 5, '翻訳のお願い', '', 'open', 0,"
-                   " '2020-03-01T00:00:00Z', '2020-03-01T00:00:00Z', '')")
+    db = site_store(path, {570000047: ("翻訳のお願い", "")})
     for table in INTERNAL:
         if table not in db.table_names():
             db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
     db.conn.close()
     return path
-
-
-def get(ds, path):
-    async def run():
-        return await ds.client.get(path)
-    return asyncio.run(run())
 
 
 def descriptions(meta):

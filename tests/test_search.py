@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 
@@ -11,7 +10,7 @@ import sqlite_utils
 
 from civicbot.publish.commands import make_datasette
 from civicbot.publish.search import enable_search, fold, match_expression, register_functions, search_items
-from civicbot.store import open_store
+from site_helpers import get, site_store
 
 ITEMS = {
     1: ("グラフの表示を直す", "PCR 検査の数"),
@@ -25,13 +24,7 @@ ITEMS = {
 @pytest.fixture()
 def store(tmp_path):
     path = tmp_path / "site.db"
-    db = open_store(path)
-    with db.conn:
-        db.execute("INSERT INTO repos (id, full_name, owner, name) VALUES (1, 'o/r', 'o', 'r')")
-        for n, (title, body) in ITEMS.items():
-            db.execute("INSERT INTO items (id, repo_id, number, title, body, state, is_pull_request, created_at,"
-                       " updated_at, html_url) VALUES (?, 1, ?, ?, ?, 'open', 0, ?, ?, '')",
-                       [n, n, title, body, f"2020-03-0{n}T00:00:00Z", f"2020-03-0{n}T00:00:00Z"])
+    db = site_store(path, ITEMS)
     enable_search(db)
     db.conn.close()
     return path
@@ -58,12 +51,6 @@ def test_folding_and_query_rule():
     assert match_expression("Page") == 'tri : "pag age"'
     assert match_expression('" OR x') == 'short : "or" AND short : "x"'  # FTS syntax is never passed through
     assert match_expression(" ") is None
-
-
-def get(ds, path):
-    async def run():
-        return await ds.client.get(path)
-    return asyncio.run(run())
 
 
 @pytest.mark.parametrize("term, ids", [("翻訳", [3]), ("ｸﾞﾗﾌ", [1, 5]), ("translation", [2]), ("東京 README", [2])])
