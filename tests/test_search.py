@@ -95,3 +95,8 @@ def test_a_query_over_the_time_limit_shows_no_sql_and_is_logged(store, caplog):
         assert "RECURSIVE" not in text and "Traceback" not in text and "sql_time_limit_ms" not in text
     assert "時間がかかりすぎました" in page.text and "took too long" in page.text
     assert any("interrupted" in r.getMessage() for r in caplog.records)
+
+
+def test_the_search_page_shows_results_not_sql(store):
+    html = get(make_datasette(store), "/site/search?q=翻訳").text
+    assert "翻訳のお願い" in html and "MATCH" not in html and "civicbot_search_match" not in html
