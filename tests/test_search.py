@@ -39,7 +39,7 @@ def found(path, term):
     ("翻訳", [3]), ("東京", [2]), ("京都", [2, 4]), ("翻", [3]),
     ("グラフ", [1, 5]), ("ｸﾞﾗﾌ", [1, 5]), ("ぐらふ", [1, 5]), ("ＰＣＲ", [1, 5]), ("pcr", [1, 5]),
     ("translation", [2]), ("page", [2]), ("README", [2]), ("readme", [2]), ("i18n", [3]),
-    ("東京 README", [2]), ("翻訳 i18n", [3]), ("東京 i18n", []), ("typo", [4]), ("", []), ("!!", []),
+    ("東京 README", [2]), ("翻訳 i18n", [3]), ("東京 i18n", []), ("typo", [4]), ("typofix", []), ("", []), ("!!", []),
 ])
 def test_search_finds_words_of_any_length_and_width(store, term, ids):
     assert found(store, term) == ids
@@ -48,9 +48,9 @@ def test_search_finds_words_of_any_length_and_width(store, term, ids):
 def test_folding_and_query_rule():
     assert fold("ｸﾞﾗﾌ") == fold("ぐらふ") == fold("グラフ") == "グラフ"
     assert fold("ＰＣＲ") == "pcr"
-    assert match_expression("東京") == 'short : "東京"'
-    assert match_expression("Page") == 'tri : "pag age"'
-    assert match_expression('" OR x') == 'short : "or" AND short : "x"'  # FTS syntax is never passed through
+    assert match_expression("東京") == '"東京"'
+    assert match_expression("Page") == '"pag age"'
+    assert match_expression('" OR x') == '"or" AND "x"'  # FTS syntax is never passed through
     assert match_expression(" ") is None
 
 
@@ -61,6 +61,9 @@ def test_the_site_finds_them_in_the_canned_query_and_the_search_box(store, term,
     assert sorted(r["number"] for r in rows) == ids
     box = get(ds, f"/site/items.json?_search={term}&_shape=array").json()
     assert sorted(r["id"] for r in box) == ids
+    in_titles = get(ds, f"/site/items.json?_search_title={term}&_shape=array").json()
+    assert sorted(r["id"] for r in in_titles) == [i for i in ids if all(  # ?_search_title=: titles only
+        w in fold(ITEMS[i][0]) for w in fold(term).split())]
     assert get(ds, f"/site/search.json?q={term}&repo=o/r&_shape=array").json()
     assert get(ds, f"/site/search.json?q={term}&repo=x/y&_shape=array").json() == []
 

@@ -4,12 +4,11 @@ One FTS5 table, `items_search`, built at serve and publish time from items' titl
 (no migration, no trigger: the harvester's writes stay plain). Text and query are folded the
 same way (`fold`: Unicode NFKC, lower case, hiragana as katakana), so ｸﾞﾗﾌ, ぐらふ and グラフ
 are one word, ＰＣＲ and pcr are PCR. The folded text is split into words (runs of letters and
-digits) and each word is indexed as character n-grams in two columns, tokenised by unicode61 on
-the spaces we put between them:
-
-- `tri`: its 3-character grams, in order, so a word of 3+ characters is the phrase of its
-  grams (what SQLite's trigram tokenizer does, but after our folding);
-- `short`: its single characters and 2-character grams, so 東京, 翻訳 or 字 is one token.
+digits) and each word is indexed as character n-grams, tokenised by unicode61 on the spaces we
+put between them: its 3-grams in order, so a word of 3+ characters is the phrase of its grams
+(what SQLite's trigram tokenizer does, but after our folding), then its characters and 2-grams,
+so 東京, 翻訳 or 字 is one token. Columns `title` and `body`, so the items table's
+`?_search_title=` works too.
 
 Every query is thus an index lookup (no LIKE, no scan of items), and a term of several words
 (`翻訳 README`) needs every word. See docs/publish.md.
@@ -59,12 +58,12 @@ def enable_search(db: sqlite_utils.Database, *, rebuild: bool = False, batch: in
         db.execute(f"DROP TABLE IF EXISTS {STATE_TABLE}")
         if "items_fts" in tables:  # the trigram index of earlier versions, with its triggers
             db["items"].disable_fts()
-        db.execute(f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(tri, short, content='', "
+        db.execute(f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(title, body, content='', "
                    "tokenize='unicode61 remove_diacritics 0')")
         cursor = db.conn.execute("SELECT id, title, body FROM items")
         while rows := cursor.fetchmany(batch):
-            db.conn.executemany(f"INSERT INTO {SEARCH_TABLE}(rowid, tri, short) VALUES (?, ?, ?)",
-                                [(i, *grams(f"{t or ''}\n{b or ''}")) for i, t, b in rows])
+            db.conn.executemany(f"INSERT INTO {SEARCH_TABLE}(rowid, title, body) VALUES (?, ?, ?)",
+                                [(i, grams(t), grams(b)) for i, t, b in rows])
         db.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('optimize')")
         db.execute(f"CREATE TABLE {STATE_TABLE} (items INTEGER, updated TEXT, last_id INTEGER)")
         db.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?)", signature)

@@ -64,14 +64,17 @@ def words(text: str | None) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def grams(text: str | None) -> tuple[str, str]:
-    """The two indexed columns of a text: (3-grams, 1- and 2-grams), space-separated."""
-    tri, short = [], []
+def grams(text: str | None) -> str:
+    """What the index holds for a text, space-separated: for each word its 3-grams in order,
+    then its characters and 2-grams. A token's length says which it is, and 3-grams are next to
+    each other only within a word, so a word of 3+ characters is found as the phrase of its
+    3-grams (SQLite's trigram tokenizer does the same) and a 1-2 character word as one token."""
+    out = []
     for word in words(text):
-        tri.extend(word[i:i + 3] for i in range(len(word) - 2))
-        short.extend(word)
-        short.extend(word[i:i + 2] for i in range(len(word) - 1))
-    return " ".join(tri), " ".join(short)
+        out.extend(word[i:i + 3] for i in range(len(word) - 2))
+        out.extend(word)
+        out.extend(word[i:i + 2] for i in range(len(word) - 1))
+    return " ".join(out)
 
 
 def match_expression(term: str | None) -> str | None:
@@ -82,15 +85,15 @@ def match_expression(term: str | None) -> str | None:
     parts = []
     for word in dict.fromkeys(words(term[:MAX_QUERY_CHARS])[:MAX_WORDS]):
         if len(word) >= MIN_TRIGRAM_LENGTH:
-            parts.append('tri : "' + " ".join(word[i:i + 3] for i in range(len(word) - 2)) + '"')
+            parts.append('"' + " ".join(word[i:i + 3] for i in range(len(word) - 2)) + '"')
         else:
-            parts.append(f'short : "{word}"')
+            parts.append(f'"{word}"')
     return " AND ".join(parts) or None
 
 
 def match_or_nothing(term) -> str:
     """`match_expression`, or an empty phrase, which matches no row (MATCH NULL is an error)."""
-    return match_expression(term) or 'short : ""'
+    return match_expression(term) or '""'
 
 
 def mark_invisible(text: str) -> str:
