@@ -86,6 +86,9 @@ def test_the_index_is_rebuilt_only_when_items_changed(store):
         db.execute("UPDATE items SET title = '新しい題名', updated_at = '2021-01-01T00:00:00Z' WHERE id = 4")
     assert enable_search(db)
     assert found(store, "題名") == [4] and found(store, "typo") == []
+    with db.conn:  # an index of an earlier layout is rebuilt too
+        db.execute("UPDATE items_search_state SET layout = 1")
+    assert enable_search(db) and not enable_search(db)
 
 
 def test_a_query_over_the_time_limit_shows_no_sql_and_is_logged(store, caplog):

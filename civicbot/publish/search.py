@@ -27,6 +27,7 @@ from .site_plugin import fold, grams, match_expression, match_or_nothing, words 
 
 SEARCH_TABLE = "items_search"
 STATE_TABLE = "items_search_state"  # what the index was built from: items' count and last update
+LAYOUT = 2  # bumped when what the index holds changes, so a live store's index is rebuilt
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
@@ -36,7 +37,7 @@ def register_functions(conn: sqlite3.Connection) -> None:
 
 
 def _signature(db: sqlite_utils.Database) -> list:
-    return list(db.execute("SELECT count(*), max(updated_at), max(id) FROM items").fetchone())
+    return [*db.execute("SELECT count(*), max(updated_at), max(id) FROM items").fetchone(), LAYOUT]
 
 
 def enable_search(db: sqlite_utils.Database, *, rebuild: bool = False, batch: int = 2000) -> bool:
@@ -50,7 +51,8 @@ def enable_search(db: sqlite_utils.Database, *, rebuild: bool = False, batch: in
         return False
     signature = _signature(db)
     if not rebuild and SEARCH_TABLE in tables and STATE_TABLE in tables:
-        row = db.execute(f"SELECT items, updated, last_id FROM {STATE_TABLE}").fetchone()
+        columns = [c.name for c in db[STATE_TABLE].columns]
+        row = db.execute(f"SELECT * FROM {STATE_TABLE}").fetchone() if "layout" in columns else None
         if row is not None and list(row) == signature:
             return False
     with write_transaction(db):
@@ -65,8 +67,8 @@ def enable_search(db: sqlite_utils.Database, *, rebuild: bool = False, batch: in
             db.conn.executemany(f"INSERT INTO {SEARCH_TABLE}(rowid, title, body) VALUES (?, ?, ?)",
                                 [(i, grams(t), grams(b)) for i, t, b in rows])
         db.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('optimize')")
-        db.execute(f"CREATE TABLE {STATE_TABLE} (items INTEGER, updated TEXT, last_id INTEGER)")
-        db.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?)", signature)
+        db.execute(f"CREATE TABLE {STATE_TABLE} (items INTEGER, updated TEXT, last_id INTEGER, layout INTEGER)")
+        db.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, ?, ?)", signature)
     return True
 
 
