@@ -82,6 +82,7 @@ def test_a_row_is_titled_by_its_label_not_its_id(store):
     html = get(make_datasette(store), "/site/items/570000047").text
     h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
     assert "翻訳のお願い" in h1 and "<title>翻訳のお願い" in html
+    assert "from item_id in label_audit" not in html and "from item_id in comments" in html  # internal tables unlinked
 
 
 def test_the_docs_link_is_a_rendered_page_in_utf8(store):

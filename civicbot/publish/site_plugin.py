@@ -354,7 +354,7 @@ async def docs_page(datasette, request):
 @hookimpl
 def extra_template_vars(view_name, database, table, request, datasette):
     """`row_label`: a row page's label (an issue's title, a user's login) for its heading, in
-    place of bare ids such as `items: 570000047`."""
+    place of bare ids such as `items: 570000047`; `hidden_tables`, whose links it leaves out."""
     if view_name != "row" or not table or request is None:
         return {}
 
@@ -362,13 +362,15 @@ def extra_template_vars(view_name, database, table, request, datasette):
         from datasette.utils import escape_sqlite, tilde_decode
 
         db = datasette.get_database(database)
+        hidden = set(await db.hidden_table_names())
         column = await db.label_column_for_table(table)
         pks = await db.primary_keys(table)
         values = [tilde_decode(v) for v in request.url_vars.get("pks", "").split(",")]
         if not column or len(pks) != 1 or len(values) != 1:
-            return {"row_label": None}
+            return {"row_label": None, "hidden_tables": hidden}
         rows = await db.execute(f"SELECT {escape_sqlite(column)} FROM {escape_sqlite(table)} WHERE {escape_sqlite(pks[0])} = ?", values)
         first = rows.first()
         text = first[0] if first is not None else None
-        return {"row_label": mark_invisible(text) if isinstance(text, str) and text else None}
+        return {"row_label": mark_invisible(text) if isinstance(text, str) and text else None,
+                "hidden_tables": hidden}
     return label
