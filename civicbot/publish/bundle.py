@@ -6,7 +6,7 @@
   internal tables dropped (and `harvest_runs.error`), rows of private repos removed, every text
   value scrubbed of e-mail addresses and token-like strings (replaced by "[removed]"), with
   bidi-control and zero-width characters made visible (⟦U+202E⟧) and cut at GitHub's 65,536
-  characters, the trigram search index rebuilt
+  characters, the search index rebuilt
   from the scrubbed text, VACUUMed (so freed pages keep no old text) and in rollback-journal mode;
 - `inspect-data.json` (`datasette inspect`), `metadata.json`, `templates/`, `static/`, `docs/`;
 - `plugins/civicbot_site.py`: civicbot's Datasette plugin (SQLite limits, markdown without
@@ -136,7 +136,9 @@ def sanitise(path: str | Path) -> dict[str, int]:
         conn.execute("PRAGMA foreign_keys = OFF")
         db = sqlite_utils.Database(conn)
         if "items_fts" in db.table_names():
-            db["items"].disable_fts()  # rebuilt from the scrubbed text afterwards
+            db["items"].disable_fts()  # the trigram index of earlier versions
+        for table in ("items_search", "items_search_state"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")  # rebuilt from the scrubbed text afterwards
         for table in DROP_TABLES:
             if table in db.table_names():
                 db[table].drop()
@@ -162,7 +164,7 @@ def sanitise(path: str | Path) -> dict[str, int]:
                 if n:
                     changed[table] = changed.get(table, 0) + n
         conn.commit()
-        enable_search(db, triggers=False, rebuild=True)
+        enable_search(db, rebuild=True)
         conn.commit()
         conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("VACUUM")

@@ -50,14 +50,15 @@ def make_datasette(db_path: str | Path, config=None, *, immutable: bool = False,
 
 
 def prepare_live(config) -> Path:
-    """Make sure the live database has the search index (kept current by triggers); its path."""
+    """Make sure the live database has a search index built from the items as they are now
+    (rebuilt when items changed since); its path."""
     from civicbot.store import open_store
 
     from .search import enable_search
 
     db = open_store(config.database.path)
     try:
-        enable_search(db, triggers=True)
+        enable_search(db)
     finally:
         db.conn.close()
     return Path(config.database.path)

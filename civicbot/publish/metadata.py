@@ -21,13 +21,15 @@ DASHBOARDS_DIR = ROOT / "dashboards"
 DOC_FILES = ("schema.md", "diffusion.md", "metrics.md")
 # Served by Datasette as static mounts (no request leaves the instance).
 DOCS_MOUNT = "docs"
+DOCS_PAGES = "/-/docs"  # the same files rendered as HTML by the site plugin
 STATIC_MOUNT = "civicbot-static"
 
 # Internal bookkeeping: kept in the live database, hidden from the site's lists (still readable
 # with SQL on `civicbot serve`, the maintainer's own site) and dropped from the published bundle
 # (bundle.DROP_TABLES; harvest_runs is published without its error column).
 HIDDEN_TABLES = ("sync_state", "schema_version", "candidates", "sqlite_sequence", "harvest_runs",
-                 "heartbeat", "job_runs", "label_audit")
+                 "heartbeat", "job_runs", "label_audit", "gfi_evaluation",
+                 "items_search", "items_search_state")
 
 TITLE_JA = "東京都 新型コロナウイルス感染症対策サイトの広がり"
 TITLE_EN = "the spread of Tokyo's COVID-19 site"
@@ -38,6 +40,27 @@ _NAMES = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
 def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("`", "")).strip()
+
+
+# Words for developers, not visitors: a migration, an index, a function, a foreign-key note,
+# markup. A sentence of docs/*.md holding one is not shown on the site.
+DEVELOPER_WORDS = re.compile(r"migration|\bidx_|\bindex\b|\bindexes\b|\bKey:|\bFK\b|\w\(\)|\bwrite_\w+|"
+                             r"civicbot\.\w|\.py\b|\*\*|`|<[a-z]", re.IGNORECASE)
+
+
+def for_public(text: str | None) -> str | None:
+    """`text` without the sentences that speak to developers, or None if nothing is left."""
+    if not text:
+        return None
+    text = re.sub(r"\s*\([^()]*\)", lambda m: "" if DEVELOPER_WORDS.search(m.group()) else m.group(), text)
+    kept = [s for s in re.split(r"(?<=[.;:])\s+", text) if not DEVELOPER_WORDS.search(s)]
+    return " ".join(kept).strip() or None
+
+
+def load_descriptions(path: Path | None = None) -> dict[str, dict]:
+    """Public descriptions, Japanese / English (dashboards/descriptions.yml), by table."""
+    data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "descriptions.yml").read_text(encoding="utf-8")) or {}
+    return data.get("tables") or {}
 
 
 def parse_doc(text: str, doc_name: str = "") -> dict[str, dict[str, Any]]:
@@ -152,22 +175,25 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     existing = _existing_tables(db_path)
     ja, en = _title(config)
     docs = documented_tables(docs_dir)
+    public = load_descriptions(dashboards_dir / "descriptions.yml")
     tables: dict[str, dict[str, Any]] = {}
     for table, info in docs.items():
         if existing is not None and table not in existing:
             continue
-        doc_link = f"/{DOCS_MOUNT}/{info['doc']}"
-        entry: dict[str, Any] = {
-            "description_html": f"{_escape(info['description'])} "
-                                f"(<a href=\"{doc_link}\">{info['doc']}</a>)",
-            "columns": dict(info["columns"]),
+        words = public.get(table) or {}
+        description = words.get("description") or for_public(info["description"]) or ""
+        columns = {c: m for c, m in ((c, for_public(m)) for c, m in info["columns"].items()) if m}
+        columns.update(words.get("columns") or {})
+        tables[table] = {
+            "description_html": f"{_escape(description)} "
+                                f"(<a href=\"{DOCS_PAGES}/{info['doc']}\">定義 / definitions</a>)",
+            "columns": columns,
         }
-        tables[table] = entry
     for table in HIDDEN_TABLES:
         if existing is None or table in existing:
             tables.setdefault(table, {})["hidden"] = True
     if "items" in tables:
-        tables["items"].update({"fts_table": "items_fts", "fts_pk": "id", "label_column": "title",
+        tables["items"].update({"fts_table": "items_search", "fts_pk": "id", "label_column": "title",
                                 "sort_desc": "created_at"})
     if "users" in tables:
         tables["users"]["label_column"] = "login"
@@ -185,10 +211,10 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         "source": "GitHub REST API",
         "source_url": "https://docs.github.com/rest",
         "about": "civicbot",
-        "about_url": f"/{DOCS_MOUNT}/publish.md",
+        "about_url": f"{DOCS_PAGES}/publish.md",
         "databases": {database: {
-            "description": "civicbot のデータベース / the civicbot database "
-                           "(good-first-issue query: only when table gfi_candidates exists)",
+            "description": "東京都のサイトとその派生の、GitHub 上の記録 / the GitHub record of Tokyo's site "
+                           "and its derivatives",
             "tables": tables,
             "queries": queries,
         }},

@@ -14,10 +14,12 @@ plain `datasette serve --plugins-dir plugins`. `civicbot serve` registers it dir
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
+import unicodedata
 
-from datasette import hookimpl
+from datasette import Response, hookimpl
 from markupsafe import Markup, escape
 
 # The largest text or blob value any query may make or read. GitHub caps issue, PR and comment
@@ -37,6 +39,61 @@ _DIGITS = re.compile(r"\d+")
 # Bidi embeddings/overrides/isolates, zero-width spaces/joiners and marks, the BOM: they can
 # reorder or hide text in a title or login.
 INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+# Search (civicbot/publish/search.py builds the index): words are runs of letters and digits of
+# the folded text; a word of 3+ characters is the phrase of its 3-grams, a shorter one a token.
+SEARCH_TABLE = "items_search"
+MIN_TRIGRAM_LENGTH = 3
+MAX_QUERY_CHARS = 200   # a search box, not a document: longer input is cut
+MAX_WORDS = 8
+_WORD = re.compile(r"[^\W_]+")
+_HIRAGANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}  # ぁ..ゖ -> ァ..ヶ
+_HIRAGANA.update({0x309D: 0x30FD, 0x309E: 0x30FE})                 # ゝゞ -> ヽヾ
+
+
+def fold(text: str | None) -> str:
+    """`text` as search compares it: NFKC (half-width kana and full-width Latin become
+    ordinary), lower case, hiragana as katakana."""
+    if not text:
+        return ""
+    return unicodedata.normalize("NFKC", text).lower().translate(_HIRAGANA)
+
+
+def words(text: str | None) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def grams(text: str | None) -> str:
+    """What the index holds for a text, space-separated: for each word its 3-grams in order,
+    then its characters and 2-grams. A token's length says which it is, and 3-grams are next to
+    each other only within a word, so a word of 3+ characters is found as the phrase of its
+    3-grams (SQLite's trigram tokenizer does the same) and a 1-2 character word as one token."""
+    out = []
+    for word in words(text):
+        out.extend(word[i:i + 3] for i in range(len(word) - 2))
+        out.extend(word)
+        out.extend(word[i:i + 2] for i in range(len(word) - 1))
+    return " ".join(out)
+
+
+def match_expression(term: str | None) -> str | None:
+    """The FTS5 MATCH expression for what a visitor typed (every word must occur), or None when
+    it holds no word. Words are made of letters and digits only, so nothing needs quoting."""
+    if not isinstance(term, str):
+        return None
+    parts = []
+    for word in dict.fromkeys(words(term[:MAX_QUERY_CHARS])[:MAX_WORDS]):
+        if len(word) >= MIN_TRIGRAM_LENGTH:
+            parts.append('"' + " ".join(word[i:i + 3] for i in range(len(word) - 2)) + '"')
+        else:
+            parts.append(f'"{word}"')
+    return " AND ".join(parts) or None
+
+
+def match_or_nothing(term) -> str:
+    """`match_expression`, or an empty phrase, which matches no row (MATCH NULL is an error)."""
+    return match_expression(term) or '""'
 
 
 def mark_invisible(text: str) -> str:
@@ -151,11 +208,15 @@ class _AnswerBudget:
         return sqlite3.Row(cursor, row)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def prepare_connection(conn):
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
     _Functions().register(conn)
+    # Datasette's table search box wraps the visitor's words in escape_fts(): the same rule as
+    # the `search` canned query (trylast: Datasette registers its own escape_fts before this).
+    conn.create_function("civicbot_search_match", 1, match_or_nothing, deterministic=True)
+    conn.create_function("escape_fts", 1, match_or_nothing, deterministic=True)
     conn.row_factory = _AnswerBudget()
 
 
@@ -227,3 +288,89 @@ def render_cell(value, column, table, database, datasette):
     if INVISIBLE.search(value):
         return Markup(escape(mark_invisible(value)))
     return None
+
+
+LOG = logging.getLogger("civicbot.site")
+SLOW_TITLE = "時間がかかりすぎました / This took too long"
+SLOW_MESSAGE = ("この検索・集計は時間内に終わりませんでした。語を増やすか、期間やリポジトリを絞ってもう一度お試しください。 / "
+                "This search or table took too long to answer. Please add a word, or narrow the period or "
+                "repository, and try again.")
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """A query stopped by the time limit: a short bilingual page (or JSON) and one log line,
+    instead of Datasette's page that shows the SQL and the traceback it prints."""
+    from datasette.views.base import DatasetteError
+
+    if not (isinstance(exception, DatasetteError) and exception.title == "SQL Interrupted"):
+        return None
+
+    async def inner():
+        LOG.warning("query interrupted by the time limit: %s", request.path)
+        info = {"ok": False, "error": SLOW_MESSAGE, "status": 503, "title": SLOW_TITLE}
+        headers = {"Retry-After": "60"}
+        if request.path.endswith(".json"):
+            return Response.json(info, status=503, headers=headers)
+        template = datasette.jinja_env.select_template(["error.html"])
+        html = await template.render_async(dict(info, urls=datasette.urls, app_css_hash=datasette.app_css_hash(),
+                                                menu_links=lambda: []))
+        return Response.html(html, status=503, headers=headers)
+    return inner
+
+
+_DOC_NAME = re.compile(r"[A-Za-z0-9_-]+\.md")
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/docs/(?P<name>[^/]+)$", docs_page)]
+
+
+async def docs_page(datasette, request):
+    """A page of the docs folder (the `docs` static mount) as HTML in UTF-8: served raw, Markdown
+    is `text/markdown` without a charset and browsers show its Japanese as mojibake."""
+    from datasette.utils.asgi import NotFound
+    from pathlib import Path
+
+    import markdown
+
+    name = request.url_vars["name"]
+    folder = next((path for mount, path in datasette.static_mounts if mount == "docs"), None)
+    path = Path(folder or "", name)
+    if folder is None or not _DOC_NAME.fullmatch(name) or not path.is_file():
+        raise NotFound("no such page / ページがありません")
+    html = markdown.markdown(path.read_text(encoding="utf-8"), extensions=["tables", "fenced_code"])
+    # Links between docs stay on rendered pages.
+    html = re.sub(r'href="(?!https?:|/|#)([A-Za-z0-9_-]+\.md)', r'href="/-/docs/\1', html)
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(name)}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="stylesheet" href="{datasette.urls.static("app.css")}"></head><body>'
+            f'<div class="page-header"><a href="{datasette.urls.instance()}">&larr; civicbot</a></div>'
+            f'<section class="content">{html}</section></body></html>')
+    return Response.html(page)
+
+
+@hookimpl
+def extra_template_vars(view_name, database, table, request, datasette):
+    """`row_label`: a row page's label (an issue's title, a user's login) for its heading, in
+    place of bare ids such as `items: 570000047`; `hidden_tables`, whose links it leaves out."""
+    if view_name != "row" or not table or request is None:
+        return {}
+
+    async def label():
+        from datasette.utils import escape_sqlite, tilde_decode
+
+        db = datasette.get_database(database)
+        hidden = set(await db.hidden_table_names())
+        column = await db.label_column_for_table(table)
+        pks = await db.primary_keys(table)
+        values = [tilde_decode(v) for v in request.url_vars.get("pks", "").split(",")]
+        if not column or len(pks) != 1 or len(values) != 1:
+            return {"row_label": None, "hidden_tables": hidden}
+        rows = await db.execute(f"SELECT {escape_sqlite(column)} FROM {escape_sqlite(table)} WHERE {escape_sqlite(pks[0])} = ?", values)
+        first = rows.first()
+        text = first[0] if first is not None else None
+        return {"row_label": mark_invisible(text) if isinstance(text, str) and text else None,
+                "hidden_tables": hidden}
+    return label

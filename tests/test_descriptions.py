@@ -1,0 +1,97 @@
+"""Words for people: the site's descriptions, hidden internal tables, labels and the docs link."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import pytest
+
+from civicbot.publish.commands import make_datasette
+from civicbot.publish.metadata import DASHBOARDS_DIR, build_metadata, load_queries
+from site_helpers import get, site_store
+
+# What a visitor should never read: how the database is built, or raw markup.
+DEVELOPER = re.compile(r"migration|\bidx_|\bindex(es)?\b|\bwrite_[a-z_]+|[a-z_]+\(\)|\.py\b|\bFK\b|"
+                       r"civicbot (metrics|triage)|\*\*|`|\btable [a-z_]+\b|_[a-z]+ table\b", re.IGNORECASE)
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+INTERNAL = ("heartbeat", "job_runs", "label_audit", "gfi_evaluation", "sync_state", "candidates", "schema_version",
+            "items_search_state")
+
+
+@pytest.fixture()
+def store(tmp_path):
+    path = tmp_path / "site.db"
+    db = site_store(path, {570000047: ("翻訳のお願い", "")})
+    for table in INTERNAL:
+        if table not in db.table_names():
+            db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
+    db.conn.close()
+    return path
+
+
+def descriptions(meta):
+    """(where, text) for every description the site shows."""
+    db = next(iter(meta["databases"].values()))
+    yield "database", db["description"]
+    for table, info in db["tables"].items():
+        if info.get("hidden"):
+            continue
+        if info.get("description_html"):
+            yield table, re.sub(r"\s*\(<a href=[^>]*>[^<]*</a>\)$", "", info["description_html"])
+        for column, text in (info.get("columns") or {}).items():
+            yield f"{table}.{column}", text
+    for name, query in db["queries"].items():
+        yield f"query {name}", query.get("description", "")
+
+
+def test_no_description_speaks_to_developers():
+    bad = [(where, text) for where, text in descriptions(build_metadata()) if DEVELOPER.search(text)]
+    assert not bad, bad
+
+
+def test_tables_and_queries_are_described_in_japanese_first_then_english():
+    meta = build_metadata()
+    db = meta["databases"]["civicbot"]
+    texts = [(t, i["description_html"].split(" (<a href=")[0]) for t, i in db["tables"].items() if not i.get("hidden")]
+    texts += [(f"query {n}", q["description"]) for n, q in load_queries().items()]
+    for where, text in texts:
+        ja, _, en = text.partition(" / ")
+        assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en), where
+
+
+def test_no_two_different_columns_share_a_description():
+    columns = defaultdict(set)
+    for where, text in descriptions(build_metadata()):
+        if "." in where and not where.startswith("query"):
+            columns[text].add(where.split(".", 1)[1])
+    shared = {text: names for text, names in columns.items() if len(names) > 1}
+    assert not shared, shared
+
+
+def test_internal_tables_are_hidden_from_the_site(store):
+    meta = build_metadata(db_path=store)
+    tables = meta["databases"]["site"]["tables"]
+    assert all(tables[t].get("hidden") for t in INTERNAL)
+    html = get(make_datasette(store), "/site").text
+    for table in INTERNAL:
+        assert f'href="/site/{table}"' not in html, table
+
+
+def test_a_row_is_titled_by_its_label_not_its_id(store):
+    html = get(make_datasette(store), "/site/items/570000047").text
+    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
+    assert "翻訳のお願い" in h1 and "<title>翻訳のお願い" in html
+    assert "from item_id in label_audit" not in html and "from item_id in comments" in html  # internal tables unlinked
+
+
+def test_the_docs_link_is_a_rendered_page_in_utf8(store):
+    ds = make_datasette(store)
+    base = (DASHBOARDS_DIR / "templates" / "base.html").read_text(encoding="utf-8")
+    link = re.search(r'<a href="([^"]+)">[^<]*docs</a>', base).group(1)
+    page = get(ds, link)
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<h1>" in page.text and "<table>" in page.text and "\n## " not in page.text
+    assert get(ds, build_metadata()["about_url"]).headers["content-type"] == "text/html; charset=utf-8"
+    for bad in ("/-/docs/..pyproject.toml", "/-/docs/nothing.md", "/-/docs/publish.md.bak"):
+        assert get(ds, bad).status_code == 404, bad
