@@ -28,6 +28,7 @@ import click
 from civicbot.cli import CONFIG_OPTION, _load
 from civicbot.config import Config, cron_trigger
 from civicbot.store.runs import end_job, settle_abandoned_runs, start_job
+from civicbot.store.schema import utc_text
 from civicbot.store.transaction import write_transaction
 
 log = logging.getLogger("civicbot.daemon")
@@ -59,10 +60,6 @@ def next_runs(config: Config, now: datetime | None = None) -> dict[str, str | No
         out[job] = when.isoformat() if when else None
     out["metrics"] = "after harvest" if config.schedule.metrics_after_harvest else None
     return out
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,7 +111,7 @@ class Daemon:
         self.stop = threading.Event()
         self.lock = threading.Lock()  # one job on the store at a time
         self.state = "starting"
-        self.started_at = _now()
+        self.started_at = utc_text()
         self.scheduler = None
         self.current_job: tuple[str, float] | None = None  # (job, time.monotonic() at its start)
         self._job_warnings = 0
@@ -148,7 +145,7 @@ class Daemon:
                 db.execute("INSERT INTO heartbeat (id, pid, host, started_at, beat_at, state) VALUES (1, ?, ?, ?, ?, ?) "
                            "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host, "
                            "started_at = excluded.started_at, beat_at = excluded.beat_at, state = excluded.state",
-                           [os.getpid(), socket.gethostname(), self.started_at, _now(), self.state])
+                           [os.getpid(), socket.gethostname(), self.started_at, utc_text(), self.state])
         finally:
             db.conn.close()
 

@@ -13,8 +13,9 @@ import fcntl
 import json
 import os
 import socket
-from datetime import datetime, timezone
 from pathlib import Path
+
+from .schema import utc_text
 
 
 class StoreBusy(Exception):
@@ -57,7 +58,7 @@ class StoreLock:
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-                                 "started_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}))
+                                 "started_at": utc_text()}))
         handle.flush()
         self._file = handle
         return self
