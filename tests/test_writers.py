@@ -252,6 +252,33 @@ def test_a_run_left_running_by_a_dead_process_is_settled_by_the_next_run(family)
     assert rows(database, "SELECT count(*) FROM job_runs WHERE outcome = 'running'") == [(0,)]
 
 
+def test_a_lock_taken_but_not_yet_named_still_gives_the_holders_name(tmp_path):
+    """The instant between a holder's flock and its writing its name (CI once printed "another process")."""
+    import fcntl
+    import json
+
+    from civicbot.store.lock import StoreBusy, lock_path
+
+    database = tmp_path / "store.db"
+    handle = open(lock_path(database), "a+", encoding="utf-8")  # noqa: SIM115
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held, still blank
+
+    def name_the_holder():
+        time.sleep(0.3)
+        handle.write(json.dumps({"pid": 4242, "command": "harvest", "started_at": "2020-03-03T00:00:00Z"}))
+        handle.flush()
+
+    namer = threading.Thread(target=name_the_holder)
+    namer.start()
+    try:
+        with pytest.raises(StoreBusy) as busy:
+            StoreLock(database, "harvest").acquire()
+        assert "another harvest (pid 4242" in str(busy.value)
+    finally:
+        namer.join()
+        handle.close()
+
+
 def test_concurrent_harvests_each_finish_or_step_aside_with_one_line(family):
     world, _, config, yml = family
     procs = [start_cli("harvest", "-c", str(yml)) for _ in range(4)]

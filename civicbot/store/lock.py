@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 from .schema import utc_text
@@ -32,6 +33,9 @@ class StoreBusy(Exception):
                          "wait for it to end, or stop it, then run this command again")
 
 
+NAMING_GRACE_SECONDS = 2.0
+
+
 def lock_path(database: str | Path) -> Path:
     database = Path(database)
     return database.with_name(database.name + ".lock")
@@ -49,12 +53,20 @@ class StoreLock:
     def acquire(self) -> StoreLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(handle)
-            handle.close()
-            raise StoreBusy(self.database, holder) from None
+        # A holder names itself just after it takes the lock and un-names itself just before it
+        # lets go, so a blank file under a held lock is one of those two instants: look again
+        # (or take the lock) rather than print a message that cannot say who is there.
+        deadline = time.monotonic() + NAMING_GRACE_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read_holder(handle)
+                if holder or time.monotonic() >= deadline:
+                    handle.close()
+                    raise StoreBusy(self.database, holder) from None
+                time.sleep(0.02)
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
