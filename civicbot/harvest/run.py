@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from civicbot.config import Config
 from civicbot.names import full_name_problem
 from civicbot.store import write
 from civicbot.store.runs import settle_abandoned_runs
-from civicbot.store.schema import is_plausible, utc_text
+from civicbot.store.schema import utc_text
 from civicbot.store.transaction import write_transaction
 
 from .client import (
@@ -32,7 +31,6 @@ from .client import (
     Gone,
     HarvestHTTPError,
     NotFound,
-    Page,
     RateLimited,
     TakenDown,
     TokenRefused,
@@ -40,9 +38,7 @@ from .client import (
     Unanswered,
 )
 from .discovery import Discovery, _Target
-
-# What makes one item of a page unusable (logged and skipped; the rest of the page is kept).
-ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, AttributeError)
+from .resources import ITEM_ERRORS, Resources
 
 # Exit statuses of `civicbot harvest` (documented in docs/harvest.md).
 EXIT_COMPLETE = 0
@@ -99,7 +95,7 @@ class Unreachable(Exception):
     """Not one HTTP answer came back: base_url is wrong, or the network or a proxy is down."""
 
 
-class Harvester(Discovery):
+class Harvester(Discovery, Resources):
     def __init__(self, config: Config, db: sqlite_utils.Database, client: GitHubClient, *,
                  full: bool = False, only: list[str] | None = None, progress: Progress | None = None,
                  stop: threading.Event | None = None):
@@ -296,173 +292,6 @@ class Harvester(Discovery):
         self.result.skipped.append(f"{target.full_name}: {status}")
         self.progress({"kind": "lost", "repo": target.full_name, "status": status})
         return None
-
-    # -- lists -------------------------------------------------------------------------------
-
-    def _write_page(self, repo_id: int, resource: str, page: Page, writer,
-                    state: dict[str, Any] | Callable[[list], dict[str, Any]]) -> list:
-        """Write a page's items and its sync state (or a function of the items written) at once."""
-        accepted = []
-        with write_transaction(self.db):
-            for item in page.items or []:
-                try:
-                    with write_transaction(self.db):  # a savepoint: a bad item is skipped, the page stays
-                        writer(self.db, repo_id, item, self.prov, self.bot_rule)
-                    accepted.append(item)
-                except ITEM_ERRORS as exc:
-                    self.result.skipped.append(f"{resource} in repo {repo_id}: {exc}")
-            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id,
-                                  **(state(accepted) if callable(state) else state))
-        self.result.items_written += len(accepted)
-        self.progress({"kind": "page", "resource": resource, "items": len(accepted), "quota": self.client.quota.remaining})
-        return accepted
-
-    def _stored_cursor(self, repo_id: int, resource: str, state: dict[str, Any]) -> str | None:
-        """The cursor, or None when it is an implausible time (left by an older civicbot): read again."""
-        cursor = None if self.full else state["cursor"]
-        if cursor and write.is_timestamp(cursor) and not is_plausible(cursor):
-            self.result.skipped.append(f"{resource} in repo {repo_id}: stored cursor {cursor[:40]} is implausible "
-                                       "(more than a day ahead or before 2008); reading the list from the start")
-            return None
-        return cursor
-
-    def _since_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict, writer) -> None:
-        """A list read oldest-change first with `since`: the cursor advances with every page.
-
-        Its ETag is kept for the exact request the next run will send (since = the cursor), so
-        a refresh with no change answers 304 and costs nothing.
-        """
-        state = write.sync_state(self.db, repo_id, resource)
-        cursor = self._stored_cursor(repo_id, resource, state)
-        request = {**params, **({"since": cursor} if cursor else {})}
-        etag = state["etag"] if state["complete"] and not self.full and cursor == state["cursor"] else None
-        first_request, first_etag, changed = request, None, False
-
-        def advance(accepted: list) -> dict[str, Any]:
-            # Only items written move the cursor: a refused one (say, updated in the year 9999)
-            # would otherwise make every later run ask for changes after it, and see none.
-            nonlocal cursor
-            cursor = max(filter(None, [cursor, *(write.utc_or_none(i.get("updated_at")) for i in accepted)]),
-                         default=None)
-            return {"cursor": cursor, "etag": None, "complete": 0}
-
-        for page in self.client.list_pages(f"{path}/{endpoint}", request, etag=etag):
-            if page.not_modified:
-                return
-            self._check_reserve()
-            first_etag = first_etag or page.etag
-            self._write_page(repo_id, resource, page, writer, advance)
-            changed = True
-        request = {**params, **({"since": cursor} if cursor else {})}
-        if request == first_request:  # the cursor did not move: this run's first ETag is the next run's
-            with write_transaction(self.db):
-                write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, cursor=cursor,
-                                      etag=first_etag, complete=1)
-        elif changed or not state["complete"]:
-            # One request to learn the ETag of the next run's request (only after a change).
-            first = next(self.client.list_pages(f"{path}/{endpoint}", request))
-            self._write_page(repo_id, resource, first, writer, {"cursor": cursor, "etag": first.etag, "complete": 1})
-
-    def _issues(self, repo_id: int, path: str) -> None:
-        self._since_list(repo_id, path, "issues", "issues",
-                         {"state": "all", "sort": "updated", "direction": "asc"}, write.write_issue)
-
-    def _comments(self, repo_id: int, path: str) -> None:
-        self._since_list(repo_id, path, "comments", "issues/comments",
-                         {"sort": "updated", "direction": "asc"}, write.write_comment)
-
-    def _newest_first_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict,
-                           writer, key: Callable[[dict], Any]) -> None:
-        """A list read newest first, stopping at the last run's cursor (pulls have no `since`).
-
-        The cursor moves only when the list has been read down to it, so an interrupted read is
-        simply read again from the top next time (upserts make that harmless).
-        """
-        state = write.sync_state(self.db, repo_id, resource)
-        cursor = self._stored_cursor(repo_id, resource, state)
-        etag = None if self.full or cursor != state["cursor"] else state["etag"]
-        newest, first_etag = None, None
-        for index, page in enumerate(self.client.list_pages(f"{path}/{endpoint}", params, etag=etag)):
-            if page.not_modified:
-                return
-            self._check_reserve()
-            if index == 0:
-                first_etag = page.etag
-            keys = [key(i) for i in page.items if isinstance(i, dict) and key(i) is not None]
-            fresh = [i for i in page.items if not isinstance(i, dict) or cursor is None or key(i) is None
-                     or key(i) >= cursor]
-            page.items = fresh
-            accepted = self._write_page(repo_id, resource, page, writer,
-                                        {"cursor": state["cursor"], "etag": state["etag"], "complete": 0})
-            newest = max(filter(None, [newest, *(key(i) for i in accepted)]), default=None)  # refused ones move nothing
-            if cursor is not None and len(fresh) < len(keys):
-                break  # reached what the last run had already stored
-        new_cursor = max(filter(lambda k: k is not None, [cursor, newest]), default=None)
-        with write_transaction(self.db):
-            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, cursor=new_cursor,
-                                  etag=first_etag, complete=1)
-
-    def _pulls(self, repo_id: int, path: str) -> None:
-        def write_pull(db, rid: int, pull: dict, prov: write.Provenance, rule) -> int:
-            try:
-                return write.write_pull(db, rid, pull, prov, rule)
-            except write.IssueSideMissing as missing:
-                # Opened after the issues list was read: one request for its issue side (its
-                # own id, comment count), which the next run's issues list would bring anyway.
-                try:
-                    issue = self.client.get_json(f"{path}/issues/{missing.number}").body
-                except (NotFound, Gone) as exc:  # deleted or moved meanwhile: not the repo's fault
-                    raise write.PayloadError(f"{missing}, and GitHub no longer serves it ({exc})") from None
-                write.write_issue(db, rid, issue, prov, rule)
-                return write.write_pull(db, rid, pull, prov, rule)
-
-        self._newest_first_list(repo_id, path, "pulls", "pulls", {"state": "all", "sort": "updated", "direction": "desc"},
-                                write_pull, lambda p: write.utc_or_none(p.get("updated_at")))
-
-    def _events(self, repo_id: int, path: str) -> None:
-        # Events never change once made: their id is the cursor. Stored as text, compared as text:
-        # pad it so that string order is number order.
-        self._newest_first_list(repo_id, path, "events", "issues/events", {}, write.write_event,
-                                lambda e: f"{e['id']:020d}" if isinstance(e.get("id"), int) else None)
-
-    def _whole_list(self, repo_id: int, path: str, resource: str, endpoint: str, writer) -> list[Any]:
-        """A short list read whole when its first page changed (labels, contributors, forks)."""
-        state = write.sync_state(self.db, repo_id, resource)
-        items: list[Any] = []
-        first_etag = None
-        for index, page in enumerate(self.client.list_pages(f"{path}/{endpoint}", {},
-                                                            etag=None if self.full else state["etag"])):
-            if page.not_modified:
-                return []
-            self._check_reserve()
-            first_etag = first_etag or page.etag
-            items.extend(page.items)
-            self._write_page(repo_id, resource, page, writer, {"etag": None, "complete": 0})
-        with write_transaction(self.db):
-            write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, etag=first_etag, complete=1)
-        return items
-
-    def _labels(self, repo_id: int, path: str) -> None:
-        self._whole_list(repo_id, path, "labels", "labels",
-                         lambda db, rid, label, prov, rule: write.write_labels(db, rid, [label], prov))
-
-    def _contributors(self, repo_id: int, path: str) -> None:
-        self._whole_list(repo_id, path, "contributors", "contributors",
-                         lambda db, rid, row, prov, rule: write.write_contributors(db, rid, [row], prov, rule))
-
-    def _root_commit(self, repo_id: int, path: str) -> None:
-        """The repo's first commit (shared roots reveal copies): two requests, once per repo."""
-        if write.sync_state(self.db, repo_id, "commits")["complete"] and not self.full:
-            return
-        try:
-            commit = self.client.last_item(f"{path}/commits", {"per_page": 1})
-        except HarvestHTTPError as exc:
-            if exc.status != 409:  # 409: an empty repository has no commits
-                raise
-            commit = None
-        with write_transaction(self.db):
-            write.set_root_commit(self.db, repo_id, commit.get("sha") if isinstance(commit, dict) else None)
-            write.save_sync_state(self.db, repo_id, "commits", self.prov.run_id, complete=1)
 
     def _forks(self, repo_id: int, path: str, depth: int) -> list[_Target]:
         discovery = self.config.discovery.forks
