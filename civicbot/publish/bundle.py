@@ -28,6 +28,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import site_plugin
+from .front import write_front_tables
 from .metadata import DASHBOARDS_DIR, DOCS_DIR, DOCS_MOUNT, STATIC_MOUNT, build_metadata
 from .search import enable_search
 
@@ -206,6 +207,12 @@ def build_bundle(config, out_dir: str | Path, *, source: str | Path | None = Non
     name = f"{getattr(config, 'name', None) or source.stem}.db"
     target = out / name
     _copy(source, target)
+    if hasattr(config, "zone"):  # the home page's figures, while the harvest's own tables are still there
+        db = sqlite_utils.Database(target)
+        try:
+            write_front_tables(db, config)
+        finally:
+            db.conn.close()
     sanitise(target)
     metadata = build_metadata(config, db_path=target)
     (out / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")

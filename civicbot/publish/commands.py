@@ -51,14 +51,16 @@ def make_datasette(db_path: str | Path, config=None, *, immutable: bool = False,
 
 def prepare_live(config) -> Path:
     """Make sure the live database has a search index built from the items as they are now
-    (rebuilt when items changed since); its path."""
+    (rebuilt when items changed since) and the home page's figures; its path."""
     from civicbot.store import open_store
 
+    from .front import write_front_tables
     from .search import enable_search
 
     db = open_store(config.database.path)
     try:
         enable_search(db)
+        write_front_tables(db, config)
     finally:
         db.conn.close()
     return Path(config.database.path)

@@ -146,13 +146,74 @@ def load_queries(path: Path | None = None, existing: set[str] | None = None,
     return out
 
 
-def load_dashboards(path: Path | None = None, database: str = "civicbot") -> dict[str, dict]:
-    """datasette-dashboards configuration, each chart pointed at `database`."""
-    data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "dashboards.yml").read_text(encoding="utf-8")) or {}
+# The impact dashboard's repository filter (dashboards.yml): empty or WHOLE_FAMILY is every repo
+# of the family, UPSTREAM the upstream, anything else a repo's full name.
+WHOLE_FAMILY, UPSTREAM = "全体 / whole family", "上流 / upstream"
+_UPSTREAM_ID = "(SELECT repo_id FROM discoveries WHERE method = 'upstream' LIMIT 1)"
+REPO_SCOPE = (f"(CASE WHEN coalesce(:repo, '') IN ('', '{WHOLE_FAMILY}') THEN 'family' "
+              f"WHEN :repo = '{UPSTREAM}' THEN (SELECT full_name FROM repos WHERE id = {_UPSTREAM_ID}) ELSE :repo END)")
+IN_REPOS = (f"repo_id IN (SELECT repo_id FROM discoveries WHERE coalesce(:repo, '') IN ('', '{WHOLE_FAMILY}') "
+            f"OR (:repo = '{UPSTREAM}' AND repo_id = {_UPSTREAM_ID}) "
+            "OR repo_id = (SELECT id FROM repos WHERE full_name = :repo))")
+# Charts readable on a phone (390 px) and on a Japanese page: dates as 2020年3月4日, counts on
+# whole-number axes, legends below the chart, long labels cut with an ellipsis.
+DAY_FORMAT, MONTH_FORMAT = "%Y年%-m月%-d日", "%Y年%-m月"
+CHART_CONFIG = {"background": "#00000000", "line": {"point": True}, "legend": {"orient": "bottom", "direction": "vertical", "labelLimit": 260},
+                "axis": {"labelLimit": 150, "labelOverlap": True, "titleFontWeight": "normal"}}
+
+
+def utc_offset(config) -> str:
+    """The project's zone as an SQLite date modifier (`+540 minutes` for Asia/Tokyo), now."""
+    from datetime import datetime
+
+    zone = getattr(config, "zone", None)
+    minutes = int(datetime.now(zone).utcoffset().total_seconds() // 60) if zone is not None else 0
+    return f"{minutes:+d} minutes"
+
+
+def _readable(spec: dict) -> None:
+    """Japanese dates and whole-number count axes on every x/y encoding of a vega-lite spec."""
+    for part in [spec, *(spec.get("layer") or [])]:
+        for channel in ("x", "y"):
+            enc = (part.get("encoding") or {}).get(channel)
+            if not isinstance(enc, dict):
+                continue
+            axis = enc.setdefault("axis", {})
+            if enc.get("type") == "temporal":
+                axis.setdefault("format", MONTH_FORMAT if "month" in str(enc.get("timeUnit", "")) else DAY_FORMAT)
+                axis.setdefault("labelAngle", 0)
+            elif enc.get("type") == "quantitative":
+                axis.setdefault("tickMinStep", 1)
+                axis.setdefault("labelExpr", "datum.value % 1 ? '' : format(datum.value, ',d')")
+    spec["config"] = {**CHART_CONFIG, **(spec.get("config") or {})}
+
+
+def load_dashboards(path: Path | None = None, database: str = "civicbot", config=None) -> dict[str, dict]:
+    """datasette-dashboards configuration, each chart and each select filter pointed at `database`,
+    the SQL fragments of the filters filled in, and every vega-lite chart made readable."""
+    text = Path(path or DASHBOARDS_DIR / "dashboards.yml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    fill = {"/*repo_scope*/": REPO_SCOPE, "/*in_repos*/": IN_REPOS, "/*utc_offset*/": utc_offset(config),
+            "/*db*/": "/" + database}
+
+    def filled(sql: str) -> str:
+        for key, value in fill.items():
+            sql = sql.replace(key, value)
+        return sql
+
     for dashboard in data.values():
+        for flt in (dashboard.get("filters") or {}).values():
+            if "query" in flt:
+                flt["db"] = database
         for chart in (dashboard.get("charts") or {}).values():
             if chart.get("library") != "markdown":
                 chart["db"] = database
+            if "query" in chart:
+                chart["query"] = filled(chart["query"])
+            if chart.get("library") == "markdown" and isinstance(chart.get("display"), str):
+                chart["display"] = filled(chart["display"])
+            if chart.get("library") == "vega-lite" and isinstance(chart.get("display"), dict):
+                _readable(chart["display"])
     return data
 
 
@@ -218,7 +279,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
             "tables": tables,
             "queries": queries,
         }},
-        "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database)},
+        "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database, config)},
     }
 
 

@@ -351,10 +351,52 @@ async def docs_page(datasette, request):
     return Response.html(page)
 
 
+def japanese_date(value: str | None) -> str:
+    """`2020-03-04` as 2020年3月4日; a UTC timestamp keeps its time: 2020年3月4日 05:06 UTC."""
+    match = re.match(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d:\d\d))?", value or "")
+    if not match:
+        return ""
+    year, month, day, clock = match.groups()
+    return f"{year}年{int(month)}月{int(day)}日" + (f" {clock} UTC" if clock else "")
+
+
+async def front_page(datasette) -> dict:
+    """What the home page (templates/index.html) shows: the database, its headline figures,
+    the harvest's status, the canned queries and dashboards; empty figures before any harvest."""
+    names = [name for name in datasette.databases if not name.startswith("_")]
+    if not names:
+        return {"front": None}
+    name = names[0]
+    db = datasette.get_database(name)
+    tables = set(await db.table_names())
+    figures = [dict(r) for r in (await db.execute("SELECT * FROM headline_figures ORDER BY rowid")).rows] \
+        if "headline_figures" in tables else []
+    status = (await db.execute("SELECT * FROM harvest_status")).first() if "harvest_status" in tables else None
+    metadata = datasette.metadata()
+    queries = metadata.get("databases", {}).get(name, {}).get("queries", {})
+    dashboards = datasette.plugin_config("datasette-dashboards") or {}
+    if status:
+        status = dict(status)
+        for key in ("whole_from", "whole_to", "first_weeks_from", "first_weeks_to", "harvested_at"):
+            status[key + "_ja"] = japanese_date(status[key])
+    return {"front": {
+        "database": name, "figures": {f["figure"]: f for f in figures}, "order": [f["figure"] for f in figures],
+        "status": status,
+        "queries": [(key, q.get("title") or key, q.get("description") or "") for key, q in queries.items()
+                    if key != "search"],
+        "has_search": "search" in queries,
+        "dashboards": [(slug, d.get("title") or slug, d.get("description") or "") for slug, d in dashboards.items()],
+        "download": db.is_mutable is False and datasette.setting("allow_download"),
+    }}
+
+
 @hookimpl
 def extra_template_vars(view_name, database, table, request, datasette):
     """`row_label`: a row page's label (an issue's title, a user's login) for its heading, in
-    place of bare ids such as `items: 570000047`; `hidden_tables`, whose links it leaves out."""
+    place of bare ids such as `items: 570000047`; `hidden_tables`, whose links it leaves out.
+    `front`: the home page's figures and links."""
+    if view_name == "index":
+        return lambda: front_page(datasette)
     if view_name != "row" or not table or request is None:
         return {}
 
