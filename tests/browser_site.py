@@ -28,7 +28,7 @@ def build_store(folder: Path, scale: float = 0.05, seed: int = 3):
     from civicbot.config import Config
     from civicbot.harvest.client import GitHubClient
     from civicbot.harvest.run import harvest
-    from civicbot.metrics.diffusion import write_diffusion
+    from civicbot.metrics import write_all_metrics
     from civicbot.sandbox import SandboxServer, World
     from civicbot.sandbox.generate import generate_world_dict
     from civicbot.store import open_store
@@ -46,13 +46,7 @@ def build_store(folder: Path, scale: float = 0.05, seed: int = 3):
         db = open_store(config.database.path)
         result = harvest(config, db, GitHubClient(config, [world["tokens"][0]["token"]]))
         assert result.outcome == "complete", result
-    try:
-        from civicbot.metrics.contribution import write_contribution_metrics
-
-        write_contribution_metrics(db, config)
-    except ImportError:
-        pass
-    write_diffusion(db, config)
+    write_all_metrics(db, config)  # as `civicbot metrics` does: the maintainers' pages need their tables
     db.close()
     return config
 

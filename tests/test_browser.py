@@ -3,6 +3,8 @@ data, logs no console error, runs no injected script, and asks nothing of any ho
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from urllib.parse import urlparse
 
 import pytest
@@ -12,6 +14,11 @@ from browser_site import CHROMIUM, CHROMIUM_ARGS, HOSTILE_TITLE, build_store, se
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; .ci/run does it)", allow_module_level=True)
+
+
+# What no page may show a visitor: SQL, a Python traceback, or UTF-8 read as Latin-1 / Shift_JIS.
+DEVELOPER_TEXT = re.compile(r"\bSELECT\b.*\bFROM\b|Traceback \(most recent call last\)|sqlite3\.\w+Error")
+MOJIBAKE = re.compile("[\u00c3\u00e3][\u0080-\u00bf]|\ufffd|縺[縺-繧]|繧[縺-繧]")
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +80,10 @@ def test_every_page_renders_with_data_and_stays_local(site, browser):
             problems.append(f"{name}: no result table")
         if page.locator("html").get_attribute("lang") != "ja":
             problems.append(f"{name}: html lang is not ja")
+        shown = page.inner_text("body")
+        if DEVELOPER_TEXT.search(shown) or MOJIBAKE.search(shown):
+            problems.append(f"{name}: shows SQL, a traceback or mojibake: "
+                            f"{(DEVELOPER_TEXT.search(shown) or MOJIBAKE.search(shown)).group()!r}")
         page.close()
     assert problems == []
 
@@ -89,3 +100,59 @@ def test_hostile_titles_are_text_everywhere(site, browser):
         assert page.locator("img[src='x']").count() == 0, path
         page.close()
     assert HOSTILE_TITLE
+
+
+def metric(page, chart: str) -> str:
+    page.wait_for_selector(f"#chart-{chart} p", timeout=10_000)
+    return page.inner_text(f"#chart-{chart} p").strip()
+
+
+def test_home_page_shows_the_headline_figures_and_the_ways_in(site, browser):
+    url, ds = site
+    db_name = next(name for name in ds.databases if not name.startswith("_"))
+    seen = visit(browser, url + "/")
+    page = seen["page"]
+    assert seen["status"] == 200 and not seen["errors"]
+    for figure in ("people", "proposals", "accepted", "bot_share", "release_share"):
+        cards = page.locator(f".figure[data-figure={figure}] .n")
+        assert cards.count() == 2, figure  # the first three weeks and the whole period
+        assert re.fullmatch(r"[\d,.]+\s*(人|件|%)", cards.first.inner_text().strip()), figure
+    text = page.inner_text("body")
+    assert "はじめの 3 週間" in text and "全期間" in text and "協力者のフォーク" in text and "最後の収集" in text
+    queries = [q for q in ds.metadata()["databases"][db_name]["queries"] if q != "search"]
+    assert queries
+    for href in ("/-/dashboards/impact", "/-/dashboards/diffusion", "/-/docs/metrics.md", f"/{db_name}",
+                 *(f"/{db_name}/{q}" for q in queries)):
+        assert page.locator(f'a[href="{href}"]').count() >= 1, href
+    page.fill("#front-q", "翻訳")
+    page.click("form.search input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.url.startswith(f"{url}/{db_name}/search?q=")
+    assert page.locator("table.rows-and-columns tbody tr").count() > 0
+    page.close()
+
+
+def test_a_window_filter_changes_the_figures(site, browser):
+    url, ds = site
+    db_name = next(name for name in ds.databases if not name.startswith("_"))
+    conn = sqlite3.connect(f"file:{ds.get_database(db_name).path}?mode=ro", uri=True)
+    lo, hi = conn.execute("SELECT first_weeks_from, first_weeks_to FROM harvest_status").fetchone()
+    figures = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT figure, first_weeks, whole_period FROM headline_figures")}
+    conn.close()
+    page = visit(browser, url + "/-/dashboards/impact")["page"]
+    whole = {c: metric(page, c) for c in ("people", "proposals", "merged")}
+    page.close()
+    page = visit(browser, f"{url}/-/dashboards/impact?date_from={lo}&date_to={hi}&repo=")["page"]
+    window = {c: metric(page, c) for c in ("people", "proposals", "merged")}
+    assert window != whole
+    assert window["people"] == f"{figures['people'][0]} 人" and whole["people"] == f"{figures['people'][1]} 人"
+    assert window["proposals"] == f"{figures['proposals'][0]} 件"
+    assert window["merged"] == f"{figures['accepted'][0]} 件"
+    # the form itself: choosing the upstream narrows the figures again
+    page.select_option("#repo", label="上流 / upstream")
+    page.click(".dashboard-filters button, .dashboard-filters input[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "repo=" in page.url
+    upstream = metric(page, "proposals")
+    assert int(upstream.split()[0]) <= int(window["proposals"].split()[0])
+    page.close()

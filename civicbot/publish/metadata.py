@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_DIR = ROOT / "docs"
 DASHBOARDS_DIR = ROOT / "dashboards"
-DOC_FILES = ("schema.md", "diffusion.md", "metrics.md")
+DOC_FILES = ("schema.md", "diffusion.md", "metrics.md", "publish.md")
 # Served by Datasette as static mounts (no request leaves the instance).
 DOCS_MOUNT = "docs"
 DOCS_PAGES = "/-/docs"  # the same files rendered as HTML by the site plugin
@@ -142,6 +142,7 @@ def load_queries(path: Path | None = None, existing: set[str] | None = None,
             continue
         if "sql" in query:
             query["sql"] = query["sql"].replace("/*top_per_repo*/5", f"/*top_per_repo*/{int(top_per_repo)}")
+        query.setdefault("hide_sql", True)  # visitors read the answer; "show SQL" stays one click away
         out[name] = query
     return out
 

@@ -1,0 +1,125 @@
+"""The site's front door: headline figures, the harvest's status, regional sites apart from
+contributors' forks, and the impact dashboard's filters agreeing with the figures."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+import sqlite_utils
+from datasette_dashboards import replace_opts_in_query
+from harvest_helpers import harvested_generated_world
+from site_helpers import get
+
+from civicbot.metrics.summary import Window, impact_summary
+from civicbot.publish.commands import make_datasette
+from civicbot.publish.front import status_row, windows, write_front_tables
+from civicbot.publish.metadata import UPSTREAM, load_dashboards
+from civicbot.publish.search import enable_search
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    path = tmp_path_factory.mktemp("front") / "demo.db"
+    config, db = harvested_generated_world(3, 0.05, path)
+    enable_search(db)  # as `civicbot serve` starts (prepare_live)
+    write_front_tables(db, config)
+    return config, path, db
+
+
+def figures(db) -> dict:
+    return {r["figure"]: r for r in db.query("SELECT * FROM headline_figures")}
+
+
+def kpi(db, config, chart: str, **filters) -> float:
+    """A figure of the impact dashboard, its SQL run as datasette-dashboards runs it."""
+    dashboard = load_dashboards(database="demo", config=config)["impact"]
+    params = {key: filters.get(key, "") for key in dashboard["filters"]}
+    sql = replace_opts_in_query(dashboard["charts"][chart]["query"], {k: v for k, v in params.items() if v})
+    return db.execute(sql, params).fetchone()[0]
+
+
+def test_the_dashboard_figures_for_a_window_are_the_impact_summary(site):
+    config, _, db = site
+    whole, first = windows(db, config)
+    assert (first[1] - first[0]).days == 20 and whole[0] == first[0] and whole[1] > first[1]
+    rows = figures(db)
+    for (lo, hi), column in ((whole, "whole_period"), (first, "first_weeks")):
+        summary = impact_summary(db, config, Window(lo, hi))["figures"]
+        span = {"date_from": lo.isoformat(), "date_to": hi.isoformat()}
+        assert kpi(db, config, "people", **span) == summary["contributors"]["without_bots"] == rows["people"][column]
+        assert kpi(db, config, "proposals", **span) == summary["proposals"]["without_bots"] == rows["proposals"][column]
+        assert kpi(db, config, "merged", **span) == summary["accepted"]["without_bots"] == rows["accepted"][column]
+    assert 0 < rows["people"]["first_weeks"] < rows["people"]["whole_period"]
+    assert rows["proposals"]["first_weeks"] < rows["proposals"]["whole_period"]
+
+
+def test_the_repository_filter_narrows_every_figure(site):
+    config, _, db = site
+    family = {c: kpi(db, config, c) for c in ("people", "proposals", "merged")}
+    upstream = {c: kpi(db, config, c, repo=UPSTREAM) for c in family}
+    name = db.execute("SELECT full_name FROM derivatives ORDER BY own_merged_prs DESC LIMIT 1").fetchone()[0]
+    one = {c: kpi(db, config, c, repo=name) for c in family}
+    summary = impact_summary(db, config, Window(*windows(db, config)[0]), ["upstream"])["figures"]
+    assert upstream["proposals"] == summary["proposals"]["without_bots"]
+    assert upstream["people"] == summary["contributors"]["without_bots"]
+    for c in family:
+        assert upstream[c] + one[c] <= family[c], c
+    assert family["proposals"] > upstream["proposals"] > 0
+    assert kpi(db, config, "people", repo="no/such-repo") == 0
+    # the weekly chart reads the chosen repo's scope
+    dashboard = load_dashboards(database="demo", config=config)["impact"]
+    sql = replace_opts_in_query(dashboard["charts"]["per-week"]["query"], {"repo": name})
+    weekly = db.execute(sql, {"repo": name, "date_from": "", "date_to": ""}).fetchall()
+    assert weekly and sum(n for _, kind, n in weekly if kind.startswith("accepted")) <= one["merged"] + 7
+
+
+def test_regional_sites_and_contributor_forks_are_counted_apart(site):
+    config, _, db = site
+    rows = figures(db)
+    derivatives = db.execute("SELECT count(*), count(pref_code) FROM derivatives").fetchone()
+    listed = db.execute("SELECT count(*) FROM listed_sites WHERE repo_full_name IS NULL").fetchone()[0]
+    assert rows["regional_sites"]["whole_period"] == derivatives[1] + listed
+    assert rows["contributor_forks"]["whole_period"] == derivatives[0] - derivatives[1]
+    assert rows["regional_sites"]["whole_period"] + rows["contributor_forks"]["whole_period"] == derivatives[0] + listed
+    assert rows["prefectures"]["whole_period"] == db.execute(
+        "SELECT count(*) FROM diffusion_by_prefecture WHERE regional_sites > 0").fetchone()[0]
+    dashboard = load_dashboards(database="demo", config=config)["diffusion"]
+    flows = db.execute(dashboard["charts"]["flows"]["query"]).fetchall()
+    regional = {r[0] for r in db.execute("SELECT full_name FROM derivatives WHERE pref_code IS NOT NULL")}
+    for site_label, kind, _ in flows:  # every bar is a regional site, or the forks together
+        assert kind.startswith("協力者") or site_label.split("（")[0] in regional, site_label
+
+
+def test_the_harvest_status_counts_the_family(site, tmp_path):
+    config, path, db = site
+    status = db.execute("SELECT * FROM harvest_status").fetchone()
+    family = db.execute("SELECT count(DISTINCT repo_id) FROM discoveries").fetchone()[0]
+    row = dict(zip([d[0] for d in db.execute("SELECT * FROM harvest_status").description], status))
+    assert row["family_repos"] == family and row["repos_harvested"] == family and row["repos_incomplete"] == 0
+    assert row["harvest_outcome"] == "complete" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["harvested_at"])
+    copy = tmp_path / "copy.db"
+    source = sqlite3.connect(path)
+    source.backup(sqlite3.connect(copy))
+    other = sqlite_utils.Database(copy)
+    with other.conn:
+        other.execute("UPDATE sync_state SET complete = 0 WHERE repo_id = (SELECT max(repo_id) FROM discoveries)")
+    assert status_row(other, config)["repos_incomplete"] == 1
+
+
+def test_the_home_page_shows_the_figures_and_the_ways_in(site):
+    config, path, db = site
+    html = get(make_datasette(path, config), "/").text
+    rows = figures(db)
+    text = re.sub(r"<[^>]+>", " ", html)
+    for key in ("people", "proposals", "accepted"):
+        for column in ("first_weeks", "whole_period"):
+            assert f'data-figure="{key}"' in html
+            assert f"{int(rows[key][column]):,}" in text, (key, column)
+    assert f"地域のサイト {int(rows['regional_sites']['whole_period'])}" in re.sub(r"\s+", " ", text)
+    for link in ('href="/-/dashboards/impact"', 'href="/-/dashboards/diffusion"', 'action="/demo/search"',
+                 'href="/demo/first_timers_waiting"', 'href="/-/docs/metrics.md"', 'href="/demo"'):
+        assert link in html, link
+    assert "最後の収集" in html and "はじめの 3 週間" in html
+    assert "SELECT" not in text and "Traceback" not in text
