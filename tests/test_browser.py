@@ -65,7 +65,6 @@ def test_every_page_renders_with_data_and_stays_local(site, browser):
     for name, path in site_pages(ds):
         seen = visit(browser, url + path)
         page = seen["page"]
-        text = page.inner_text("body")
         if seen["status"] != 200:
             problems.append(f"{name}: HTTP {seen['status']}")
         if seen["errors"] or seen["dialogs"] or seen["outside"]:
