@@ -123,3 +123,18 @@ def test_the_home_page_shows_the_figures_and_the_ways_in(site):
         assert link in html, link
     assert "最後の収集" in html and "はじめの 3 週間" in html
     assert "SELECT" not in text and "Traceback" not in text
+
+
+def test_the_bundle_carries_the_figures_and_status_but_not_the_harvest_cursors(site, tmp_path):
+    from civicbot.publish.bundle import build_bundle
+
+    config, path, db = site
+    target = build_bundle(config, tmp_path / "out", source=path, run_inspect=False)
+    published = sqlite_utils.Database(target)
+    assert "sync_state" not in published.table_names()
+    assert figures(published) == figures(db)
+    status = list(published.query("SELECT * FROM harvest_status"))
+    assert status == list(db.query("SELECT * FROM harvest_status")) and status[0]["repos_harvested"] > 0
+    bundle = make_datasette(target, config, immutable=True, settings={"allow_download": True})  # as its README serves it
+    html = get(bundle, "/").text
+    assert f'href="/{target.stem}.db"' in html  # the whole database can be downloaded from a bundle
