@@ -89,7 +89,11 @@ def test_regional_sites_and_contributor_forks_are_counted_apart(site):
     flows = db.execute(dashboard["charts"]["flows"]["query"]).fetchall()
     regional = {r[0] for r in db.execute("SELECT full_name FROM derivatives WHERE pref_code IS NOT NULL")}
     for site_label, kind, _ in flows:  # every bar is a regional site, or the forks together
-        assert kind.startswith("協力者") or site_label.split("（")[0] in regional, site_label
+        assert kind.startswith("協力者") or site_label.split(" ", 1)[1] in regional, site_label
+    curve = db.execute(dashboard["charts"]["over-time"]["query"]).fetchall()
+    last = {kind: n for _, kind, n in curve}  # rows are in day order: the last value of each series
+    assert last["地域のサイト / regional sites"] == derivatives[1]
+    assert last["協力者のフォーク / contributors' forks"] == derivatives[0] - derivatives[1]
 
 
 def test_the_harvest_status_counts_the_family(site, tmp_path):

@@ -110,7 +110,7 @@ def figure_rows(db: sqlite_utils.Database, config) -> list[dict]:
         }
     labels = [
         ("people", "改善に協力した人 / people who took part", "人", METRICS_DOC,
-         "activity?is_person=1&local_date__gte={lo}&local_date__lte={hi}&_facet=login"),
+         "activity?is_person=1&local_date__gte={lo}&local_date__lte={hi}"),
         ("proposals", "提案 / proposals (pull requests)", "件", METRICS_DOC, PRS),
         ("accepted", "取り入れられた提案 / accepted proposals", "件", METRICS_DOC, MERGED),
         ("bot_share", "ボット・自動化の PR の割合（数えない） / share of pull requests by bots (not counted)", "%",
