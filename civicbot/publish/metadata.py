@@ -163,13 +163,14 @@ CHART_CONFIG = {"background": "#00000000", "line": {"point": True}, "legend": {"
                 "axis": {"labelLimit": 150, "labelOverlap": True, "titleFontWeight": "normal"}}
 
 
-def utc_offset(config) -> str:
-    """The project's zone as an SQLite date modifier (`+540 minutes` for Asia/Tokyo), now."""
+def utc_offset(config, sign: int = 1) -> str:
+    """The project's zone as an SQLite date modifier (`+540 minutes` for Asia/Tokyo), now;
+    `sign=-1` goes back from the zone to UTC."""
     from datetime import datetime
 
     zone = getattr(config, "zone", None)
     minutes = int(datetime.now(zone).utcoffset().total_seconds() // 60) if zone is not None else 0
-    return f"{minutes:+d} minutes"
+    return f"{sign * minutes:+d} minutes"
 
 
 def _readable(spec: dict) -> None:
@@ -195,6 +196,7 @@ def load_dashboards(path: Path | None = None, database: str = "civicbot", config
     text = Path(path or DASHBOARDS_DIR / "dashboards.yml").read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
     fill = {"/*repo_scope*/": REPO_SCOPE, "/*in_repos*/": IN_REPOS, "/*utc_offset*/": utc_offset(config),
+            "/*to_utc*/": utc_offset(config, -1),
             "/*db*/": "/" + database}
 
     def filled(sql: str) -> str:
