@@ -17,7 +17,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_site import CHROMIUM, CHROMIUM_ARGS, build_store, serve_site  # noqa: E402
 
-
 WIDTHS = [(1400, ""), (390, "-390px")]  # a desktop, a phone
 
 
