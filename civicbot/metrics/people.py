@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import unicodedata
 
 import pandas as pd
 import sqlite_utils
@@ -159,13 +160,16 @@ def pr_kind_frame(prs: pd.DataFrame, accounts: pd.DataFrame, config: Config) -> 
 
 
 def write_classification(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
-    """`accounts` and `pr_kinds`, from the store and the current config (both replaced)."""
+    """`accounts`, `pr_kinds` and `persons`, from the store and the current config (all replaced)."""
     prs = _prs(db)
     accounts = account_frame(db, config, prs)
     kinds = pr_kind_frame(prs, accounts, config)
+    persons = person_frame(db, config, accounts)
     return {"accounts": replace_frame(db, "accounts", accounts, ACCOUNT_COLUMNS, "user_id", indexes=(["kind"],)),
             "pr_kinds": replace_frame(db, "pr_kinds", kinds, PR_KIND_COLUMNS, "item_id",
-                                      indexes=(["repo_id", "pr_kind"],))}
+                                      indexes=(["repo_id", "pr_kind"],)),
+            "persons": replace_frame(db, "persons", persons, PERSON_COLUMNS, "identity",
+                                     indexes=(["person_id"], ["user_id"]))}
 
 
 def read_accounts(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
@@ -182,3 +186,166 @@ def automation_accounts(db: sqlite_utils.Database, *, detected_only: bool = Fals
     where = "is_automation = 1" + (" AND detected = 1" if detected_only else "")
     return [dict(r) for r in db.query(f"SELECT login, reason, prs, detected FROM accounts WHERE {where} "
                                       "ORDER BY prs DESC, login")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Persons: accounts and commit identities merged (issue 17)
+#
+# An identity is an account (`user:<id>`), a GitHub login seen only in a commit's noreply address
+# (`login:<login>`), a commit e-mail (`email:<salted hash>`) or, for a commit with neither account
+# nor e-mail, its author name (`name:<normalised name>`). Identities are joined when:
+#   - a commit's author is an account (author_id, or its noreply login names a stored account):
+#     the commit's e-mail hash joins that account, so an e-mail shared by two accounts joins them;
+#   - a maintainer lists them together in config `identities` (logins and author names).
+# Names alone join nothing else: two people called "Taro Yamada" with different e-mails stay two,
+# and a name-only identity never joins an account unless config says so (docs/metrics.md).
+# A person is a group with no account that is not a person (automation, organisation,
+# placeholder) and no bot-looking commit login or name (config bots).
+
+PERSON_COLUMNS = {"identity": str, "person_id": str, "kind": str, "user_id": int, "login": str,
+                  "is_person": int, "is_automation": int, "rule": str}
+
+
+def normalised_name(name) -> str | None:
+    """An author name as identities compare it: NFKC, case-folded, spaces collapsed."""
+    if not isinstance(name, str):
+        return None
+    text = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    return text or None
+
+
+def _tables(db: sqlite_utils.Database) -> set[str]:
+    return set(db.table_names())
+
+
+def commit_identities(db: sqlite_utils.Database) -> pd.DataFrame:
+    """Per commit: `sha`, `repo_id`, `authored_at`, `author_id`, `author_name` and its identity key
+    (`identity`) when no account is linked; empty when commits are not harvested."""
+    columns = ["sha", "repo_id", "authored_at", "author_id", "author_name", "author_email_hash",
+               "author_noreply_login"]
+    if "commits" not in _tables(db):
+        return pd.DataFrame(columns=columns + ["identity"])
+    commits = pd.read_sql_query(f"SELECT {', '.join(columns)} FROM commits", db.conn)
+    name = commits["author_name"].map(normalised_name)
+    email = commits["author_email_hash"].where(commits["author_email_hash"].notna() &
+                                               (commits["author_email_hash"] != ""))
+    noreply = commits["author_noreply_login"].where(commits["author_noreply_login"].notna()).str.lower()
+    identity = ("email:" + email).fillna("login:" + noreply).fillna("name:" + name)
+    commits["identity"] = identity.where(commits["author_id"].isna())
+    return commits
+
+
+class _Groups:
+    """Union-find over identity keys; the rule that first joined each key to another is kept."""
+
+    def __init__(self):
+        self.parent: dict[str, str] = {}
+        self.rule: dict[str, str] = {}
+
+    def add(self, key: str) -> None:
+        self.parent.setdefault(key, key)
+
+    def find(self, key: str) -> str:
+        self.add(key)
+        while self.parent[key] != key:
+            self.parent[key] = self.parent[self.parent[key]]
+            key = self.parent[key]
+        return key
+
+    def join(self, a: str, b: str, rule: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        for key in (a, b):
+            self.rule.setdefault(key, rule)
+        if ra != rb:
+            self.parent[max(ra, rb, key=_order)] = min(ra, rb, key=_order)
+
+
+def _order(key: str):
+    """Accounts first (lowest id), then other identities: the group's representative is its person_id."""
+    kind, _, value = key.partition(":")
+    return (0, int(value), "") if kind == "user" else (1, 0, key)
+
+
+def person_frame(db: sqlite_utils.Database, config: Config, accounts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The `persons` rows: each identity (accounts and commit identities) with its `person_id`."""
+    accounts = account_frame(db, config) if accounts is None else accounts
+    groups = _Groups()
+    user_key = {int(u): f"user:{int(u)}" for u in accounts["user_id"]}
+    by_login = {str(lo).lower(): f"user:{int(u)}" for u, lo in zip(accounts["user_id"], accounts["login"])
+                if isinstance(lo, str)}
+    for key in user_key.values():
+        groups.add(key)
+    commits = commit_identities(db)
+    names: dict[str, str] = {}  # name key -> the author name as written (for the table)
+    bot_looking: set[str] = set()
+    for row in commits.itertuples(index=False):
+        email = row.author_email_hash if isinstance(row.author_email_hash, str) and row.author_email_hash else None
+        noreply = row.author_noreply_login.lower() if isinstance(row.author_noreply_login, str) else None
+        owner = (user_key.get(int(row.author_id)) if pd.notna(row.author_id) else None) \
+            or (by_login.get(noreply) if noreply else None)
+        if owner is not None:
+            if email:
+                groups.join(f"email:{email}", owner, "shared e-mail hash")
+            if noreply and pd.isna(row.author_id):
+                groups.join(f"login:{noreply}", owner, "noreply address")
+            continue
+        key = row.identity
+        if not isinstance(key, str):
+            continue  # no e-mail, no login, no name: nobody to count
+        groups.add(key)
+        if noreply and key != f"login:{noreply}":
+            groups.join(key, f"login:{noreply}", "noreply address")
+        if key.startswith("name:"):
+            names.setdefault(key, row.author_name)
+        if any(isinstance(v, str) and config.bots.is_bot(v) for v in (noreply, row.author_name)):
+            bot_looking.add(key)
+    _config_identities(groups, config, by_login, commits)
+
+    non_person = {user_key[int(u)] for u, p in zip(accounts["user_id"], accounts["is_person"]) if not p}
+    automation = {user_key[int(u)] for u, a in zip(accounts["user_id"], accounts["is_automation"]) if a} | bot_looking
+    keys = sorted(groups.parent, key=_order)
+    root = {k: groups.find(k) for k in keys}
+    excluded = {root[k] for k in keys if k in non_person or k in bot_looking}
+    automated = {root[k] for k in keys if k in automation}
+    members: dict[str, list[str]] = {}
+    for k in keys:
+        members.setdefault(root[k], []).append(k)
+    logins = dict(zip(user_key.values(), accounts["login"]))
+    rows = []
+    for k in keys:
+        kind, _, value = k.partition(":")
+        rows.append({"identity": k, "person_id": root[k], "kind": "account" if kind == "user" else "commit-identity",
+                     "user_id": int(value) if kind == "user" else None,
+                     "login": logins.get(k) if kind == "user" else (value if kind == "login" else None),
+                     "is_person": int(root[k] not in excluded), "is_automation": int(root[k] in automated),
+                     "rule": groups.rule.get(k) if len(members[root[k]]) > 1 else None})
+    return pd.DataFrame(rows, columns=list(PERSON_COLUMNS))
+
+
+def _config_identities(groups: _Groups, config: Config, by_login: dict, commits: pd.DataFrame) -> None:
+    """Config `identities`: each entry's logins and author names are one person (a name reaches every
+    commit identity not linked to an account whose author name it is)."""
+    unlinked = commits[commits["identity"].notna()]
+    by_name: dict[str, set[str]] = {}
+    for key, name in zip(unlinked["identity"], unlinked["author_name"]):
+        if normalised_name(name):
+            by_name.setdefault(normalised_name(name), set()).add(key)
+    for entry in config.identities:
+        keys = [by_login.get(lo.lower(), f"login:{lo.lower()}") for lo in entry.logins]
+        for name in entry.names:
+            keys += sorted(by_name.get(normalised_name(name), {f"name:{normalised_name(name)}"}))
+        for key in keys[1:]:
+            groups.join(keys[0], key, "config identities")
+
+
+def read_persons(db: sqlite_utils.Database) -> pd.DataFrame:
+    """The `persons` table (empty frame with its columns when not written yet)."""
+    if "persons" not in _tables(db):
+        return pd.DataFrame(columns=list(PERSON_COLUMNS))
+    return pd.read_sql_query("SELECT * FROM persons", db.conn)
+
+
+def person_of_user(persons: pd.DataFrame) -> pd.Series:
+    """user_id -> person_id (a merged person's accounts share one)."""
+    accounts = persons[persons["kind"] == "account"]
+    return pd.Series(accounts["person_id"].to_numpy(), index=accounts["user_id"].astype("int64").to_numpy())
