@@ -54,6 +54,7 @@ def run_checks(config_path: str, environ=os.environ) -> list[Check]:
     checks.extend(_api(config, tokens[0] if tokens else None))
     checks.extend(_database(config))
     checks.append(_automation(config))
+    checks.append(_identities(config))
     checks.append(_publish_dir(config))
     checks.append(_plugins())
     return checks
@@ -183,6 +184,31 @@ def _automation(config) -> Check:
     listed = ", ".join(f"{r.login} ({r.reason})" for r in found.itertuples())
     return Check("automation", True, f"treated as automation: {listed}; confirm them in bots.logins, or list "
                                      "people in bots.not_bots")
+
+
+def _identities(config) -> Check:
+    """Accounts that may be one person (civicbot.metrics.people.likely_duplicates): a maintainer
+    confirms each in config `identities`, or leaves them apart."""
+    import sqlite_utils
+
+    from civicbot.metrics.people import likely_duplicates
+
+    path = Path(config.database.path)
+    if not path.exists():
+        return Check("identities", True, "no database yet: no likely duplicate")
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        pairs = likely_duplicates(sqlite_utils.Database(conn), config)
+    except Exception as exc:  # noqa: BLE001 (a store from before a harvest: reported, not fatal)
+        return Check("identities", False, f"could not read accounts ({type(exc).__name__}: {exc})")
+    finally:
+        conn.close()
+    if not pairs:
+        return Check("identities", True, "no likely duplicate account")
+    listed = "; ".join(f"{' / '.join(p['logins'])} ({p['why']})" for p in pairs)
+    snippet = "\n".join("  " + p["identities"] for p in pairs)
+    return Check("identities", True, f"{len(pairs)} pair(s) of accounts may be one person: {listed}. If they are, "
+                                     f"add to the config under identities:\n{snippet}")
 
 
 def _publish_dir(config) -> Check:

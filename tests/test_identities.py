@@ -187,3 +187,33 @@ def test_a_store_without_the_new_tables_counts_them_as_empty(tmp_path):
     assert write_classification(db, config())["persons"] == 8
     f = window_figures(db)["figures"]
     assert f["contributors"]["without_bots"] == 1 and f["commit_authors"]["without_bots"] == 0
+
+
+# --- doctor ---------------------------------------------------------------------------------
+
+
+def test_doctor_lists_likely_duplicates_with_the_entry_to_paste(db, tmp_path):
+    from civicbot.doctor import _identities
+    from civicbot.metrics.people import likely_duplicates
+
+    for uid, login in ((11, "hanak0"), (12, "bob"), (13, "bop"), (14, "kenji-sato"), (15, "kenjisato99")):
+        db["users"].insert({"id": uid, "login": login, "type": "User"})
+    db["users"].insert({"id": 16, "login": "updater-bot", "type": "Bot"})  # bots are never suggested
+    db["users"].insert({"id": 17, "login": "hanako-bot", "type": "Bot"})
+    db.conn.commit()
+    pairs = {tuple(p["logins"]): p["why"] for p in likely_duplicates(db, config())}
+    assert pairs == {("hanako", "hanak0"): "logins one letter apart",
+                     ("jiro_2", "jiro"): "same login without - _ and digits",
+                     ("kenji-sato", "kenjisato99"): "same login without - _ and digits",
+                     ("taro", "taro-work"): "same name 'Taro Yamada'"}  # bob / bop: too short to suggest
+    confirmed = config(identities=[{"logins": ["taro", "taro-work"]}], database={"path": str(tmp_path / "t.db")})
+    check = _identities(confirmed)
+    assert check.ok and "taro-work" not in check.detail
+    assert "- {logins: [hanako, hanak0]}" in check.detail and "3 pair(s)" in check.detail
+
+
+def test_one_edit():
+    from civicbot.metrics.people import _one_edit
+
+    assert _one_edit("hanako", "hanak0") and _one_edit("hanako", "hanakko") and _one_edit("hanako", "anako")
+    assert not _one_edit("hanako", "hanako") and not _one_edit("hanako", "hnaako") and not _one_edit("ab", "abcd")

@@ -349,3 +349,65 @@ def person_of_user(persons: pd.DataFrame) -> pd.Series:
     """user_id -> person_id (a merged person's accounts share one)."""
     accounts = persons[persons["kind"] == "account"]
     return pd.Series(accounts["person_id"].to_numpy(), index=accounts["user_id"].astype("int64").to_numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# Likely duplicates, for a maintainer to confirm in config `identities` (civicbot doctor)
+
+SHORTEST_LOGIN = 4  # shorter logins are one letter apart by chance (jo, jp): not suggested
+
+
+def _loose(login: str) -> str:
+    return re.sub(r"[-_0-9]", "", login.lower())
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when one insertion, deletion or substitution turns a into b (a != b)."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1:] == b[i + 1:]
+    return (a[i + 1:] == b[i:]) if len(a) > len(b) else (a[i:] == b[i + 1:])
+
+
+def likely_duplicates(db: sqlite_utils.Database, config: Config) -> list[dict]:
+    """Pairs of person accounts that may be one person and are not joined yet: the same display name,
+    logins one edit apart, or the same login once '-', '_' and digits are removed. Each with `why`
+    and the `identities` entry to paste when a maintainer confirms it."""
+    accounts = account_frame(db, config)
+    persons = person_frame(db, config, accounts)
+    person = person_of_user(persons)
+    names = dict(db.execute("SELECT id, name FROM users"))
+    people = [(int(u), lo) for u, lo, p in zip(accounts["user_id"], accounts["login"], accounts["is_person"])
+              if p and isinstance(lo, str)]
+    keys: dict[tuple, list[int]] = {}
+    for uid, login in people:
+        low = login.lower()
+        if normalised_name(names.get(uid)):
+            keys.setdefault(("name", normalised_name(names[uid])), []).append(uid)
+        if len(low) >= SHORTEST_LOGIN:
+            keys.setdefault(("loose", _loose(low)), []).append(uid)
+            for i in range(len(low)):  # one deletion: logins one edit apart share such a key
+                keys.setdefault(("edit", low[:i] + low[i + 1:]), []).append(uid)
+            keys.setdefault(("edit", low), []).append(uid)
+    login_of = dict(people)
+    found: dict[tuple[int, int], str] = {}
+    for (kind, value), uids in keys.items():
+        for n, a in enumerate(uids):
+            for b in uids[n + 1:]:
+                pair = (min(a, b), max(a, b))
+                if pair in found or a == b or person.get(a) == person.get(b):
+                    continue
+                la, lb = login_of[a].lower(), login_of[b].lower()
+                if kind == "name":
+                    found[pair] = f"same name {names[a]!r}"
+                elif kind == "loose" and value:
+                    found[pair] = "same login without - _ and digits"
+                elif kind == "edit" and _one_edit(la, lb):
+                    found[pair] = "logins one letter apart"
+    return [{"logins": [login_of[a], login_of[b]], "why": why,
+             "identities": f"- {{logins: [{login_of[a]}, {login_of[b]}]}}"}
+            for (a, b), why in sorted(found.items(), key=lambda x: (login_of[x[0][0]].lower(), x[0][1]))]
