@@ -217,3 +217,25 @@ def test_one_edit():
 
     assert _one_edit("hanako", "hanak0") and _one_edit("hanako", "hanakko") and _one_edit("hanako", "anako")
     assert not _one_edit("hanako", "hanako") and not _one_edit("hanako", "hnaako") and not _one_edit("ab", "abcd")
+
+
+# --- every table counts persons -------------------------------------------------------------
+
+
+def test_metrics_periodic_counts_persons_after_the_merge(db):
+    from civicbot.metrics import write_all_metrics
+
+    item(db, 1, 2, IN)
+    item(db, 2, 3, IN)
+    item(db, 3, 4, IN)
+    db.conn.commit()
+
+    def family_week(cfg):
+        write_all_metrics(db, cfg)
+        return db.execute("""SELECT contributors, new_contributors, contributor_absence_factor FROM metrics_periodic
+                             WHERE scope = 'family' AND period_kind = 'week' AND period_start = '2020-03-02'""").fetchone()
+
+    assert family_week(config()) == (3, 3, 2)
+    assert family_week(config(identities=[{"logins": ["taro", "taro-work"]}])) == (2, 2, 1)
+    assert db.execute("SELECT count(DISTINCT person_id), count(*) FROM contributors_summary").fetchone() == (2, 3)
+    assert db.execute("SELECT count(DISTINCT person_id) FROM activity WHERE is_person = 1").fetchone()[0] == 2

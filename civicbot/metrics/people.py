@@ -173,8 +173,8 @@ def write_classification(db: sqlite_utils.Database, config: Config) -> dict[str,
 
 
 def read_accounts(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
-    """The `accounts` table (written first when the store has none yet)."""
-    if "accounts" not in db.table_names():
+    """The `accounts` table (written first, with `persons`, when the store lacks either)."""
+    if not {"accounts", "persons"} <= set(db.table_names()):
         write_classification(db, config)
     return pd.read_sql_query("SELECT * FROM accounts", db.conn)
 
