@@ -162,22 +162,29 @@ def _database(config) -> list[Check]:
     return checks
 
 
-def _automation(config) -> Check:
-    """Accounts detected as automation (not listed in config): a maintainer confirms or overrules them."""
+def _read_accounts(config, name: str, read, nothing: str):
+    """`read(db)` on the store opened read-only; a Check instead when there is no store or it fails."""
     import sqlite_utils
-
-    from civicbot.metrics.people import account_frame
 
     path = Path(config.database.path)
     if not path.exists():
-        return Check("automation", True, "no database yet: nothing detected")
+        return Check(name, True, f"no database yet: {nothing}")
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        frame = account_frame(sqlite_utils.Database(conn), config)
+        return read(sqlite_utils.Database(conn))
     except Exception as exc:  # noqa: BLE001 (a store from before a harvest: reported, not fatal)
-        return Check("automation", False, f"could not read accounts ({type(exc).__name__}: {exc})")
+        return Check(name, False, f"could not read accounts ({type(exc).__name__}: {exc})")
     finally:
         conn.close()
+
+
+def _automation(config) -> Check:
+    """Accounts detected as automation (not listed in config): a maintainer confirms or overrules them."""
+    from civicbot.metrics.people import account_frame
+
+    frame = _read_accounts(config, "automation", lambda db: account_frame(db, config), "nothing detected")
+    if isinstance(frame, Check):
+        return frame
     found = frame[frame["detected"] == 1].sort_values(["prs", "login"], ascending=[False, True])
     if found.empty:
         return Check("automation", True, "no account detected as automation beyond the configured bots")
@@ -189,20 +196,11 @@ def _automation(config) -> Check:
 def _identities(config) -> Check:
     """Accounts that may be one person (civicbot.metrics.people.likely_duplicates): a maintainer
     confirms each in config `identities`, or leaves them apart."""
-    import sqlite_utils
-
     from civicbot.metrics.people import likely_duplicates
 
-    path = Path(config.database.path)
-    if not path.exists():
-        return Check("identities", True, "no database yet: no likely duplicate")
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        pairs = likely_duplicates(sqlite_utils.Database(conn), config)
-    except Exception as exc:  # noqa: BLE001 (a store from before a harvest: reported, not fatal)
-        return Check("identities", False, f"could not read accounts ({type(exc).__name__}: {exc})")
-    finally:
-        conn.close()
+    pairs = _read_accounts(config, "identities", lambda db: likely_duplicates(db, config), "no likely duplicate")
+    if isinstance(pairs, Check):
+        return pairs
     if not pairs:
         return Check("identities", True, "no likely duplicate account")
     listed = "; ".join(f"{' / '.join(p['logins'])} ({p['why']})" for p in pairs)

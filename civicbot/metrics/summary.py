@@ -21,7 +21,7 @@ from .people import commit_identities, read_persons, write_classification
 FIGURES = [
     ("contributors", "貢献者数", "contributors"),
     ("commit_authors", "コミットした人", "commit authors"),
-    ("pr_authors", "PR を作成した人", "pull request authors"),
+    ("pr_authors", "PR を作成した人 (種類を問わず)", "pull request authors (any PR)"),
     ("reviewers", "レビューした人", "reviewers"),
     ("issue_authors", "issue を作成した人", "issue authors"),
     ("commenters", "コメントした人", "commenters"),
