@@ -1,6 +1,6 @@
 """Who is a person, what is automation, and which PRs are proposals: defined here once (docs/metrics.md).
 
-Every table and figure that counts people or proposals reads the two tables written here:
+Every table and figure that counts people or proposals reads the tables written here:
 
 - `accounts`: one row per stored account with its `kind` (`person`, `automation`, `organisation`,
   `placeholder`), `is_person` and, for automation, the `reason`. A person is an account that is
@@ -10,8 +10,12 @@ Every table and figure that counts people or proposals reads the two tables writ
   between long-lived branches of the same repo) or `automation` (opened by an automation account,
   or from an automation branch, or with an automation title, whoever opened it).
 
+- `persons`: one row per identity (account or commit identity) with its `person_id`: accounts and
+  commit identities of one person merged (rules below, docs/metrics.md "persons"). Every count of
+  people counts `person_id`.
+
 Computed at metrics time from the current config, so a maintainer who confirms or overrules an
-account in config (`bots.logins`, `bots.not_bots`) sees every table follow on the next run.
+account in config (`bots.logins`, `bots.not_bots`, `identities`) sees every table follow on the next run.
 """
 
 from __future__ import annotations
