@@ -102,8 +102,10 @@ def test_bots_stay_out_whatever_they_share(db):
     commit(db, "c", IN, name="dependabot[bot]", email="h-dependabot")          # bot-looking name
     commit(db, "d", IN, noreply="renovate[bot]")                               # bot-looking login
     commit(db, "e", IN, author_id=8, name="Updater")                           # listed in bots.logins
+    commit(db, "f", IN, name="covid19 data updater", email="h-updater")        # detection's name patterns
     frame = person_frame(db, config()).set_index("identity")
-    for key in ("user:5", "email:h-bot", "email:h-dependabot", "login:renovate[bot]", "user:8", "user:1"):
+    for key in ("user:5", "email:h-bot", "email:h-dependabot", "login:renovate[bot]", "user:8", "user:1",
+                "email:h-updater"):
         assert frame.loc[key, "is_person"] == 0, key
     assert frame.loc["email:h-dependabot", "is_automation"] == 1 and frame.loc["user:1", "is_automation"] == 0
 

@@ -204,7 +204,8 @@ def automation_accounts(db: sqlite_utils.Database, *, detected_only: bool = Fals
 # Names alone join nothing else: two people called "Taro Yamada" with different e-mails stay two,
 # and a name-only identity never joins an account unless config says so (docs/metrics.md).
 # A person is a group with no account that is not a person (automation, organisation,
-# placeholder) and no bot-looking commit login or name (config bots).
+# placeholder) and no bot-looking commit login or name (config bots: logins, patterns, and the
+# detection's name patterns, as for accounts).
 
 PERSON_COLUMNS = {"identity": str, "person_id": str, "kind": str, "user_id": int, "login": str,
                   "is_person": int, "is_automation": int, "rule": str}
@@ -282,6 +283,8 @@ def person_frame(db: sqlite_utils.Database, config: Config, accounts: pd.DataFra
     commits = commit_identities(db)
     names: dict[str, str] = {}  # name key -> the author name as written (for the table)
     bot_looking: set[str] = set()
+    names_of_bots = config.bots.detect.name_patterns if config.bots.detect.enabled else []
+    detect = re.compile("|".join(f"(?:{p})" for p in names_of_bots), re.IGNORECASE) if names_of_bots else None
     for row in commits.itertuples(index=False):
         email = row.author_email_hash if isinstance(row.author_email_hash, str) and row.author_email_hash else None
         noreply = row.author_noreply_login.lower() if isinstance(row.author_noreply_login, str) else None
@@ -301,7 +304,8 @@ def person_frame(db: sqlite_utils.Database, config: Config, accounts: pd.DataFra
             groups.join(key, f"login:{noreply}", "noreply address")
         if key.startswith("name:"):
             names.setdefault(key, row.author_name)
-        if any(isinstance(v, str) and config.bots.is_bot(v) for v in (noreply, row.author_name)):
+        if any(isinstance(v, str) and (config.bots.is_bot(v) or (detect is not None and detect.search(v)))
+               for v in (noreply, row.author_name)):
             bot_looking.add(key)
     _config_identities(groups, config, by_login, commits)
 
