@@ -241,3 +241,18 @@ def test_metrics_periodic_counts_persons_after_the_merge(db):
     assert family_week(config(identities=[{"logins": ["taro", "taro-work"]}])) == (2, 2, 1)
     assert db.execute("SELECT count(DISTINCT person_id), count(*) FROM contributors_summary").fetchone() == (2, 3)
     assert db.execute("SELECT count(DISTINCT person_id) FROM activity WHERE is_person = 1").fetchone()[0] == 2
+
+
+def test_first_contributions_are_a_persons_not_an_accounts(db):
+    from civicbot.metrics import write_all_metrics
+
+    item(db, 1, 2, IN)                         # taro's first issue
+    item(db, 2, 3, OUT)                        # taro-work's first: the same person, not a newcomer
+    db["comments"].insert({"id": 1, "repo_id": 10, "item_id": 1, "issue_number": 1, "user_id": 3,
+                           "created_at": OUT, "updated_at": OUT})  # taro welcoming himself: no welcome
+    db.conn.commit()
+    write_all_metrics(db, config())
+    assert db.execute("SELECT user_id, welcomed_by_id FROM first_contributions ORDER BY user_id").fetchall() \
+        == [(2, 3), (3, None)]
+    write_all_metrics(db, config(identities=[{"logins": ["taro", "taro-work"]}]))
+    assert db.execute("SELECT user_id, item_id, welcomed_by_id FROM first_contributions").fetchall() == [(2, 1, None)]
