@@ -256,3 +256,20 @@ def test_first_contributions_are_a_persons_not_an_accounts(db):
         == [(2, 3), (3, None)]
     write_all_metrics(db, config(identities=[{"logins": ["taro", "taro-work"]}]))
     assert db.execute("SELECT user_id, item_id, welcomed_by_id FROM first_contributions").fetchall() == [(2, 1, None)]
+
+
+def test_an_authors_other_account_is_no_first_response(db):
+    from civicbot.metrics import write_all_metrics
+
+    item(db, 1, 2, IN)
+    db["comments"].insert({"id": 1, "repo_id": 10, "item_id": 1, "issue_number": 1, "user_id": 3,
+                           "created_at": "2020-03-05T05:00:00Z", "updated_at": IN})  # taro-work: taro's other account
+    db.conn.commit()
+
+    def unanswered(cfg):
+        write_all_metrics(db, cfg)
+        return db.execute("""SELECT unanswered_issues, first_response_issues_median_hours FROM metrics_periodic
+                             WHERE scope = 'family' AND period_kind = 'week' AND period_start = '2020-03-02'""").fetchone()
+
+    assert unanswered(config()) == (0, 2.0)
+    assert unanswered(config(identities=[{"logins": ["taro", "taro-work"]}])) == (1, None)

@@ -229,7 +229,8 @@ class Sources:
 
     @cached_property
     def first_responses(self) -> pd.Series:
-        """Per item id: when someone other than its author, and not a bot, first commented (UTC)."""
+        """Per item id: when someone other than its author (another person: not one of the author's
+        other accounts), and not a bot, first commented (UTC)."""
         users, items = self.users, self.items
         comments = self.comments[["item_id", "user_id", "created_at"]]
         comments = comments[comments["item_id"].notna() & comments["user_id"].notna()]
@@ -237,7 +238,11 @@ class Sources:
         human = users.loc[users["is_bot"] == 0, "user_id"]
         comments = comments[comments["user_id"].isin(human)]
         author = items.set_index("id")["user_id"]
-        comments = comments[comments["user_id"].to_numpy() != comments["item_id"].map(author).to_numpy()]
+        person = pd.Series(users["person_id"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
+        of_author = _lookup(comments["item_id"].map(author).dropna().astype("int64"), person)
+        same = comments["user_id"].map(person).reindex(comments.index).to_numpy() == \
+            of_author.reindex(comments.index).to_numpy()
+        comments = comments[~same]
         firsts = comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
         return firsts.astype(_UTC_DTYPE)  # a datetime Series even when there is no comment at all
 
