@@ -272,20 +272,22 @@ def _order(key: str):
 
 
 def person_frame(db: sqlite_utils.Database, config: Config, accounts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The `persons` rows: each identity (accounts and commit identities) with its `person_id`."""
+    """The `persons` rows: each identity (accounts and commit identities) with its `person_id`.
+
+    Only identities that meet another go through the union-find (commits read once per distinct
+    author): an account alone is its own person, written without a loop."""
     accounts = account_frame(db, config) if accounts is None else accounts
     groups = _Groups()
     user_key = {int(u): f"user:{int(u)}" for u in accounts["user_id"]}
     by_login = {str(lo).lower(): f"user:{int(u)}" for u, lo in zip(accounts["user_id"], accounts["login"])
                 if isinstance(lo, str)}
-    for key in user_key.values():
-        groups.add(key)
     commits = commit_identities(db)
-    names: dict[str, str] = {}  # name key -> the author name as written (for the table)
+    authors = commits[["author_id", "author_name", "author_email_hash", "author_noreply_login", "identity"]] \
+        .drop_duplicates()
     bot_looking: set[str] = set()
     names_of_bots = config.bots.detect.name_patterns if config.bots.detect.enabled else []
     detect = re.compile("|".join(f"(?:{p})" for p in names_of_bots), re.IGNORECASE) if names_of_bots else None
-    for row in commits.itertuples(index=False):
+    for row in authors.itertuples(index=False):
         email = row.author_email_hash if isinstance(row.author_email_hash, str) and row.author_email_hash else None
         noreply = row.author_noreply_login.lower() if isinstance(row.author_noreply_login, str) else None
         owner = (user_key.get(int(row.author_id)) if pd.notna(row.author_id) else None) \
@@ -302,32 +304,34 @@ def person_frame(db: sqlite_utils.Database, config: Config, accounts: pd.DataFra
         groups.add(key)
         if noreply and key != f"login:{noreply}":
             groups.join(key, f"login:{noreply}", "noreply address")
-        if key.startswith("name:"):
-            names.setdefault(key, row.author_name)
         if any(isinstance(v, str) and (config.bots.is_bot(v) or (detect is not None and detect.search(v)))
                for v in (noreply, row.author_name)):
             bot_looking.add(key)
-    _config_identities(groups, config, by_login, commits)
+    _config_identities(groups, config, by_login, authors)
 
-    non_person = {user_key[int(u)] for u, p in zip(accounts["user_id"], accounts["is_person"]) if not p}
-    automation = {user_key[int(u)] for u, a in zip(accounts["user_id"], accounts["is_automation"]) if a} | bot_looking
-    keys = sorted(groups.parent, key=_order)
-    root = {k: groups.find(k) for k in keys}
-    excluded = {root[k] for k in keys if k in non_person or k in bot_looking}
-    automated = {root[k] for k in keys if k in automation}
-    members: dict[str, list[str]] = {}
-    for k in keys:
-        members.setdefault(root[k], []).append(k)
-    logins = dict(zip(user_key.values(), accounts["login"]))
-    rows = []
-    for k in keys:
-        kind, _, value = k.partition(":")
-        rows.append({"identity": k, "person_id": root[k], "kind": "account" if kind == "user" else "commit-identity",
-                     "user_id": int(value) if kind == "user" else None,
-                     "login": logins.get(k) if kind == "user" else (value if kind == "login" else None),
-                     "is_person": int(root[k] not in excluded), "is_automation": int(root[k] in automated),
-                     "rule": groups.rule.get(k) if len(members[root[k]]) > 1 else None})
-    return pd.DataFrame(rows, columns=list(PERSON_COLUMNS))
+    account_keys = ("user:" + accounts["user_id"].astype("int64").astype(str)).astype(object)
+    root = {k: groups.find(k) for k in list(groups.parent)}
+    size = pd.Series(list(root.values()), dtype=object).value_counts().to_dict()
+    bad = set(account_keys[accounts["is_person"] == 0]) | bot_looking
+    excluded = {r for k, r in root.items() if k in bad}
+    automation = set(account_keys[accounts["is_automation"] == 1]) | bot_looking
+    automated = {r for k, r in root.items() if k in automation}
+    rule = {k: groups.rule.get(k) for k, r in root.items() if size[r] > 1}
+    person = pd.Series([root.get(k, k) for k in account_keys], index=account_keys.index, dtype=object)
+    rows = pd.DataFrame({
+        "identity": account_keys, "person_id": person, "kind": "account", "user_id": accounts["user_id"],
+        "login": accounts["login"],
+        "is_person": ((accounts["is_person"] == 1) & ~person.isin(excluded)).astype("int64"),
+        "is_automation": ((accounts["is_automation"] == 1) | person.isin(automated)).astype("int64"),
+        "rule": pd.Series([rule.get(k) for k in account_keys], index=account_keys.index, dtype=object)})
+    others = sorted((k for k in root if not k.startswith("user:")), key=_order)
+    rows = pd.concat([rows, pd.DataFrame({
+        "identity": others, "person_id": [root[k] for k in others], "kind": "commit-identity", "user_id": float("nan"),
+        "login": [k.partition(":")[2] if k.startswith("login:") else None for k in others],
+        "is_person": [int(root[k] not in excluded) for k in others],
+        "is_automation": [int(root[k] in automated) for k in others],
+        "rule": [rule.get(k) for k in others]}, columns=list(PERSON_COLUMNS))], ignore_index=True)
+    return rows[list(PERSON_COLUMNS)]
 
 
 def _config_identities(groups: _Groups, config: Config, by_login: dict, commits: pd.DataFrame) -> None:
