@@ -144,6 +144,10 @@ def test_people_count_every_kind_apart_commit_only_people_by_authored_at(db):
                           "submitted_at": IN})
     db["review_comments"].insert({"id": 1, "repo_id": 10, "pull_number": 2, "user_id": 3, "created_at": IN,
                                   "updated_at": IN})
+    db["review_comments"].insert({"id": 2, "repo_id": 10, "pull_number": 2, "user_id": 2, "created_at": IN,
+                                  "updated_at": IN})   # taro answering on his own PR: not a review
+    db["reviews"].insert({"id": 2, "repo_id": 10, "pull_number": 2, "user_id": 4, "state": "PENDING",
+                          "submitted_at": IN})          # never submitted: none
     commit(db, "in", IN, name="Commit Only", email="h-commit-only")        # commit-only, inside: counts
     commit(db, "out", OUT, name="Later Person", email="h-later")           # commit-only, outside: does not
     commit(db, "taro", IN, author_id=2, email="h-taro")                    # taro again: still one person

@@ -154,16 +154,22 @@ KINDS = {"commit": "commit_authors", "pr": "pr_authors", "review": "reviewers", 
 def contributions(db: sqlite_utils.Database, ids: list[int], lo: str, hi: str) -> pd.DataFrame:
     """Every contribution in the window and repos as (`kind`, `identity`), joined to its person
     (`person_id`, `is_person`, `is_automation` from `persons`). Commits by `authored_at`, issues and
-    PRs by creation, comments and review comments by creation, reviews by `submitted_at`. Reviews and
-    commits count once those tables exist (an older store: none)."""
+    PRs by creation, comments and review comments by creation, reviews by `submitted_at` (not the
+    PR author's own, not pending). Reviews and commits count once those tables exist (an older
+    store: none)."""
     tables = set(db.table_names())
     in_repos = ",".join(str(int(i)) for i in ids) or "NULL"
-    sources = [("CASE WHEN is_pull_request = 1 THEN 'pr' ELSE 'issue' END", "items", "created_at"),
-               ("'comment'", "comments", "created_at"), ("'review'", "reviews", "submitted_at"),
-               ("'review'", "review_comments", "created_at")]
-    parts = [f"SELECT {kind} AS kind, 'user:' || user_id AS identity FROM {table} WHERE user_id IS NOT NULL "
-             f"AND repo_id IN ({in_repos}) AND {at} >= :lo AND {at} < :hi"
-             for kind, table, at in sources if table in tables]
+    # A review or review comment by the PR's own author is a reply, not reviewing; a pending review is none.
+    on_pr = ("{t} x JOIN items p ON p.repo_id = x.repo_id AND p.number = x.pull_number AND p.is_pull_request = 1 "
+             "AND x.user_id IS NOT p.user_id")
+    sources = [("CASE WHEN x.is_pull_request = 1 THEN 'pr' ELSE 'issue' END", "items", "items x", "created_at"),
+               ("'comment'", "comments", "comments x", "created_at"),
+               ("'review'", "reviews", on_pr.format(t="reviews") + " AND coalesce(x.state, '') != 'PENDING'",
+                "submitted_at"),
+               ("'review'", "review_comments", on_pr.format(t="review_comments"), "created_at")]
+    parts = [f"SELECT {kind} AS kind, 'user:' || x.user_id AS identity FROM {source} WHERE x.user_id IS NOT NULL "
+             f"AND x.repo_id IN ({in_repos}) AND x.{at} >= :lo AND x.{at} < :hi"
+             for kind, table, source, at in sources if table in tables]
     frames = [pd.read_sql_query(" UNION ALL ".join(parts), db.conn, params={"lo": lo, "hi": hi})]
     commits = commit_identities(db)
     commits = commits[commits["repo_id"].isin(ids) & (commits["authored_at"] >= lo) & (commits["authored_at"] < hi)]
