@@ -219,6 +219,22 @@ class BotSettings(Strict):
                 or any(re.search(p, login, re.IGNORECASE) for p in self.patterns))
 
 
+class Identity(Strict):
+    """Accounts and commit author names that are one person (civicbot.metrics.people, `persons`)."""
+
+    logins: list[Login] = Field([], description="GitHub logins of the person (compared case-insensitively).")
+    names: list[NonEmpty] = Field(
+        [], description="Commit author names of the person, as in git (compared case-insensitively, spaces "
+                        "collapsed); they join commits that no account is linked to.")
+
+    @model_validator(mode="after")
+    def _two_or_more(self) -> Identity:
+        if len(self.logins) + len(self.names) < 2:
+            raise ValueError("an identities entry joins two or more logins or names into one person; list at "
+                             "least two (e.g. {logins: [taro, taro-work]} or {logins: [taro], names: [Taro Yamada]})")
+        return self
+
+
 class AffiliationSettings(Strict):
     """Whom contributors work for (civicbot/metrics/affiliations.py): names are compared normalised."""
 
@@ -413,6 +429,9 @@ class Config(Strict):
         "UTC", description="IANA time zone of the project (e.g. Asia/Tokyo), for days and weeks in metrics.")
     github: GitHubSettings = Field(default_factory=GitHubSettings, description="How to reach the GitHub REST API.")
     bots: BotSettings = Field(default_factory=BotSettings, description="Which logins are automation, not people.")
+    identities: list[Identity] = Field(
+        [], description="People with more than one account or commit name: each entry is one person "
+                        "(`civicbot doctor` lists likely duplicates with the entry to paste).")
     placeholders: list[Login] = Field(
         [], description="Accounts that stand for unknown authors (e.g. PRs from branches inside the "
                         "organisation's repo): their items count, they never count as people.")
@@ -432,6 +451,18 @@ class Config(Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @field_validator("identities")
+    @classmethod
+    def _one_entry_per_login(cls, identities: list[Identity]) -> list[Identity]:
+        seen: set[str] = set()
+        for entry in identities:
+            for login in entry.logins:
+                if login.lower() in seen:  # GitHub logins are case-insensitive
+                    raise ValueError(f"login {login} is in two identities entries; put everything of that person "
+                                     "in one entry")
+                seen.add(login.lower())
+        return identities
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def run_checks(config_path: str, environ=os.environ) -> list[Check]:
     checks.extend(_api(config, tokens[0] if tokens else None))
     checks.extend(_database(config))
     checks.append(_automation(config))
+    checks.append(_identities(config))
     checks.append(_publish_dir(config))
     checks.append(_plugins())
     return checks
@@ -161,28 +162,51 @@ def _database(config) -> list[Check]:
     return checks
 
 
-def _automation(config) -> Check:
-    """Accounts detected as automation (not listed in config): a maintainer confirms or overrules them."""
+def _read_accounts(config, name: str, read, nothing: str):
+    """`read(db)` on the store opened read-only; a Check instead when there is no store or it fails."""
     import sqlite_utils
-
-    from civicbot.metrics.people import account_frame
 
     path = Path(config.database.path)
     if not path.exists():
-        return Check("automation", True, "no database yet: nothing detected")
+        return Check(name, True, f"no database yet: {nothing}")
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        frame = account_frame(sqlite_utils.Database(conn), config)
+        return read(sqlite_utils.Database(conn))
     except Exception as exc:  # noqa: BLE001 (a store from before a harvest: reported, not fatal)
-        return Check("automation", False, f"could not read accounts ({type(exc).__name__}: {exc})")
+        return Check(name, False, f"could not read accounts ({type(exc).__name__}: {exc})")
     finally:
         conn.close()
+
+
+def _automation(config) -> Check:
+    """Accounts detected as automation (not listed in config): a maintainer confirms or overrules them."""
+    from civicbot.metrics.people import account_frame
+
+    frame = _read_accounts(config, "automation", lambda db: account_frame(db, config), "nothing detected")
+    if isinstance(frame, Check):
+        return frame
     found = frame[frame["detected"] == 1].sort_values(["prs", "login"], ascending=[False, True])
     if found.empty:
         return Check("automation", True, "no account detected as automation beyond the configured bots")
     listed = ", ".join(f"{r.login} ({r.reason})" for r in found.itertuples())
     return Check("automation", True, f"treated as automation: {listed}; confirm them in bots.logins, or list "
                                      "people in bots.not_bots")
+
+
+def _identities(config) -> Check:
+    """Accounts that may be one person (civicbot.metrics.people.likely_duplicates): a maintainer
+    confirms each in config `identities`, or leaves them apart."""
+    from civicbot.metrics.people import likely_duplicates
+
+    pairs = _read_accounts(config, "identities", lambda db: likely_duplicates(db, config), "no likely duplicate")
+    if isinstance(pairs, Check):
+        return pairs
+    if not pairs:
+        return Check("identities", True, "no likely duplicate account")
+    listed = "; ".join(f"{' / '.join(p['logins'])} ({p['why']})" for p in pairs)
+    snippet = "\n".join("  " + p["identities"] for p in pairs)
+    return Check("identities", True, f"{len(pairs)} pair(s) of accounts may be one person: {listed}. If they are, "
+                                     f"add to the config under identities:\n{snippet}")
 
 
 def _publish_dir(config) -> Check:

@@ -27,7 +27,7 @@ import sqlite_utils
 from civicbot.config import Config
 from civicbot.store.schema import PLAUSIBLE_FROM, plausible_until
 
-from .people import write_classification
+from .people import person_of_user, read_persons, write_classification
 from .tables import replace_frame as _replace
 
 INACTIVE_DAYS = 90
@@ -39,12 +39,14 @@ PERIOD_KINDS = ("week", "month")
 ACTIVITY_COLUMNS = {
     "kind": str, "source_id": int, "user_id": int, "login": str, "is_person": int, "is_bot": int,
     "repo_id": int, "item_id": int, "at": str, "local_date": str, "week": str, "month": str,
+    "person_id": str,
 }
 CONTRIBUTOR_COLUMNS = {
     "user_id": int, "login": str, "company": str, "first_contribution_at": str, "last_contribution_at": str,
     "issues": int, "prs": int, "comments": int, "commits": int, "reviews": int, "dated_contributions": int,
     "repos_touched": int, "repos": str, "newcomer": int, "inactive": int, "first_pr_id": int,
     "first_pr_created_at": str, "first_pr_responded": int, "first_pr_response_hours": float, "merged_prs": int,
+    "person_id": str,
 }
 PERIODIC_COLUMNS = {
     "scope": str, "repo_id": int, "period_kind": str, "period_start": str, "period_end": str,
@@ -157,10 +159,17 @@ def data_end(db: sqlite_utils.Database) -> str | None:
 
 
 def _users(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
-    """Every account with `is_person` and `is_bot` (automation) as civicbot.metrics.people decides."""
+    """Every account with `is_person` and `is_bot` (automation) as civicbot.metrics.people decides,
+    and its `person_id` (accounts of one person share it: people are counted by it)."""
     users = _query(db, """SELECT u.id AS user_id, u.login, u.company, coalesce(a.is_person, 0) AS is_person,
                                  coalesce(a.is_automation, 0) AS is_bot
                           FROM users u LEFT JOIN accounts a ON a.user_id = u.id""")
+    persons = read_persons(db)
+    accounts = persons[persons["kind"] == "account"]
+    accounts = accounts.set_index(accounts["user_id"].astype("int64"))
+    users["person_id"] = _lookup(users["user_id"], person_of_user(persons)).fillna("user:" + users["user_id"].astype(str))
+    # a person joined to automation (an e-mail shared with a bot) is not counted as a person
+    users["is_person"] = users["is_person"] & _lookup(users["user_id"], accounts["is_person"]).fillna(1).astype(bool)
     users[["is_person", "is_bot"]] = users[["is_person", "is_bot"]].astype("int64")
     company = users["company"].fillna("").str.strip().str.lstrip("@").str.strip().str.casefold()
     users["org"] = company.where(company != "")
@@ -220,7 +229,8 @@ class Sources:
 
     @cached_property
     def first_responses(self) -> pd.Series:
-        """Per item id: when someone other than its author, and not a bot, first commented (UTC)."""
+        """Per item id: when someone other than its author (another person: not one of the author's
+        other accounts), and not a bot, first commented (UTC)."""
         users, items = self.users, self.items
         comments = self.comments[["item_id", "user_id", "created_at"]]
         comments = comments[comments["item_id"].notna() & comments["user_id"].notna()]
@@ -228,7 +238,11 @@ class Sources:
         human = users.loc[users["is_bot"] == 0, "user_id"]
         comments = comments[comments["user_id"].isin(human)]
         author = items.set_index("id")["user_id"]
-        comments = comments[comments["user_id"].to_numpy() != comments["item_id"].map(author).to_numpy()]
+        person = pd.Series(users["person_id"].to_numpy(dtype=object), index=users["user_id"].to_numpy())
+        of_author = _lookup(comments["item_id"].map(author).dropna().astype("int64"), person)
+        same = comments["user_id"].map(person).reindex(comments.index).to_numpy() == \
+            of_author.reindex(comments.index).to_numpy()
+        comments = comments[~same]
         firsts = comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
         return firsts.astype(_UTC_DTYPE)  # a datetime Series even when there is no comment at all
 
@@ -264,6 +278,8 @@ class Sources:
             else None
         for flag in ("is_person", "is_bot"):
             act[flag] = np.where(known, users[flag].to_numpy()[pick], 0).astype("int64") if len(users) else 0
+        act["person_id"] = np.where(known, users["person_id"].to_numpy(dtype=object)[pick], None) if len(users) \
+            else None
         act["org"] = np.where(known, users["org"].to_numpy(dtype=object)[pick], np.nan) if len(users) \
             else np.nan
         act["repo_id"] = column(items["repo_id"], comments["repo_id"])
@@ -353,7 +369,7 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
     touched = pd.concat([act[["user_id", "repo_id"]], commits[["user_id", "repo_id"]]]).drop_duplicates()
     touched = touched.merge(repo_names, on="repo_id", how="left").sort_values(["user_id", "full_name"])
     repos = _repos_touched(touched)
-    out = people[["user_id", "login", "company"]].set_index("user_id")
+    out = people[["user_id", "login", "company", "person_id"]].set_index("user_id")
     out = out[out.index.isin(touched["user_id"])].copy()
     if out.empty:
         return _replace(db, "contributors_summary", pd.DataFrame(), CONTRIBUTOR_COLUMNS, "user_id")
@@ -470,7 +486,7 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
                    end_utc: pd.Timestamp, end_local: pd.Timestamp, inactive_days: int) -> pd.DataFrame:
     """metrics_periodic rows of one period kind, for every scope (each repo, and the family)."""
     keys = KEYS
-    act = act[["user_id", "is_person", "is_bot", "repo_id", "at", "org", f"{kind}_at"]].rename(
+    act = act[["person_id", "is_person", "is_bot", "repo_id", "at", "org", f"{kind}_at"]].rename(
         columns={f"{kind}_at": "period_start"})
 
     first_period = pd.concat([pd.Series({0: act["period_start"].min()}),
@@ -483,15 +499,15 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
     out = grid.set_index(keys)
 
     people = act[act["is_person"].to_numpy() == 1]
-    out["contributors"] = _scoped(people, lambda f, scope: f.groupby([scope, f["period_start"]])["user_id"]
+    out["contributors"] = _scoped(people, lambda f, scope: f.groupby([scope, f["period_start"]])["person_id"]
                                   .nunique()).rename_axis(keys)
-    firsts = _scoped(people, lambda f, scope: f.groupby([scope, f["user_id"]]).agg(
+    firsts = _scoped(people, lambda f, scope: f.groupby([scope, f["person_id"]]).agg(
         period_start=("period_start", "min"), last_period=("period_start", "max"), last_at=("at", "max")))
-    firsts = firsts.rename_axis(["scope", "user_id"]).reset_index()
+    firsts = firsts.rename_axis(["scope", "person_id"]).reset_index()
     out["new_contributors"] = firsts.groupby(["scope", "period_start"]).size()
     gone = firsts[end_utc - firsts["last_at"] > pd.Timedelta(days=inactive_days)]
     out["inactive_contributors"] = gone.groupby(["scope", "last_period"]).size().rename_axis(keys)
-    out["contributor_absence_factor"] = _fewest_for_half(people, "user_id")
+    out["contributor_absence_factor"] = _fewest_for_half(people, "person_id")
     affiliated = people[people["org"].notna()]
     out["elephant_factor"] = _fewest_for_half(affiliated, "org") if len(affiliated) else np.nan
     out["bot_activity"] = _by_period(act[act["is_bot"].to_numpy() == 1], "period_start")
@@ -551,10 +567,11 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
         return _replace(db, "metrics_periodic", pd.DataFrame(), PERIODIC_COLUMNS,
                         ("scope", "period_kind", "period_start"))
     users = sources.users
-    act = act[["user_id", "is_person", "is_bot", "repo_id", "at_utc", "org", "week_at", "month_at"]] \
+    act = act[["person_id", "is_person", "is_bot", "repo_id", "at_utc", "org", "week_at", "month_at"]] \
         .rename(columns={"at_utc": "at"})
     codes = pd.factorize(act["org"])[0]  # organisations as numbers: smaller, faster groupby
     act["org"] = pd.Series(codes, index=act.index).where(codes >= 0)
+    act["person_id"] = pd.factorize(act["person_id"])[0]  # persons too (-1: no account, never a person)
     items = sources.items[["id", "repo_id", "is_pull_request", "user_id", "created_at", "closed_at", "merged_at",
                            "pr_kind"]]
     items = items.assign(first_response_at=_lookup(items["id"], sources.first_responses))

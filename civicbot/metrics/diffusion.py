@@ -129,7 +129,7 @@ def write_derivatives(db: sqlite_utils.Database, config: Config, *, as_of: datet
                       (SELECT count(*) FROM items WHERE repo_id = :r AND merged_at IS NOT NULL)""",
             {"r": repo_id}).fetchone()
         own_people = db.execute(
-            """SELECT count(*) FROM accounts a WHERE a.is_person = 1 AND a.user_id IN (
+            """SELECT count(DISTINCT a.person_id) FROM persons a WHERE a.is_person = 1 AND a.user_id IN (
                    SELECT user_id FROM items WHERE repo_id = :r UNION SELECT user_id FROM comments WHERE repo_id = :r
                    UNION SELECT user_id FROM contributors WHERE repo_id = :r
                        AND user_id NOT IN (SELECT user_id FROM contributors WHERE repo_id = :up))""",
@@ -247,15 +247,17 @@ def write_diffusion_by_prefecture(db: sqlite_utils.Database) -> int:
 
 def write_cross_site_people(db: sqlite_utils.Database) -> int:
     """`cross_site_people`: people (bots excluded) with issues, PRs or comments in more than one
-    repo of the family: the flow of people between sites."""
-    columns = {"user_id": int, "login": str, "sites": int, "repos": str}
+    repo of the family: the flow of people between sites. One row per person (`persons`): a person
+    with two accounts is one row, under the first account, with every login."""
+    columns = {"user_id": int, "login": str, "sites": int, "repos": str, "person_id": str}
     rows = [dict(r) for r in db.query(
-        """SELECT u.id AS user_id, u.login, count(DISTINCT a.repo_id) AS sites,
-                  group_concat(DISTINCT r.full_name) AS repos
+        """SELECT min(u.id) AS user_id, group_concat(DISTINCT u.login) AS login, count(DISTINCT a.repo_id) AS sites,
+                  group_concat(DISTINCT r.full_name) AS repos, p.person_id
            FROM (SELECT user_id, repo_id FROM items UNION SELECT user_id, repo_id FROM comments) a
-           JOIN users u ON u.id = a.user_id JOIN accounts p ON p.user_id = u.id JOIN repos r ON r.id = a.repo_id
+           JOIN users u ON u.id = a.user_id JOIN persons p ON p.user_id = u.id JOIN repos r ON r.id = a.repo_id
            JOIN discoveries d ON d.repo_id = a.repo_id
-           WHERE p.is_person = 1 GROUP BY u.id HAVING count(DISTINCT a.repo_id) > 1 ORDER BY sites DESC, u.login""")]
+           WHERE p.is_person = 1 GROUP BY p.person_id HAVING count(DISTINCT a.repo_id) > 1
+           ORDER BY sites DESC, login""")]
     return _replace(db, "cross_site_people", rows, columns, "user_id")
 
 

@@ -56,15 +56,18 @@ def write_claims(db: sqlite_utils.Database, config: Config) -> int:
 
 
 def write_first_contributions(db: sqlite_utils.Database) -> int:
-    """`first_contributions`: each account's first issue or PR in the store and who welcomed it: the
-    first comment on it by another account that is not automation (`accounts`; none: NULL)."""
+    """`first_contributions`: each person's first issue or PR in the store (under the account that
+    opened it: a person with two accounts has one row, `persons`) and who welcomed it: the first
+    comment on it by another person that is not automation (`accounts`; none: NULL)."""
     select = """
         SELECT f.user_id, f.item_id, f.first_at, w.user_id, w.created_at
-        FROM (SELECT user_id, id AS item_id, min(created_at) AS first_at FROM items
-              WHERE user_id IS NOT NULL AND created_at IS NOT NULL GROUP BY user_id) f
+        FROM (SELECT i.user_id, p.person_id, i.id AS item_id, min(i.created_at) AS first_at
+              FROM items i JOIN persons p ON p.user_id = i.user_id
+              WHERE i.user_id IS NOT NULL AND i.created_at IS NOT NULL GROUP BY p.person_id) f
         LEFT JOIN comments w ON w.id = (
             SELECT c.id FROM comments c JOIN accounts cu ON cu.user_id = c.user_id
-            WHERE c.item_id = f.item_id AND c.user_id != f.user_id AND cu.is_automation = 0
+            JOIN persons cp ON cp.user_id = c.user_id
+            WHERE c.item_id = f.item_id AND cp.person_id != f.person_id AND cu.is_automation = 0
             ORDER BY c.created_at, c.id LIMIT 1)"""
     return _rebuild(db, "first_contributions", FIRSTS_COLUMNS, "user_id", select, [])
 

@@ -10,15 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+import pandas as pd
 import sqlite_utils
 
 from civicbot.config import Config
 
-from .people import write_classification
+from .people import commit_identities, read_persons, write_classification
 
 # (key, Japanese label, English label)
 FIGURES = [
     ("contributors", "貢献者数", "contributors"),
+    ("commit_authors", "コミットした人", "commit authors"),
+    ("pr_authors", "PR を作成した人 (種類を問わず)", "pull request authors (any PR)"),
+    ("reviewers", "レビューした人", "reviewers"),
+    ("issue_authors", "issue を作成した人", "issue authors"),
+    ("commenters", "コメントした人", "commenters"),
     ("proposal_authors", "提案者数", "people who opened PRs"),
     ("proposals", "提案 (PR 作成)", "proposals (PRs opened)"),
     ("accepted", "採用 (提案のマージ)", "accepted proposals (merged)"),
@@ -106,14 +112,10 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
 
     opened, merged = window_of("i.created_at", "i.created_at"), window_of("i.merged_at", "i.merged_at")
     proposal = "k.pr_kind = 'proposal'"
-    row = db.execute(f"""SELECT count(DISTINCT CASE WHEN a.is_person = 1 THEN a.user_id END),
-                                count(DISTINCT CASE WHEN a.is_person = 1 OR a.is_automation = 1 THEN a.user_id END)
-                         FROM (SELECT user_id FROM items i WHERE {in_items} AND {opened}
-                               UNION ALL SELECT user_id FROM comments c WHERE c.repo_id IN ({in_repos})
-                               AND {window_of('c.created_at', 'c.created_at')}) x
-                         JOIN accounts a ON a.user_id = x.user_id""", params).fetchone()
+    who = contributions(db, ids, lo, hi)
     figures = {
-        "contributors": (row[0] or 0, row[1] or 0),
+        "contributors": _count(who),
+        **{key: _count(who[who["kind"] == kind]) for kind, key in KINDS.items()},
         "proposal_authors": people(f"i.is_pull_request = 1 AND {opened}", proposal),
         "proposals": items(f"i.is_pull_request = 1 AND {opened}", proposal),
         "accepted": items(f"i.is_pull_request = 1 AND {merged}", proposal),
@@ -141,7 +143,73 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
             WHERE {in_items} AND a.is_person = 0 AND {opened}
             GROUP BY a.user_id ORDER BY a.kind, count(*) DESC, a.login""", params)]
     return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(), "timezone": config.timezone},
-            "repos": repos or ["family"], "figures": out, "excluded": excluded}
+            "repos": repos or ["family"], "figures": out, "places": people_places(db, who), "excluded": excluded}
+
+
+# Kinds of contribution counted in the people count (what the sponsors' slide counts), and their figure.
+KINDS = {"commit": "commit_authors", "pr": "pr_authors", "review": "reviewers", "issue": "issue_authors",
+         "comment": "commenters"}
+
+
+def contributions(db: sqlite_utils.Database, ids: list[int], lo: str, hi: str) -> pd.DataFrame:
+    """Every contribution in the window and repos as (`kind`, `identity`), joined to its person
+    (`person_id`, `is_person`, `is_automation` from `persons`). Commits by `authored_at`, issues and
+    PRs by creation, comments and review comments by creation, reviews by `submitted_at` (not the
+    PR author's own, not pending). Reviews and commits count once those tables exist (an older
+    store: none)."""
+    tables = set(db.table_names())
+    in_repos = ",".join(str(int(i)) for i in ids) or "NULL"
+    # A review or review comment by the PR's own author is a reply, not reviewing; a pending review is none.
+    on_pr = ("{t} x JOIN items p ON p.repo_id = x.repo_id AND p.number = x.pull_number AND p.is_pull_request = 1 "
+             "AND x.user_id IS NOT p.user_id")
+    sources = [("CASE WHEN x.is_pull_request = 1 THEN 'pr' ELSE 'issue' END", "items", "items x", "created_at"),
+               ("'comment'", "comments", "comments x", "created_at"),
+               ("'review'", "reviews", on_pr.format(t="reviews") + " AND coalesce(x.state, '') != 'PENDING'",
+                "submitted_at"),
+               ("'review'", "review_comments", on_pr.format(t="review_comments"), "created_at")]
+    parts = [f"SELECT {kind} AS kind, 'user:' || x.user_id AS identity FROM {source} WHERE x.user_id IS NOT NULL "
+             f"AND x.repo_id IN ({in_repos}) AND x.{at} >= :lo AND x.{at} < :hi"
+             for kind, table, source, at in sources if table in tables]
+    frames = [pd.read_sql_query(" UNION ALL ".join(parts), db.conn, params={"lo": lo, "hi": hi})]
+    commits = commit_identities(db)
+    commits = commits[commits["repo_id"].isin(ids) & (commits["authored_at"] >= lo) & (commits["authored_at"] < hi)]
+    linked = "user:" + commits["author_id"].astype("Int64").astype(str)
+    frames.append(pd.DataFrame({"kind": "commit", "identity": linked.where(commits["author_id"].notna(),
+                                                                            commits["identity"])}))
+    who = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True).dropna(subset=["identity"])
+    persons = read_persons(db)[["identity", "person_id", "is_person", "is_automation"]]
+    return who.merge(persons, on="identity", how="inner")
+
+
+def _count(who: pd.DataFrame) -> tuple[int, int]:
+    """(persons, persons and automation) among the contributions' authors."""
+    person = who["is_person"].astype(bool)
+    return (who.loc[person, "person_id"].nunique(),
+            who.loc[person | who["is_automation"].astype(bool), "person_id"].nunique())
+
+
+def people_places(db: sqlite_utils.Database, who: pd.DataFrame) -> dict:
+    """Where the window's persons are (civicbot.regions.places.place_of on their profile location):
+    countries, Japanese prefectures, and persons whose place is unknown (no profile, a blank or
+    unclear location, commit-only identities), counted apart. A person with several accounts is
+    placed by the first account (lowest id) whose location names a country."""
+    from civicbot.regions.places import place_of
+
+    people = who.loc[who["is_person"].astype(bool), "person_id"].drop_duplicates()
+    located = pd.read_sql_query("""SELECT p.person_id, u.location FROM persons p JOIN users u ON u.id = p.user_id
+                                   WHERE p.is_person = 1 AND u.location IS NOT NULL ORDER BY p.user_id""", db.conn)
+    places: dict[str, object] = {}
+    for person, location in zip(located["person_id"], located["location"]):
+        place = place_of(location)
+        if place.country and person not in places:
+            places[person] = place
+    found = [places[p] for p in people if p in places]
+    japan = [p for p in found if p.country == "JP"]
+    return {"people": len(people), "countries": len({p.country for p in found}),
+            "prefectures": len({p.pref_code for p in japan if p.pref_code}),
+            "in_japan": len(japan), "abroad": len(found) - len(japan),
+            "japan_prefecture_unknown": sum(1 for p in japan if not p.pref_code),
+            "unknown": len(people) - len(found)}
 
 
 def _reach(db, lo: str, hi: str) -> tuple[int, int]:
@@ -174,6 +242,13 @@ def format_summary(summary: dict) -> str:
     out = StringIO()
     console = Console(file=out, width=130, no_color=True, highlight=False)
     console.print(table)
+    if "places" in summary:
+        p = summary["places"]
+        console.print(f"貢献者 {p['people']:,} 名: {p['countries']:,} か国・{p['prefectures']:,} 都道府県から"
+                      f" (所在不明 {p['unknown']:,} 名、日本で都道府県不明 {p['japan_prefecture_unknown']:,} 名) / "
+                      f"{p['people']:,} contributors from {p['countries']:,} countries / {p['prefectures']:,} "
+                      f"prefectures ({p['unknown']:,} of unknown place, {p['japan_prefecture_unknown']:,} in Japan "
+                      "with the prefecture unknown)")
     for row in summary.get("excluded", []):
         what = "treated as automation" if row["kind"] == "automation" else f"not a person ({row['kind']})"
         console.print(f"{what}: {row['login']}, {row['reason']} ({row['items']:,} items in the window)")
