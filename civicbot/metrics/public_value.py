@@ -71,16 +71,31 @@ def estimate(code_lines: int, other_bodies: int, annual_wage_yen: int, overhead:
     return Estimate(code_lines, effort, schedule, cost, other_bodies, cost * other_bodies)
 
 
-def reusing_bodies(db: sqlite_utils.Database) -> list[str]:
-    """Owners of regional-site repos (derivatives placed in a prefecture), the upstream's owner left out."""
+def reusing_bodies(db: sqlite_utils.Database, before: str | None = None) -> list[str]:
+    """Owners of regional-site repos (derivatives placed in a prefecture), the upstream's owner left
+    out; only repos created before `before` (stored UTC text) when given."""
     if "derivatives" not in db.table_names():
         return []
     upstream = db.execute("SELECT r.full_name FROM discoveries d JOIN repos r ON r.id = d.repo_id "
                           "WHERE d.method = 'upstream'").fetchone()
     up_owner = upstream[0].split("/")[0].lower() if upstream else None
     owners = {row[0].split("/")[0] for row in db.execute(
-        "SELECT full_name FROM derivatives WHERE pref_code IS NOT NULL AND full_name IS NOT NULL")}
+        "SELECT full_name FROM derivatives WHERE pref_code IS NOT NULL AND full_name IS NOT NULL "
+        "AND (? IS NULL OR created_at < ?)", [before, before])}
     return sorted((o for o in owners if o.lower() != up_owner), key=str.lower)
+
+
+def estimate_at(db: sqlite_utils.Database, before: str) -> dict | None:
+    """The stored estimate with its multiplier taken at a moment: the bodies that had reused the
+    code by then (the code's cost stays the one measured on the newest code). None when not computed."""
+    if "public_value" not in db.table_names():
+        return None
+    rows = list(db.query("SELECT * FROM public_value"))
+    if not rows:
+        return None
+    bodies = reusing_bodies(db, before)
+    return {**rows[0], "other_bodies": len(bodies), "bodies": ", ".join(bodies),
+            "estimate_yen": rows[0]["cost_yen"] * len(bodies)}
 
 
 def write_public_value(db: sqlite_utils.Database, config: Config) -> int:
