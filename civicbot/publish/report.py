@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 from datetime import date, datetime, timedelta, timezone
 from html import escape
@@ -252,3 +253,29 @@ def write_report(db: sqlite_utils.Database, config: Config, window: Window, lang
         print_pdf(html_path, pdf_path)
         written.append(pdf_path)
     return written
+
+
+def run_report(config: Config, start: date, end: date, lang: str, out: Path, *, pdf: bool = True) -> int:
+    """`civicbot report`: exit 0 with the files written, 1 without a store, 2 on bad input or no PDF."""
+    from civicbot.metrics.summary import SummaryError
+    from civicbot.store import open_store
+
+    path = Path(config.database.path)
+    if not path.exists():
+        print(f"civicbot: no database yet at {path}; run `civicbot harvest -c ...` and `civicbot metrics -c ...` first",
+              file=sys.stderr)
+        return 1
+    if end < start:
+        print(f"civicbot: --to {end} is before --from {start}; give the first day, then the last", file=sys.stderr)
+        return 2
+    db = open_store(path)
+    try:
+        written = write_report(db, config, Window(start, end), lang, out, pdf=pdf)
+    except (ReportError, SummaryError) as exc:
+        print(f"civicbot: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    for file in written:
+        print(f"report: {file}")
+    return 0
