@@ -241,3 +241,20 @@ def test_dates_in_the_report_follow_the_language(site):
     ja, en = report_html(db, config, window, "ja"), report_html(db, config, window, "en")
     assert f"{window.start.year}年{window.start.month}月{window.start.day}日" in ja
     assert window.start.strftime("%B") in en and "年" not in en.split("<body>")[1].split("<footer>")[0]
+
+
+def test_contributors_places_are_shown_once_a_table_places_people(site):
+    from civicbot.publish.report import report_html
+
+    config, db, _, window = site
+    db.execute("CREATE TABLE test_places (user_id INTEGER, country_code TEXT, pref_code TEXT)")
+    db.conn.executemany("INSERT INTO test_places VALUES (?, ?, ?)",
+                        [(1, "JP", "13"), (2, "JP", "13"), (3, "JP", "27"), (4, "TW", None)])
+    try:
+        en = report_html(db, config, window, "en")
+        ja = report_html(db, config, window, "ja")
+    finally:
+        db.execute("DROP TABLE test_places")
+    assert "not yet harvested" not in en
+    assert "<td>Tokyo</td><td>2</td>" in en and "<td>Osaka</td><td>1</td>" in en and "<td>TW</td><td>1</td>" in en
+    assert "<td>東京都</td><td>2</td>" in ja
