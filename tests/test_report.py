@@ -256,5 +256,5 @@ def test_contributors_places_are_shown_once_a_table_places_people(site):
     finally:
         db.execute("DROP TABLE test_places")
     assert "not yet harvested" not in en
-    assert "<td>Tokyo</td><td>2</td>" in en and "<td>Osaka</td><td>1</td>" in en and "<td>TW</td><td>1</td>" in en
-    assert "<td>東京都</td><td>2</td>" in ja
+    assert "<td>Tokyo</td><td>2</td>" in en and "<td>Osaka</td><td>1</td>" in en and "<td>Taiwan</td><td>1</td>" in en
+    assert "<td>東京都</td><td>2</td>" in ja and "<td>日本</td><td>3</td>" in ja
