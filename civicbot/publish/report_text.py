@@ -77,7 +77,8 @@ TEXT = {
         "places_none": "所在地のわかる協力者はまだいません。",
         "places_note": "GitHub のプロフィールに所在地を書いている協力者のみ。書いていない人は数えていません。",
         "countries": "国・地域", "prefectures": "都道府県",
-        "place_name": lambda key, name: _pref_name(name, "ja") if key == "prefectures" else _country_name(name, "ja"),
+        "place_name": lambda key, name: (_pref_name(name, "ja") if key == "prefectures"
+                                         else _country_name(name, "ja")),
         "value_title": "公共的な価値 (推計)",
         "value_missing": "推計はまだ計算されていません (コード量の収集と指標の計算の後に載ります)。",
         "estimate_tag": "推計",
@@ -127,7 +128,8 @@ TEXT = {
         "places_none": "No contributor's place is known yet.",
         "places_note": "Only contributors who give a location on their GitHub profile; others are not counted.",
         "countries": "Countries", "prefectures": "Prefectures",
-        "place_name": lambda key, name: _pref_name(name, "en") if key == "prefectures" else _country_name(name, "en"),
+        "place_name": lambda key, name: (_pref_name(name, "en") if key == "prefectures"
+                                         else _country_name(name, "en")),
         "value_title": "Public value (an estimate)",
         "value_missing": "The estimate is not computed yet (it needs the code size harvest and `civicbot metrics`).",
         "estimate_tag": "Estimate",
