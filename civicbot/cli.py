@@ -129,5 +129,23 @@ def summary(config_path: str, start, end, repos: tuple[str, ...], as_json: bool)
                                   end.date() if end else None, list(repos), as_json=as_json))
 
 
+@main.command()
+@CONFIG_OPTION
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="First day of the period (project time zone).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last day, included.")
+@click.option("--lang", type=click.Choice(["ja", "en"]), default="ja", show_default=True, help="Language of the report.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, metavar="FILE",
+              help="Where to write: FILE.html and FILE.pdf (a .html or .pdf ending is replaced).")
+@click.option("--no-pdf", is_flag=True, help="Write the HTML only (no Chromium needed).")
+def report(config_path: str, start, end, lang: str, out: str, no_pdf: bool) -> None:
+    """The printable impact report for sponsors (HTML and PDF) for a period, from the metrics tables."""
+    from pathlib import Path
+
+    from .publish.report import run_report
+
+    raise SystemExit(run_report(_load(config_path), start.date(), end.date(), lang, Path(out), pdf=not no_pdf))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

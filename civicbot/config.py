@@ -266,6 +266,18 @@ class HarvestSettings(Strict):
         list(RESOURCES), description=f"What to harvest from each repo, a subset of: {', '.join(RESOURCES)}.")
 
 
+class PublicValueSettings(Strict):
+    """The parameters of the public-value estimate (civicbot.metrics.public_value, docs/metrics.md)."""
+
+    annual_wage_yen: int = Field(
+        6_000_000, ge=1, le=1_000_000_000,
+        description="A developer's yearly salary in yen, before overhead, for the replacement-cost estimate.")
+    overhead: float = Field(
+        2.4, ge=1, le=10, allow_inf_nan=False,
+        description="Multiplier from salary to the full cost of a developer (office, management, tax): "
+                    "scc's default 2.4.")
+
+
 class ForkDiscovery(Strict):
     enabled: bool = Field(True, description="Find derivatives among the upstream's forks on GitHub.")
     recursive: bool = Field(True, description="Also follow forks of forks, down to max_depth.")
@@ -447,6 +459,9 @@ class Config(Strict):
         default_factory=TriageSettings, description="Good-first-issue triage: scoring and the labelling policy.")
     schedule: ScheduleSettings = Field(
         default_factory=ScheduleSettings, description="When the daemon (`civicbot run`) runs each job.")
+    public_value: PublicValueSettings = Field(
+        default_factory=PublicValueSettings,
+        description="Salary and overhead for the public-value estimate (replacement cost of the reused code).")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -71,6 +71,8 @@ def expected_rows(world: dict) -> dict[str, set]:
                            for e in world["events"] if e["repo_id"] in ids}
     out["contributors"] = {(r["id"], c["login"], c["contributions"]) for r in visible(world)
                            for c in r.get("contributors", [])}
+    out["repo_languages"] = {(r["id"], lang, size) for r in visible(world)
+                             for lang, size in r.get("languages", {}).items()}
     return out
 
 
@@ -112,6 +114,7 @@ def stored_rows(db) -> dict[str, set]:
                              LEFT JOIN users s ON s.id = e.assignee_id"""),
         "contributors": q("""SELECT c.repo_id, u.login, c.contributions FROM contributors c
                              JOIN users u ON u.id = c.user_id"""),
+        "repo_languages": q("SELECT repo_id, language, bytes FROM repo_languages"),
     }
 
 
@@ -129,7 +132,8 @@ def assert_store_equals_world(db, world: dict) -> dict[str, int]:
 
 
 def request_floor(world: dict) -> int:
-    """The fewest requests a full harvest can make: per repo 1 + max(1, ceil(n/100)) per list read."""
+    """The fewest requests a full harvest can make: per repo 2 (the repo, its languages) + max(1, ceil(n/100))
+    per list read."""
     total = 0
     w = World(world)
     for repo in visible(world):
@@ -140,7 +144,7 @@ def request_floor(world: dict) -> int:
                  len(repo.get("labels", [])), len(repo.get("contributors", [])),
                  sum(1 for f in visible(world) if f.get("fork_parent_id") == repo["id"]),
                  len(w.history(repo.get("head")))]
-        total += 1 + sum(max(1, math.ceil(n / 100)) for n in lists)
+        total += 2 + sum(max(1, math.ceil(n / 100)) for n in lists)
     return total
 
 

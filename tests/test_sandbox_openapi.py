@@ -196,6 +196,7 @@ OK_GETS = [  # (path, variant)
     (R + "/issues/3/labels", ""),
     (R + "/forks", ""),
     (R + "/contributors", ""),
+    (R + "/languages", ""),
     (R + "/commits", ""),
     (R + "/compare/development...codeforsapporo:development", ""),
     (R + "/compare/development...codeforsapporo:development?per_page=1", "paginated"),
@@ -230,6 +231,7 @@ def _cases() -> list[Case]:
         cases.append(Case(method, RID + path[len(R):], status, "by id", body=body, fresh=True))
     cases += [
         Case("GET", "/repos/copycat/covid19-city/contributors", 204, "no contributors"),
+        Case("GET", "/repos/copycat/covid19-city/languages", 200, "no languages: {}"),
         # 301: the tiny world's upstream used to be tokyo-metropolitan-gov/covid19
         Case("GET", "/repos/tokyo-metropolitan-gov/covid19", 301, "renamed"),
         Case("GET", "/repos/tokyo-metropolitan-gov/covid19/issues?state=all", 301, "renamed"),
@@ -469,7 +471,7 @@ def test_generated_world_conforms(sim_factory):
         walk(base)
         for sub in ("/issues?state=all&per_page=100", "/pulls?state=all&per_page=100",
                     "/issues/comments?per_page=100", "/issues/events?per_page=100", "/labels",
-                    "/forks", "/contributors", "/commits?per_page=100"):
+                    "/forks", "/contributors", "/languages", "/commits?per_page=100"):
             walk(base + sub)
     items = [i for i in world["issues"] if i["repo_id"] in visible]
     for n, item in enumerate(items):  # single items: every PR, the first 100 items' issue views

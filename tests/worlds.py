@@ -54,6 +54,7 @@ def tiny_world() -> dict:
              homepage="https://stopcovid19.metro.tokyo.lg.jp/", topics=["covid19", "covid19-japan"],
              former_names=["tokyo-metropolitan-gov/covid19"], head=c3, labels=labels, stargazers_count=6000,
              contributors=[{"login": "maintainer", "contributions": 2}, {"login": "newcomer", "contributions": 1}],
+             languages={"Vue": 600_000, "TypeScript": 400_000, "JavaScript": 90_000},
              readme="Tokyo COVID-19 site. Fork it for your prefecture.",
              files={"FORKED_SITES.md": "# 派生サイト\n\n| 地域 | 運営 | URL | GitHub |\n|---|---|---|---|\n"
                                        "| 北海道 | Code for Sapporo | https://stopcovid19.hokkaido.dev/ "

@@ -179,6 +179,22 @@ class Resources:
         self._whole_list(repo_id, path, "contributors", "contributors",
                          lambda db, rid, row, prov, rule: write.write_contributors(db, rid, [row], prov, rule))
 
+    def _languages(self, repo_id: int, path: str) -> None:
+        """Bytes of code per language: one object, asked again with its ETag (304: no quota)."""
+        state = write.sync_state(self.db, repo_id, "languages")
+        page = self.client.get_json(f"{path}/languages", etag=None if self.full else state["etag"])
+        if page.not_modified:
+            return
+        with write_transaction(self.db):
+            try:
+                with write_transaction(self.db):
+                    count = write.write_languages(self.db, repo_id, page.body, self.prov)
+            except write.PayloadError as exc:
+                self.result.skipped.append(str(exc))
+                count = 0
+            write.save_sync_state(self.db, repo_id, "languages", self.prov.run_id, etag=page.etag, complete=1)
+        self.result.items_written += count
+
     def _root_commit(self, repo_id: int, path: str) -> None:
         """The repo's first commit (shared roots reveal copies): two requests, once per repo."""
         if write.sync_state(self.db, repo_id, "commits")["complete"] and not self.full:

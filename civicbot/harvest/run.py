@@ -209,7 +209,8 @@ class Harvester(Discovery, Resources):
         path = f"/repos/{full_name}"
         for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
                                  ("comments", self._comments), ("events", self._events),
-                                 ("contributors", self._contributors), ("commits", self._root_commit)):
+                                 ("contributors", self._contributors), ("commits", self._root_commit),
+                                 ("languages", self._languages)):
             if resource not in self.resources:
                 continue
             if (resource == "contributors" and not repo_changed and not self.full

@@ -73,7 +73,7 @@ def _repo_routes(prefix: str, kind: str) -> list[Rule]:
         "/issues/<int:number>/events": "issue_events",
         "/labels": "labels", "/issues/<int:number>/labels": "issue_labels",
         "/issues/<int:number>/labels/<path:label>": "issue_label",
-        "/forks": "forks", "/contributors": "contributors", "/commits": "commits",
+        "/forks": "forks", "/contributors": "contributors", "/commits": "commits", "/languages": "languages",
         "/compare/<path:basehead>": "compare", "/contents/<path:path>": "contents",
     }
     return [Rule(prefix + sub, endpoint=(kind, name)) for sub, name in subpaths.items()]
@@ -424,6 +424,11 @@ class Simulator:
             return Answer(None, 204)
         rows = [r for r in rows if self.world.user(r["login"]) is not None][:500]  # GitHub lists the top 500
         return self._page(request, base, rows, renderer.contributor, repo)
+
+    def get_languages(self, request, base, renderer, caller, repo: Repo) -> Answer:
+        # One object, not a list: language -> bytes, largest first (an empty repo: {}).
+        languages = repo.data.get("languages", {})
+        return Answer(dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))))
 
     def get_commits(self, request, base, renderer, caller, repo: Repo) -> Answer:
         head = repo.data.get("head")

@@ -138,6 +138,10 @@ EVENT_ID_BASE = 2_900_000_000   # beyond 2**31, like GitHub's event ids
 MAX_UPSTREAM_COMMITS = 300
 MAX_OWN_COMMITS = 40
 PERSONAL_FORK_MIN_PRS = 3       # contributors with this many upstream PRs push from a fork
+# The upstream's code at its newest, bytes per language as GET /languages counts them (close to
+# the real Tokyo site's mix: a Vue/Nuxt app with a little Python for its data scripts).
+UPSTREAM_LANGUAGES = {"Vue": 620_000, "TypeScript": 410_000, "JavaScript": 95_000, "SCSS": 48_000,
+                      "Python": 22_000, "HTML": 6_000, "Shell": 2_400, "Dockerfile": 600}
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -964,8 +968,20 @@ class Family:
             "head": repo.head if history else None, "labels": repo.labels,
             "contributors": [{"login": login, "contributions": k}
                              for login, k in sorted(counts.items(), key=lambda x: (-x[1], x[0]))],
+            "languages": self.languages(repo, len(history)),
             "files": {SITE_LIST_PATH: self.site_list()} if repo.role == "upstream" else {},
         }
+
+    def languages(self, repo: RepoPlan, commits: int) -> dict[str, int]:
+        """Bytes per language: the upstream's mix, grown with the commits a repo has, each
+        derivative's own changes a few percent either way (an empty repo has none)."""
+        if not commits:
+            return {}
+        newest = max((len(r.history()) for r in self.repos if r.role == "upstream"), default=1) or 1
+        rng = random.Random(f"{self.seed}:languages:{repo.owner}/{repo.name}")
+        grown = 0.3 + 0.7 * min(1.0, commits / newest)
+        return {lang: max(1, round(size * grown * rng.uniform(0.95, 1.08)))
+                for lang, size in UPSTREAM_LANGUAGES.items()}
 
     def site_list(self) -> str:
         """The upstream's FORKED_SITES.md: its regional derivatives (the restarted one included,

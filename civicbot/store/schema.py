@@ -535,6 +535,24 @@ def add_site_list_and_first_divergence(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_LANGUAGES_TABLES = """
+CREATE TABLE repo_languages (
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    language TEXT NOT NULL,
+    bytes INTEGER NOT NULL CHECK (bytes >= 0),
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW,
+    PRIMARY KEY (repo_id, language)
+)
+"""
+
+
+def add_repo_languages(db: sqlite_utils.Database) -> None:
+    """Code size per repo and language (GitHub's languages endpoint), for the public-value estimate."""
+    for statement in _ddl(_LANGUAGES_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -548,6 +566,8 @@ MIGRATIONS: list[Migration] = [
               allow_refused_and_uncommented_labels),
     Migration(8, "site lists and first divergence: listed_sites, upstream_commits, discoveries 'site_list', "
                  "repo_compare first_divergence_sha/_date, method", add_site_list_and_first_divergence),
+    # Numbered after whatever migration precedes it when branches merge: only this number changes.
+    Migration(9, "code size: repo_languages", add_repo_languages),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

@@ -399,6 +399,19 @@ def write_contributors(db: sqlite_utils.Database, repo_id: int, rows: list[Any],
     return len(rows)
 
 
+def write_languages(db: sqlite_utils.Database, repo_id: int, languages: Any, prov: Provenance) -> int:
+    """Replace a repo's bytes per language (a language GitHub no longer lists is dropped)."""
+    if not isinstance(languages, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            for k, v in languages.items()):
+        raise PayloadError(f"languages of repo {repo_id}: expected {{language: bytes}}, got {str(languages)[:80]}")
+    db.execute("DELETE FROM repo_languages WHERE repo_id = ?", [repo_id])
+    for language, size in languages.items():
+        _upsert(db, "repo_languages", {"repo_id": repo_id, "language": language[:100], "bytes": size,
+                                       **prov.columns()}, pk=("repo_id", "language"))
+    return len(languages)
+
+
 def link_items(db: sqlite_utils.Database, repo_id: int) -> None:
     """Fill item_id of comments and events written before their item (lists arrive in any order)."""
     for table in ("comments", "issue_events"):
