@@ -3,7 +3,8 @@
 After the repos of a run, every account the store knows that is a person (not a bot, not an
 organisation) and whose profile was never fetched, or last fetched more than
 `harvest.profile_refresh_days` ago, is asked for its profile: new people first, then the oldest
-fetched, at most `harvest.profile_budget` requests a run (docs/harvest.md). A profile already
+fetched, at most `harvest.profile_budget` requests a run and only while the quota stays above
+its reserve: the people left wait for the next run, which still ends `complete` (docs/harvest.md). A profile already
 fetched is asked with its ETag, so an unchanged one answers 304 and costs no quota. Each profile
 is written in its own transaction: a run killed at any moment resumes with the people not done.
 A 404 (account deleted, or renamed since we saw it) is recorded as `gone` and asked again after
@@ -40,8 +41,11 @@ class Profiles:
     def _profiles(self) -> None:
         settings = self.config.harvest
         due = profiles_due(self.db, self.prov.harvested_at, settings.profile_refresh_days, settings.profile_budget)
-        counts = {"fetched": 0, "unchanged": 0, "gone": 0}
-        for user_id, login, etag in due:
+        counts = {"fetched": 0, "unchanged": 0, "gone": 0, "left": 0}
+        for n, (user_id, login, etag) in enumerate(due):
+            if self.client.reserve_reached:  # profiles take only the quota the repos left: the rest wait
+                counts["left"] = len(due) - n
+                break
             self._check_reserve()
             try:
                 page = self.client.get_json(f"/users/{login}", etag=None if self.full else etag)

@@ -5,7 +5,7 @@ Definitions, parameters and the SQL to check each number by hand are in docs/met
 - `write_activity`: table `activity`, one row per dated contribution (issue, PR, comment).
 - `write_contributors`: table `contributors_summary`, one row per person.
 - `write_periodic`: table `metrics_periodic`, one row per (scope, period_kind, period_start).
-- `write_contribution_metrics`: all three, in order.
+- `write_contribution_metrics`: all three, in order, then civicbot.metrics.origins' tables.
 
 People, automation and proposals are as civicbot.metrics.people defines them (tables `accounts` and
 `pr_kinds`, written first). Automation is counted apart (`bot_activity`) and never mixed into
@@ -28,6 +28,7 @@ from civicbot.config import Config
 from civicbot.store.schema import PLAUSIBLE_FROM, plausible_until
 
 from .affiliations import companies, fewest_for_half
+from .origins import write_origins
 from .people import write_classification
 from .tables import replace_frame as _replace
 
@@ -593,4 +594,4 @@ def write_contribution_metrics(db: sqlite_utils.Database, config: Config, inacti
         "contributors_summary": write_contributors(db, config, inactive_days=inactive_days, sources=sources),
     }
     counts["metrics_periodic"] = write_periodic(db, config, inactive_days=inactive_days, sources=sources)
-    return counts
+    return {**counts, **write_origins(db, config, sources)}  # places and affiliations: aggregates only
