@@ -169,3 +169,23 @@ def test_due_order_new_people_first_then_the_oldest(tmp_path):
     due = profiles_due(db, "2020-07-01T00:00:00Z", 30, 10)
     assert [login for _, login, _ in due] == ["new", "older", "old"]
     assert [login for _, login, _ in profiles_due(db, "2020-07-01T00:00:00Z", 30, 2)] == ["new", "older"]
+
+
+def test_the_simulator_serves_github_shaped_profiles_with_etags(sim_factory):
+    world = tiny_world()
+    for user in world["users"]:
+        if user["login"] == "maintainer":
+            user.update(company="株式会社サンプル", location="Sapporo, Hokkaido")
+    sim = sim_factory(world)
+    auth = {"Authorization": f"token {TOKEN}"}
+    kinds = {login: requests.get(f"{sim.url}/users/{login}", headers=auth).json()["type"]
+             for login in ("maintainer", "codeforsapporo", "github-actions[bot]")}
+    assert kinds == {"maintainer": "User", "codeforsapporo": "Organization", "github-actions[bot]": "Bot"}
+    first = requests.get(f"{sim.url}/users/maintainer", headers=auth)
+    body = first.json()
+    assert (body["company"], body["location"], body["email"]) == ("株式会社サンプル", "Sapporo, Hokkaido", None)
+    profile_requests(sim)
+    again = requests.get(f"{sim.url}/users/maintainer", headers={**auth, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert [r["quota"] for r in profile_requests(sim)] == [0]
+    assert requests.get(f"{sim.url}/users/nobody-here", headers=auth).status_code == 404
