@@ -311,7 +311,7 @@ def placed_store(sim_factory, tmp_path):
         if user["login"] in profiles:
             user["location"], user["company"] = profiles[user["login"]]
     sim = sim_factory(world)
-    config = family_config(world, sim.url, tmp_path / "m.db").model_copy(update={"timezone": "Asia/Tokyo"})
+    config = family_config(world, sim.url, tmp_path / "m.db", profiles=True).model_copy(update={"timezone": "Asia/Tokyo"})
     db = open_store(config.database.path)
     assert harvest(config, db, GitHubClient(config, [TOKEN], sleep=lambda s: None)).outcome == "complete"
     write_contribution_metrics(db, config)

@@ -18,7 +18,7 @@ def people(world: dict) -> set[str]:
 
 
 def run(world, sim, tmp_path, **settings):
-    config = family_config(world, sim.url, tmp_path / "p.db")
+    config = family_config(world, sim.url, tmp_path / "p.db", profiles=True)
     config = config.model_copy(update={"harvest": config.harvest.model_copy(update=settings)})
     db = open_store(config.database.path)
     client = GitHubClient(config, [TOKEN], sleep=lambda s: None)
