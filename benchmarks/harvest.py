@@ -156,7 +156,7 @@ def request_kind(path: str) -> str:
     if parts[0] == "search":
         return "search"
     if parts[0] == "users":
-        return "owner repos"
+        return "profiles" if len(parts) == 2 else "owner repos"  # GET /users/{login}: a person's profile
     rest = parts[2:] if parts[0] == "repositories" else parts[3:]
     if not rest:
         return "repo"

@@ -263,7 +263,14 @@ class ReleaseSettings(Strict):
 
 class HarvestSettings(Strict):
     resources: list[Resource] = Field(
-        list(RESOURCES), description=f"What to harvest from each repo, a subset of: {', '.join(RESOURCES)}.")
+        list(RESOURCES), description=f"What to harvest from each repo, a subset of: {', '.join(RESOURCES)} "
+                                     "(profiles: each person's GitHub profile, after the repos).")
+    profile_refresh_days: int = Field(
+        30, ge=1, le=3650, description="Days before a fetched profile is asked again (conditionally: an unchanged "
+                                       "profile then costs no quota).")
+    profile_budget: int = Field(
+        1000, ge=0, le=1_000_000, description="Most profile requests per run (new people first, then the oldest "
+                                              "fetched); the rest wait for the next run.")
 
 
 class PublicValueSettings(Strict):

@@ -5,15 +5,18 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from civicbot.config import Config
+from civicbot.config import RESOURCES, Config
 from civicbot.sandbox import World
 
 GHOST = "ghost"
 
 
 def family_config(world: dict, url: str, db_path, per_page: int = 100, upstream: str | None = None,
-                  **github) -> Config:
-    """A config harvesting the whole family: the upstream, every non-fork repo listed, forks recursive."""
+                  profiles: bool = False, **github) -> Config:
+    """A config harvesting the whole family: the upstream, every non-fork repo listed, forks recursive.
+
+    People's profiles (a request per person) only with `profiles`: the tests that compare the
+    store with the world keep their request budgets about the lists (tests/test_profiles.py)."""
     repos = {r["id"]: r for r in world["repos"]}
     upstream_name = upstream
     upstream = next(r for r in world["repos"] if r["name"] == "covid19" and r["owner"] == "Tokyo-Metro-Gov")
@@ -26,8 +29,13 @@ def family_config(world: dict, url: str, db_path, per_page: int = 100, upstream:
                    "retry": {"total": 3, "backoff_factor": 0.01, "max_rate_limit_wait": 5}, **github},
         "bots": {"logins": ["covid19-data-updater"]},
         "discovery": {"forks": {"max_depth": max(depth, 1)}, "listed": listed},
-        "database": {"path": str(db_path)},
+        "database": {"path": str(db_path)}, "harvest": {"resources": resources(profiles)},
     })
+
+
+def resources(profiles: bool = False) -> list[str]:
+    """Every resource, people's profiles only when asked."""
+    return [r for r in RESOURCES if profiles or r != "profiles"]
 
 
 def _depth(repos: dict, repo: dict) -> int:
@@ -198,7 +206,7 @@ def small_family(world: dict, url: str, db_path, discovery: dict, token: str):
     config = Config.model_validate({
         "name": "small-family", "upstream": "Tokyo-Metro-Gov/covid19", "timezone": "Asia/Tokyo",
         "github": {"base_url": url, "token_env": ["CIVICBOT_TEST_TOKEN"]}, "discovery": discovery,
-        "database": {"path": str(db_path)},
+        "database": {"path": str(db_path)}, "harvest": {"resources": resources()},
     })
     db = open_store(config.database.path)
     result = harvest(config, db, GitHubClient(config, [token]))
@@ -218,7 +226,7 @@ def harvested_generated_world(seed: int, scale: float, db_path):
     world = generate_world_dict(seed=seed, scale=scale)
     server = SandboxServer(World(world)).start()
     try:
-        config = family_config(world, server.url, db_path)
+        config = family_config(world, server.url, db_path, profiles=True)
         db = open_store(config.database.path)
         assert harvest(config, db, GitHubClient(config, [DEMO_TOKEN], sleep=lambda s: None)).outcome == "complete"
     finally:

@@ -43,7 +43,7 @@ from worlds import TOKEN
 
 R10, R11 = "Tokyo-Metro-Gov/covid19", "alice/covid19"
 ALICE, BOB, CAROL, BOT, DAVE = 2, 3, 4, 5, 6
-TABLES = ("activity", "contributors_summary", "metrics_periodic")
+TABLES = ("activity", "contributors_summary", "metrics_periodic", "contributors_by_place", "contributors_by_affiliation")
 
 
 def metrics_world() -> dict:
@@ -286,8 +286,9 @@ def test_running_twice_gives_identical_tables(store):
     db, config = store
     first = write_contribution_metrics(db, config)
     dump = {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES}
-    assert write_contribution_metrics(db, config) == first == {"activity": 15, "contributors_summary": 4,
-                                                                "metrics_periodic": 74}
+    assert write_contribution_metrics(db, config) == first == {
+        "activity": 15, "contributors_summary": 4, "metrics_periodic": 74, "contributors_by_place": 9,
+        "contributors_by_affiliation": 14}
     assert {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES} == dump
 
 
@@ -298,3 +299,47 @@ def test_empty_store_creates_empty_tables(tmp_path):
     for table in TABLES:
         assert db[table].exists() and db[table].count == 0
     assert "first_response_prs_median_hours" in db["metrics_periodic"].columns_dict
+
+
+@pytest.fixture
+def placed_store(sim_factory, tmp_path):
+    """The same world, with profiles: alice at 東京都渋谷区 working for @Code-for-Tokyo (an NPO by
+    the default rules), bob in "Osaka, Japan" at 東京都 (government), carol on "Earth" with no company."""
+    world = metrics_world()
+    profiles = {"alice": ("東京都渋谷区", "@Code-for-Tokyo"), "bob": ("Osaka, Japan", "東京都"), "carol": ("Earth", None)}
+    for user in world["users"]:
+        if user["login"] in profiles:
+            user["location"], user["company"] = profiles[user["login"]]
+    sim = sim_factory(world)
+    config = family_config(world, sim.url, tmp_path / "m.db", profiles=True).model_copy(update={"timezone": "Asia/Tokyo"})
+    db = open_store(config.database.path)
+    assert harvest(config, db, GitHubClient(config, [TOKEN], sleep=lambda s: None)).outcome == "complete"
+    write_contribution_metrics(db, config)
+    return db
+
+
+def test_people_per_place_and_per_kind_of_organisation(placed_store):
+    """March 2020 (JST): bob d f n (3), alice g m (2), carol h i j (3); February: bob a c, alice b."""
+    db = placed_store
+    places = rows(db, "SELECT period_start, place_status, country_code, country_en, pref_code, prefecture_ja, people "
+                      "FROM contributors_by_place WHERE period_kind = 'month' ORDER BY period_start, country_code, "
+                      "pref_code")
+    march = [(r["place_status"], r["country_code"], r["pref_code"], r["prefecture_ja"], r["people"])
+             for r in places if r["period_start"] == "2020-03-01"]
+    assert sorted(march, key=str) == sorted([("known", "JP", "13", "東京都", 1), ("known", "JP", "27", "大阪府", 1),
+                                             ("unknown", None, None, None, 1)], key=str)
+    assert next(r for r in places if r["place_status"] == "unknown")["country_en"] == "unknown"
+    whole = rows(db, "SELECT sum(people) AS n, count(DISTINCT country_code) AS c FROM contributors_by_place "
+                     "WHERE period_kind = 'all'")[0]
+    assert (whole["n"], whole["c"]) == (3, 1)
+    kinds = {r["kind"]: (r["people"], r["contributions"], r["organisations"]) for r in rows(
+        db, "SELECT * FROM contributors_by_affiliation WHERE period_kind = 'month' AND period_start = '2020-03-01'")}
+    assert kinds == {"government": (1, 3, 1), "npo": (1, 2, 1), "unknown": (1, 3, 0)}
+    # organisational diversity: Tokyo (bob) 3 and Code for Tokyo (alice) 2 of 8 contributions
+    check(period(db, "family", "month", "2020-03-01"), elephant_factor=1, organisations=2,
+          largest_organisation_share=0.6, unaffiliated_share=0.375)
+    check(period(db, "family", "month", "2020-02-01"), elephant_factor=1, organisations=2,
+          largest_organisation_share=2 / 3, unaffiliated_share=0.0)
+    # aggregates only: no table written by the metrics holds a location
+    for table in ("contributors_by_place", "contributors_by_affiliation", "metrics_periodic", "activity"):
+        assert "location" not in db[table].columns_dict

@@ -226,3 +226,39 @@ def test_published_bundle_holds_no_email_or_token(site, tmp_path):
     ds = make_datasette(target, config, immutable=True, metadata=meta,
                         inspect_data=json.loads((out / "inspect-data.json").read_text()))
     assert get(ds, "/test/search.json?q=翻訳テスト&_shape=array").json()
+
+
+def test_no_persons_location_or_company_is_published_or_served(site, tmp_path):
+    """Only aggregates of places are public: users.location and company (and the company copied
+    into contributors_summary) are NULL in the bundle and read as NULL on `civicbot serve`."""
+    config, path, _ = site
+    marker = "秘密の谷 Hidden Valley 42"
+    conn = sqlite3.connect(path)
+    located = conn.execute("SELECT count(*) FROM users WHERE location IS NOT NULL").fetchone()[0]
+    assert located >= 10  # the harvest read the generated people's profiles
+    locations = {r[0] for r in conn.execute("SELECT DISTINCT location FROM users WHERE location IS NOT NULL")}
+    with conn:
+        conn.execute("UPDATE users SET location = ?, company = ? WHERE id = (SELECT max(id) FROM users)",
+                     (marker, marker))
+    conn.close()
+    ds = make_datasette(path, config)  # the maintainer's live site
+    served = get(ds, "/demo.json?sql=select+location,+company+from+users+where+location+is+not+null"
+                     "+or+company+is+not+null&_shape=array")
+    assert served.status_code == 200 and served.json() == []
+    assert marker not in get(ds, "/demo/users.json?_shape=array&_size=max").text
+    assert marker not in get(ds, "/demo.json?sql=select+group_concat(location)+from+users").text
+
+    target = build_bundle(config, tmp_path / "out", source=path)
+    raw = target.read_bytes()
+    assert marker.encode() not in raw
+    conn = sqlite3.connect(target)
+    assert conn.execute("SELECT count(*) FROM users WHERE location IS NOT NULL OR company IS NOT NULL").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM contributors_summary WHERE company IS NOT NULL").fetchone() == (0,)
+    # no column of any table holds a person's location as written (aggregates name countries only)
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        for (column,) in conn.execute(f"SELECT name FROM pragma_table_info('{table}')").fetchall():
+            values = {r[0] for r in conn.execute(f'SELECT DISTINCT "{column}" FROM "{table}" '
+                                                 f'WHERE typeof("{column}") = \'text\'')}
+            leaked = {v for v in values & locations if len(v) > 8 and "," in v}  # "Tokyo, Japan", "Sapporo, Hokkaido"
+            assert not leaked, (table, column, leaked)
+    assert conn.execute("SELECT sum(people) FROM contributors_by_place WHERE period_kind = 'all'").fetchone()[0] > 0

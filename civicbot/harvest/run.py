@@ -38,6 +38,7 @@ from .client import (
     Unanswered,
 )
 from .discovery import Discovery, _Target
+from .profiles import Profiles
 from .resources import ITEM_ERRORS, Resources
 
 # Exit statuses of `civicbot harvest` (documented in docs/harvest.md).
@@ -95,7 +96,7 @@ class Unreachable(Exception):
     """Not one HTTP answer came back: base_url is wrong, or the network or a proxy is down."""
 
 
-class Harvester(Discovery, Resources):
+class Harvester(Discovery, Resources, Profiles):
     def __init__(self, config: Config, db: sqlite_utils.Database, client: GitHubClient, *,
                  full: bool = False, only: list[str] | None = None, progress: Progress | None = None,
                  stop: threading.Event | None = None):
@@ -153,6 +154,8 @@ class Harvester(Discovery, Resources):
                 for fork in forks:
                     if fork.full_name.lower() not in seen:
                         queue.append(fork)
+            if "profiles" in self.resources:  # the people the repos brought
+                self._profiles()
             result.outcome = "partial" if result.failed else "complete"
         except HarvestInterrupted as exc:
             result.outcome, result.error = "interrupted", str(exc)

@@ -31,8 +31,8 @@ import pandas as pd
 from civicbot.config import AffiliationSettings
 from civicbot.regions import CITIES, PREFECTURES
 
-__all__ = ["KINDS", "Affiliation", "OrganisationalDiversity", "company_of", "elephant_factor",
-           "organisation_key", "organisational_diversity"]
+__all__ = ["KINDS", "Affiliation", "OrganisationalDiversity", "company_of", "companies", "elephant_factor",
+           "fewest_for_half", "organisation_key", "organisational_diversity"]
 
 KINDS = ("government", "company", "npo", "academic", "individual", "unknown")
 MAX_CHARS = 255  # GitHub's limit on the company field
@@ -171,17 +171,47 @@ def _per_organisation(contributions: pd.DataFrame) -> tuple[pd.Series, float]:
     return per_org.reindex(order), float(frame.loc[~known, "contributions"].sum())
 
 
+def fewest_for_half(counts: pd.DataFrame, keys: list[str], who: str, weight: str = "contributions") -> pd.Series:
+    """Per group of `keys`: the fewest `who` (organisations, people) whose `weight` makes at least
+    half of the group's total, largest first (ties by name: ties never change the answer). The one
+    definition behind CHAOSS's elephant factor and contributor absence factor; vectorised, so
+    metrics_periodic computes every (scope, period) at once. Rows with no `who` or weight <= 0 are
+    left out; a group with nothing left has no row."""
+    frame = counts[counts[who].notna() & (counts[weight] > 0)]
+    if frame.empty:
+        return pd.Series(dtype="int64", name="rank")
+    n = frame.groupby([*keys, who], sort=False)[weight].sum().rename("n").reset_index()
+    n = n.sort_values([*keys, "n", who], ascending=[True] * len(keys) + [False, True], kind="stable")
+    groups = keys or [pd.Series(0, index=n.index)]  # no keys: one group
+    grouped = n.groupby(groups, sort=False)["n"]
+    n["cum"] = grouped.cumsum()
+    n["total"] = grouped.transform("sum")
+    n["rank"] = n.groupby(groups, sort=False).cumcount() + 1
+    reached = n[2 * n["cum"] >= n["total"]]
+    return reached.groupby(keys)["rank"].min() if keys else reached["rank"].head(1)
+
+
 def elephant_factor(contributions: pd.DataFrame) -> int | None:
     """CHAOSS elephant factor: the fewest organisations whose members make at least half of the
     contributions of people with an organisation. `contributions` has columns person,
     organisation (None/NaN: unknown, or an individual) and contributions. People without an
     organisation are left out of both sides (organisational_diversity reports their share).
     None when no organisation contributed. Ties do not change the answer."""
-    per_org, _ = _per_organisation(contributions)
-    if per_org.empty:
-        return None
-    cumulative = per_org.cumsum().to_numpy()
-    return int((2 * cumulative < cumulative[-1]).sum()) + 1
+    frame = contributions[["organisation", "contributions"]]
+    frame = frame[frame["organisation"].notna() & (frame["organisation"].astype(str) != "")]
+    factor = fewest_for_half(frame, [], "organisation")
+    return int(factor.iloc[0]) if len(factor) else None
+
+
+def companies(company: pd.Series, settings: AffiliationSettings | None = None) -> pd.DataFrame:
+    """`company_of` over a column of profile companies: columns organisation (the key, None for
+    none or an individual) and kind, on `company`'s index; each distinct text is read once."""
+    settings = settings or AffiliationSettings()
+    read = {text: company_of(text, settings) for text in company.dropna().unique()}
+    unknown = Affiliation(None, None, "unknown", "no company")
+    found = [read.get(text, unknown) if isinstance(text, str) else unknown for text in company.tolist()]
+    return pd.DataFrame({"organisation": [a.key for a in found], "kind": [a.kind for a in found]},
+                        index=company.index)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ Definitions, parameters and the SQL to check each number by hand are in docs/met
 - `write_activity`: table `activity`, one row per dated contribution (issue, PR, comment).
 - `write_contributors`: table `contributors_summary`, one row per person.
 - `write_periodic`: table `metrics_periodic`, one row per (scope, period_kind, period_start).
-- `write_contribution_metrics`: all three, in order.
+- `write_contribution_metrics`: all three, in order, then civicbot.metrics.origins' tables.
 
 People, automation and proposals are as civicbot.metrics.people defines them (tables `accounts` and
 `pr_kinds`, written first). Automation is counted apart (`bot_activity`) and never mixed into
@@ -27,6 +27,8 @@ import sqlite_utils
 from civicbot.config import Config
 from civicbot.store.schema import PLAUSIBLE_FROM, plausible_until
 
+from .affiliations import companies, fewest_for_half
+from .origins import write_origins
 from .people import person_of_user, read_persons, write_classification
 from .tables import replace_frame as _replace
 
@@ -58,11 +60,12 @@ PERIODIC_COLUMNS = {
     "first_response_prs_median_hours": float, "unanswered_prs": int,
     "time_to_close_median_hours": float, "open_issues": int, "open_issue_age_median_days": float,
     "contributor_absence_factor": int, "elephant_factor": int, "bot_activity": int,
+    "organisations": int, "largest_organisation_share": float, "unaffiliated_share": float,
 }
 COUNT_COLUMNS = ["contributors", "new_contributors", "inactive_contributors", "issues_opened", "issues_closed",
                  "prs_opened", "prs_closed", "prs_merged", "proposals", "accepted_proposals", "release_merges",
                  "unanswered_issues", "unanswered_prs", "open_issues",
-                 "bot_activity"]
+                 "bot_activity", "organisations"]
 
 FAMILY_REPOS = "SELECT DISTINCT repo_id FROM discoveries"
 
@@ -171,8 +174,8 @@ def _users(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
     # a person joined to automation (an e-mail shared with a bot) is not counted as a person
     users["is_person"] = users["is_person"] & _lookup(users["user_id"], accounts["is_person"]).fillna(1).astype(bool)
     users[["is_person", "is_bot"]] = users[["is_person", "is_bot"]].astype("int64")
-    company = users["company"].fillna("").str.strip().str.lstrip("@").str.strip().str.casefold()
-    users["org"] = company.where(company != "")
+    read = companies(users["company"], config.affiliations)  # the one reading of a company
+    users["org"], users["org_kind"] = read["organisation"], read["kind"]
     return users
 
 
@@ -438,15 +441,8 @@ def _by_period(frame: pd.DataFrame, period: str, values=None, how: str = "size")
 
 def _fewest_for_half(counts: pd.DataFrame, who: str) -> pd.Series:
     """Per (scope, period): the fewest `who` (people, organisations) making >= 50% of the rows."""
-    keys = KEYS
     n = _scoped(counts, lambda f, scope: f.groupby([scope, f["period_start"], f[who]]).size())
-    n = n.rename_axis(keys + [who]).rename("n").reset_index()
-    n = n.sort_values(keys + ["n", who], ascending=[True] * len(keys) + [False, True], kind="stable")
-    grouped = n.groupby(keys, sort=False)["n"]
-    n["cum"] = grouped.cumsum()
-    n["total"] = grouped.transform("sum")
-    n["rank"] = n.groupby(keys, sort=False).cumcount() + 1
-    return n[2 * n["cum"] >= n["total"]].groupby(keys)["rank"].min()
+    return fewest_for_half(n.rename_axis(KEYS + [who]).rename("n").reset_index(), KEYS, who, "n")
 
 
 def _open_issue_age(issues: pd.DataFrame, grid: pd.DataFrame, end_local: pd.Timestamp) -> pd.DataFrame:
@@ -510,6 +506,15 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
     out["contributor_absence_factor"] = _fewest_for_half(people, "person_id")
     affiliated = people[people["org"].notna()]
     out["elephant_factor"] = _fewest_for_half(affiliated, "org") if len(affiliated) else np.nan
+    # organisational diversity (CHAOSS), as affiliations.organisational_diversity defines it
+    out["organisations"] = _scoped(affiliated, lambda f, scope: f.groupby([scope, f["period_start"]])["org"]
+                                   .nunique()).rename_axis(keys)
+    by_org = _scoped(affiliated, lambda f, scope: f.groupby([scope, f["period_start"], f["org"]]).size())
+    by_org = by_org.rename_axis(keys + ["org"]).groupby(level=keys)
+    out["largest_organisation_share"] = by_org.max() / by_org.sum()
+    in_periods = _by_period(people, "period_start")
+    out["unaffiliated_share"] = 1 - _by_period(affiliated, "period_start").reindex(in_periods.index, fill_value=0) \
+        / in_periods
     out["bot_activity"] = _by_period(act[act["is_bot"].to_numpy() == 1], "period_start")
 
     pr_flag = items["is_pull_request"].to_numpy()
@@ -606,4 +611,4 @@ def write_contribution_metrics(db: sqlite_utils.Database, config: Config, inacti
         "contributors_summary": write_contributors(db, config, inactive_days=inactive_days, sources=sources),
     }
     counts["metrics_periodic"] = write_periodic(db, config, inactive_days=inactive_days, sources=sources)
-    return counts
+    return {**counts, **write_origins(db, config, sources)}  # places and affiliations: aggregates only

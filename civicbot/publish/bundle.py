@@ -3,7 +3,8 @@
 `build_bundle(config, out_dir)` writes into out_dir:
 
 - `<name>.db`: a consistent copy (SQLite backup API, safe while the harvester writes) with the
-  internal tables dropped (and `harvest_runs.error`), rows of private repos removed, every text
+  internal tables dropped (and `harvest_runs.error`), people's location and company NULL
+  (site_plugin.PERSONAL_COLUMNS: only aggregates are public), rows of private repos removed, every text
   value scrubbed of e-mail addresses and token-like strings (replaced by "[removed]"), with
   bidi-control and zero-width characters made visible (⟦U+202E⟧) and cut at GitHub's 65,536
   characters, the search index rebuilt
@@ -147,6 +148,13 @@ def sanitise(path: str | Path) -> dict[str, int]:
             for column in drop:
                 if table in db.table_names() and column in db[table].columns_dict:
                     db[table].transform(drop={column})  # a copy of the table: any SQLite version
+        for table, personal in site_plugin.PERSONAL_COLUMNS.items():
+            if table in db.table_names():
+                present = [c for c in personal if c in db[table].columns_dict]
+                n = conn.execute(f"UPDATE {_quote(table)} SET {', '.join(f'{_quote(c)} = NULL' for c in present)} "
+                                 f"WHERE {' OR '.join(f'{_quote(c)} IS NOT NULL' for c in present)}").rowcount \
+                    if present else 0
+                changed[table] = changed.get(table, 0) + n
         for table in db.table_names():
             if db[table].virtual_table_using or table.startswith("sqlite_"):
                 continue

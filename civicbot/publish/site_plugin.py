@@ -208,10 +208,24 @@ class _AnswerBudget:
         return sqlite3.Row(cursor, row)
 
 
+# Where a person is and whom they work for: only aggregates are public (contributors_by_place,
+# contributors_by_affiliation). NULL in the published bundle (bundle.sanitise), read as NULL on
+# `civicbot serve`, whatever the SQL.
+PERSONAL_COLUMNS = {"users": ("location", "company"), "contributors_summary": ("company",)}
+
+
+def _hide_personal(action, table, column, _database, _trigger):
+    """SQLite authorizer: a read of a personal column gives NULL (SQLITE_IGNORE), in any query."""
+    if action == sqlite3.SQLITE_READ and column in PERSONAL_COLUMNS.get(table, ()):
+        return sqlite3.SQLITE_IGNORE
+    return sqlite3.SQLITE_OK
+
+
 @hookimpl(trylast=True)
 def prepare_connection(conn):
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
+    conn.set_authorizer(_hide_personal)
     _Functions().register(conn)
     # Datasette's table search box wraps the visitor's words in escape_fts(): the same rule as
     # the `search` canned query (trylast: Datasette registers its own escape_fts before this).

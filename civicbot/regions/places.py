@@ -46,7 +46,7 @@ _COUNTRY_ALIASES = {
     "uk": "GB", "usa": "US", "britain": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
     "wales": "GB", "america": "US", "united states of america": "US", "korea": "KR",
     "holland": "NL", "hong kong": "HK", "macau": "MO", "米国": "US", "アメリカ": "US", "英国": "GB",
-    "台灣": "TW", "韓國": "KR", "香港": "HK",
+    "台灣": "TW", "臺灣": "TW", "韓國": "KR", "香港": "HK", "nihon": "JP", "nippon": "JP",
 }
 # Big cities written without their country. Names in one country only; keys are normalised.
 CITIES_ABROAD = {
@@ -62,7 +62,7 @@ CITIES_ABROAD = {
     "KR": ("seoul", "서울", "ソウル", "busan", "부산", "釜山"),
     "CN": ("beijing", "北京", "shanghai", "上海", "shenzhen", "深圳", "hangzhou", "杭州"),
     "IN": ("bangalore", "bengaluru", "mumbai", "delhi", "new delhi", "hyderabad", "pune", "chennai"),
-    "TH": ("bangkok",), "VN": ("hanoi", "ho chi minh city", "saigon"), "ID": ("jakarta",),
+    "GE": ("tbilisi",), "TH": ("bangkok",), "VN": ("hanoi", "ho chi minh city", "saigon"), "ID": ("jakarta",),
     "PH": ("manila",), "MY": ("kuala lumpur",), "BR": ("sao paulo",), "RU": ("moscow",),
 }
 # Parts of a location: lists, "A / B", and moves ("Tokyo → Osaka", "Tokyo <-> Osaka", arrows block).

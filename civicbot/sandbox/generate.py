@@ -312,10 +312,26 @@ SURNAMES_JA = "佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 �
 GIVEN_JA = "太郎 花子 翔太 陽菜 大輔 美咲 健太 さくら 拓也 結衣 直樹 愛 蓮 葵 悠真 凛".split()
 SURNAMES_EN = "Sato Suzuki Takahashi Tanaka Ito Watanabe Yamamoto Nakamura Kobayashi Kato Yoshida".split()
 GIVEN_EN = "Haruto Yui Sota Hina Daiki Misaki Kenta Sakura Takuya Yuna Ren Aoi".split()
-COMPANIES = ("Code for Japan", "フリーランス", "@civictech-lab", "株式会社サンプル", "Example Inc.",
-             "大学院生", "Web developer")
-LOCATIONS = ("Tokyo, Japan", "東京都", "Osaka", "札幌市", "Fukuoka, Japan", "Yokohama", "名古屋",
-             "Kyoto", "Japan", "Sendai", "Remote")
+# What people write in their profile's company: @org forms, legal forms, government bodies, an
+# NPO, self-employment and jobs that are not an organisation (the reader, affiliations.py, sorts them).
+COMPANIES = ("Code for Japan", "@codeforjapan", "一般社団法人コード・フォー・ジャパン", "フリーランス", "Freelance",
+             "@civictech-lab", "株式会社サンプル", "サンプル株式会社", "(株)ミライ", "Example Inc.", "Example, Inc.",
+             "Mirai Co., Ltd.", "@yahoojapan", "Yahoo Japan Corporation", "LINE Corporation", "@cybozu",
+             "サイボウズ株式会社", "東京都", "東京都デジタルサービス局", "Tokyo Metropolitan Government",
+             "札幌市役所", "神戸市", "デジタル庁", "Code for Sapporo", "Code for Kobe", "東京大学", "Keio University",
+             "大学院生", "Web developer", "Student", "-", "なし")
+# What people write as their location: mostly Japan (kanji, romaji, with and without the
+# prefecture), some abroad, a few jokes; half the people write nothing (see _person_record).
+LOCATIONS = ("Tokyo, Japan", "Tokyo", "東京", "東京都", "東京都渋谷区", "東京都千代田区", "Shibuya, Tokyo", "Tokyo-to",
+             "Osaka", "大阪府", "大阪市", "Osaka, Japan", "Sapporo, Hokkaido", "札幌市", "北海道", "福岡", "Fukuoka, Japan",
+             "福岡市", "Yokohama", "神奈川県横浜市", "Kawasaki, Kanagawa", "名古屋", "Nagoya, Aichi", "Kyoto", "京都府",
+             "Kobe, Japan", "兵庫県神戸市", "Sendai", "宮城県仙台市", "Chiba, Japan", "埼玉県", "Saitama", "Hiroshima",
+             "広島県", "Okinawa", "沖縄県那覇市", "Niigata", "Shizuoka", "静岡県浜松市", "Kanazawa, Ishikawa",
+             "Kumamoto, Japan", "Takamatsu", "Tsukuba, Ibaraki", "Nara, Japan", "Gifu", "長野県",
+             "Japan", "日本", "JAPAN", "🇯🇵", "Japan 🇯🇵",
+             "San Francisco, CA", "Seattle, WA", "Taipei, Taiwan", "台北", "Berlin", "London, UK", "Seoul",
+             "Singapore", "Bangalore, India",
+             "Earth", "🌏", "localhost", "Remote", "Internet", "Tokyo / Osaka", "Tokoy")
 
 
 class Accounts:

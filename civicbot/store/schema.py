@@ -553,6 +553,16 @@ def add_repo_languages(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def add_profile_etag(db: sqlite_utils.Database) -> None:
+    """users keeps the ETag of its profile (GET /users/{login}): a refresh asks conditionally and a
+    304 costs no quota; profile_status says whether the last fetch found the account ('gone': 404)."""
+    for statement in _ddl("""
+        ALTER TABLE users ADD COLUMN profile_etag TEXT;
+        ALTER TABLE users ADD COLUMN profile_status TEXT CHECK (profile_status IN ('found', 'gone'))
+    """):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -566,8 +576,8 @@ MIGRATIONS: list[Migration] = [
               allow_refused_and_uncommented_labels),
     Migration(8, "site lists and first divergence: listed_sites, upstream_commits, discoveries 'site_list', "
                  "repo_compare first_divergence_sha/_date, method", add_site_list_and_first_divergence),
-    # Numbered after whatever migration precedes it when branches merge: only this number changes.
     Migration(9, "code size: repo_languages", add_repo_languages),
+    Migration(10, "profiles: users.profile_etag, profile_status", add_profile_etag),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

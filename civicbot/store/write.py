@@ -189,6 +189,33 @@ def upsert_user(db: sqlite_utils.Database, user: Any, prov: Provenance, rule: Bo
     return user_id
 
 
+def write_profile(db: sqlite_utils.Database, user_id: int, profile: dict | None, prov: Provenance,
+                  rule: BotRule | None, etag: str | None) -> None:
+    """A profile from GET /users/{login}: company, location, created_at, type (never the e-mail,
+    the store is published). `profile` None: GitHub answered 404 (account deleted or renamed)."""
+    if profile is None:
+        db.execute("UPDATE users SET profile_fetched_at = ?, profile_etag = NULL, profile_status = 'gone' "
+                   "WHERE id = ?", [prov.harvested_at, user_id])
+        return
+    if _need(profile, "id", "user") != user_id:  # the login now names another account
+        raise PayloadError(f"user {user_id}: the profile's login now belongs to account {profile['id']}")
+    login = _need(profile, "login", "user", str)
+    reason = bot_reason(profile, rule)
+    _upsert(db, "users", _checked("user", {
+        "id": user_id, "login": login, "type": profile.get("type"), "is_bot": int(reason is not None),
+        "bot_reason": reason, "name": _text(profile.get("name"), 1000),
+        "company": _text(profile.get("company"), 1000), "location": _text(profile.get("location"), 1000), "html_url": profile.get("html_url"),
+        "avatar_url": profile.get("avatar_url"), "created_at": utc(profile.get("created_at"), "created_at"),
+        "profile_fetched_at": prov.harvested_at, "profile_etag": etag, "profile_status": "found",
+        **prov.columns(),
+    }))
+
+
+def profile_checked(db: sqlite_utils.Database, user_id: int, prov: Provenance) -> None:
+    """A profile GitHub answered 304 for: unchanged, checked now (free of quota)."""
+    db.execute("UPDATE users SET profile_fetched_at = ? WHERE id = ?", [prov.harvested_at, user_id])
+
+
 # -- repos ----------------------------------------------------------------------------------
 
 def upsert_repo(db: sqlite_utils.Database, repo: dict, prov: Provenance, rule: BotRule | None,

@@ -1,0 +1,143 @@
+"""Where contributors are from, and whom they work for: aggregates only (docs/metrics.md).
+
+- `write_contributors_by_place`: table `contributors_by_place`, people per country and, for Japan,
+  per prefecture, per period (week, month, and `all` the data), from each person's profile
+  location read by `civicbot.regions.place_of` (the one definition of a place).
+- `write_contributors_by_affiliation`: table `contributors_by_affiliation`, people, contributions
+  and organisations per kind of organisation (government, company, npo, academic, individual,
+  unknown) per period, from `affiliations.company_of` with the config's `affiliations` lists.
+- `people_places(db)` and `place_counts(places, user_ids)`: the same reading for any set of
+  people (the impact summary's "from N countries / M prefectures").
+
+People are `accounts.is_person` with a dated contribution in the family (the `activity` rows);
+the family as a whole only (a repo's people per prefecture would name too few people). A person
+whose place is unknown, ambiguous or whose profile was not fetched yet is counted in a row of
+their own, never spread over places. No row names a person; a location is never written here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+import sqlite_utils
+
+from civicbot.config import Config
+from civicbot.regions import place_of, prefecture
+
+from .tables import replace_frame
+
+PLACE_COLUMNS = {
+    "period_kind": str, "period_start": str, "period_end": str, "place_status": str, "country_code": str,
+    "country_ja": str, "country_en": str, "pref_code": str, "prefecture_ja": str, "prefecture_en": str,
+    "people": int,
+}
+AFFILIATION_COLUMNS = {
+    "period_kind": str, "period_start": str, "period_end": str, "kind": str, "kind_ja": str, "people": int,
+    "contributions": int, "organisations": int,
+}
+# (Japanese, English) for the rows that are not a country.
+STATUS_WORDS = {"unknown": ("不明", "unknown"), "ambiguous": ("判別できない", "ambiguous"),
+                "no_profile": ("プロフィール未取得", "profile not fetched yet")}
+NO_PREFECTURE = ("都道府県不明", "prefecture unknown")
+KIND_JA = {"government": "行政", "company": "企業", "npo": "NPO・市民団体", "academic": "大学・研究機関",
+           "individual": "個人", "unknown": "不明"}
+PERIODS = ("week", "month", "all")
+
+
+@lru_cache(maxsize=None)
+def _country_names(code: str) -> tuple[str, str]:
+    from babel import Locale
+
+    return Locale.parse("ja").territories.get(code, code), Locale.parse("en").territories.get(code, code)
+
+
+def people_places(db: sqlite_utils.Database) -> pd.DataFrame:
+    """Every account's place: user_id, place_status (known | unknown | ambiguous | no_profile),
+    country_code, pref_code. Each distinct location is read once."""
+    users = pd.read_sql_query("SELECT id AS user_id, location, profile_fetched_at, profile_status FROM users",
+                              db.conn)
+    read = {text: place_of(text) for text in users["location"].dropna().unique()}
+    unknown = place_of(None)
+    places = [read.get(text, unknown) if isinstance(text, str) else unknown for text in users["location"].tolist()]
+    fetched = users["profile_fetched_at"].notna() & (users["profile_status"].fillna("found") == "found")
+    status = pd.Series([p.status for p in places], index=users.index).where(fetched, "no_profile")
+    return pd.DataFrame({
+        "user_id": users["user_id"], "place_status": status,
+        "country_code": pd.Series([p.country for p in places], index=users.index, dtype=object).where(fetched),
+        "pref_code": pd.Series([p.pref_code for p in places], index=users.index, dtype=object).where(fetched),
+    })
+
+
+def place_counts(places: pd.DataFrame, user_ids) -> dict[str, int]:
+    """For a set of people: how many countries and Japanese prefectures they come from, and how
+    many people have no known country (unknown, ambiguous or no profile yet)."""
+    chosen = places[places["user_id"].isin(list(user_ids))]
+    return {"people": len(chosen), "countries": int(chosen["country_code"].nunique()),
+            "prefectures": int(chosen.loc[chosen["country_code"] == "JP", "pref_code"].nunique()),
+            "unplaced": int(chosen["country_code"].isna().sum())}
+
+
+def _people_by_period(sources) -> pd.DataFrame:
+    """(user_id, period_kind, period_start, period_end, contributions) for people's activity."""
+    act = sources.activity
+    act = act[act["is_person"].to_numpy() == 1]
+    if act.empty:
+        return pd.DataFrame(columns=["user_id", "period_kind", "period_start", "period_end", "contributions"])
+    frames = []
+    for kind in PERIODS:
+        if kind == "all":
+            grouped = act.groupby("user_id").size().rename("contributions").reset_index()
+            grouped["period_start"] = act["local_date"].min()  # the first day to the last, inclusive
+            grouped["period_end"] = (pd.Timestamp(act["local_date"].max()) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        else:
+            grouped = act.groupby(["user_id", f"{kind}_at"]).size().rename("contributions").reset_index()
+            starts = grouped[f"{kind}_at"]
+            ends = starts + pd.Timedelta(days=7) if kind == "week" else starts + pd.offsets.MonthBegin(1)
+            grouped["period_start"] = starts.dt.strftime("%Y-%m-%d")
+            grouped["period_end"] = ends.dt.strftime("%Y-%m-%d")
+            grouped = grouped.drop(columns=[f"{kind}_at"])
+        grouped["period_kind"] = kind
+        frames.append(grouped)
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sources) -> int:
+    """`contributors_by_place`: people per (period, place); see the module's docstring."""
+    active = _people_by_period(sources).merge(people_places(db), on="user_id", how="left")
+    active["place_status"] = active["place_status"].fillna("no_profile")
+    keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
+    out = active.groupby(keys, dropna=False)["user_id"].nunique().rename("people").reset_index()
+    names = [(_country_names(c) if isinstance(c, str) else STATUS_WORDS[s])
+             for c, s in zip(out["country_code"], out["place_status"])]
+    out["country_ja"] = [n[0] for n in names]
+    out["country_en"] = [n[1] for n in names]
+    prefs = [(prefecture(p).name_ja, prefecture(p).name_en) if isinstance(p, str)
+             else NO_PREFECTURE if c == "JP" else (None, None) for p, c in zip(out["pref_code"], out["country_code"])]
+    out["prefecture_ja"] = [p[0] for p in prefs]
+    out["prefecture_en"] = [p[1] for p in prefs]
+    out = out.sort_values(["period_kind", "period_start", "people", "country_code", "pref_code"],
+                          ascending=[True, True, False, True, True], na_position="last", ignore_index=True)
+    return replace_frame(db, "contributors_by_place", out, PLACE_COLUMNS, None,
+                         indexes=(["period_kind", "period_start"],))
+
+
+def write_contributors_by_affiliation(db: sqlite_utils.Database, config: Config, sources) -> int:
+    """`contributors_by_affiliation`: people, contributions and organisations per (period, kind)."""
+    active = _people_by_period(sources)
+    users = sources.users[["user_id", "org", "org_kind"]]
+    active = active.merge(users, on="user_id", how="left")
+    active["org_kind"] = active["org_kind"].fillna("unknown")
+    keys = ["period_kind", "period_start", "period_end", "org_kind"]
+    out = active.groupby(keys).agg(people=("user_id", "nunique"), contributions=("contributions", "sum"),
+                                   organisations=("org", "nunique")).reset_index().rename(columns={"org_kind": "kind"})
+    out["kind_ja"] = out["kind"].map(KIND_JA)
+    out = out.sort_values(["period_kind", "period_start", "kind"], ignore_index=True)
+    return replace_frame(db, "contributors_by_affiliation", out, AFFILIATION_COLUMNS, None,
+                         indexes=(["period_kind", "period_start"],))
+
+
+def write_origins(db: sqlite_utils.Database, config: Config, sources) -> dict[str, int]:
+    """Both tables, from the contribution metrics' shared `Sources`."""
+    return {"contributors_by_place": write_contributors_by_place(db, config, sources),
+            "contributors_by_affiliation": write_contributors_by_affiliation(db, config, sources)}
