@@ -61,8 +61,9 @@ def test_templated_near_duplicates_are_dropped_and_distinct_issues_kept():
 def test_shipped_model_is_small_pickle_free_with_provenance():
     spec = json.loads(MODEL.read_text(encoding="utf-8"))
     assert MODEL.stat().st_size < 300_000
-    assert spec["format"] == "civicbot-gfi-prior/1"
+    assert spec["format"] == "civicbot-gfi-prior/2"
     assert len(spec["text_coef"]) == spec["hashing"]["n_features"] == prior.HASH_FEATURES
+    assert spec["C"] in spec["C_grid"] == list(prior.C_GRID)
     assert spec["form_features"] == prior.FORM_FEATURES
     provenance = spec["provenance"]
     assert re.fullmatch(r"[0-9a-f]{64}", provenance["sha256"])
