@@ -61,8 +61,9 @@ def test_templated_near_duplicates_are_dropped_and_distinct_issues_kept():
 def test_shipped_model_is_small_pickle_free_with_provenance():
     spec = json.loads(MODEL.read_text(encoding="utf-8"))
     assert MODEL.stat().st_size < 300_000
-    assert spec["format"] == "civicbot-gfi-prior/1"
+    assert spec["format"] == "civicbot-gfi-prior/2"
     assert len(spec["text_coef"]) == spec["hashing"]["n_features"] == prior.HASH_FEATURES
+    assert spec["C"] in spec["C_grid"] == list(prior.C_GRID)
     assert spec["form_features"] == prior.FORM_FEATURES
     provenance = spec["provenance"]
     assert re.fullmatch(r"[0-9a-f]{64}", provenance["sha256"])
@@ -220,3 +221,21 @@ def test_train_command_writes_a_loadable_model_with_provenance(tmp_path):
     model = prior.Prior(spec)
     a, b = model.probability(["地図の誤字を修正", "地図でクラッシュ"], ["「文言」", "Traceback"])
     assert a > b
+
+
+@pytest.mark.parametrize("kind, positives, ja, en", [
+    ("heuristic", 0, "だけで計算", "alone; the history holds no maintainer-added GFI label"),
+    ("heuristic", 5, "ヒューリスティック、重み 0.14", "heuristic (weight 0.14) blended with the cold-start prior"),
+    ("model", 30, "重み 0.50", "own model (calibrated logistic regression trained on 30 maintainer-added GFI labels, "
+                              "weight 0.50) blended with the cold-start prior"),
+])
+def test_statement_says_how_the_score_was_blended_in_japanese_then_english(kind, positives, ja, en):
+    from civicbot.triage.score import ScoreResult
+
+    statement = ScoreResult(model=kind, positives=positives, min_history=30).statement
+    japanese, english = statement.split("\n")
+    assert ja in japanese and en in english
+    provenance = prior.load().spec["provenance"]
+    assert f"{provenance['trained_rows']} real issues from {provenance['trained_repos']} repositories" in english
+    w = prior.own_weight(positives)
+    assert f"weight {1 - w:.2f})" in english  # the prior's share

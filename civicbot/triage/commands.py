@@ -79,7 +79,8 @@ def triage(ctx: click.Context, config_path: str | None, repos: tuple[str, ...], 
              "title": c.snapshot.title, "probability": round(c.probability, 3), "reasons_ja": c.reasons_ja,
              "reasons_en": c.reasons_en} for c in result.candidates[:top]]
     if as_json:
-        click.echo(json.dumps({"model": result.model, "statement": result.statement,
+        click.echo(json.dumps({"model": result.model, "own_weight": round(result.own_weight, 3),
+                               "statement": result.statement,
                                "candidates": len(result.candidates), "top": rows}, ensure_ascii=False))
         return
     click.echo(result.statement)

@@ -11,18 +11,20 @@ Features are project-independent and decided from what was visible at creation o
 
 - text: character 2-4-grams (`char_wb`, which works for Japanese without a tokenizer), hashed
   into `HASH_FEATURES` buckets so the file holds coefficients, not a vocabulary (no issue text);
-- form: lengths (log; runs of digits count as one character), checklists, list items, code blocks, inline code, links, file paths,
-  quoted exact text, small-task and debugging words, Japanese share. No count that grows with
-  time, no label (the corpus's labels are as of its crawl, not at creation), no author field
-  (the corpus has no author association).
+- form: lengths (log; runs of digits count as one character), checklists, list items, code blocks,
+  inline code, links, file paths, quoted exact text, small-task and debugging words, Japanese share.
+  No count that grows with time, no label (the corpus's labels are as of its crawl, not at creation), no author field
+  (the corpus's authors are search-sampled: their counts do not match a project's history).
 
 The body is cut to its first `BODY_CHARS` characters, for training and scoring alike, because
 the corpus holds only the opening of each description.
 
 Training drops templated near-duplicates (Jaccard of hashed 4-gram sets >= `DUP_JACCARD`) and,
 absolutely, every repository reserved for independent evaluation (`reserved`): the Tokyo
-COVID-19 site and every covid19 / covid-19 / stopcovid repository. Probabilities are calibrated
-with Platt scaling on out-of-fold scores from folds grouped by repository.
+COVID-19 site and every covid19 / covid-19 / stopcovid repository. The regularisation C is
+chosen from `C_GRID` by out-of-fold ROC-AUC over folds grouped by repository, inside the data
+`fit` is given (so the leave-repos-out evaluation, which calls `fit` per fold, is nested), and the
+probabilities are calibrated with Platt scaling on the chosen C's out-of-fold scores.
 
 `blend` mixes the prior (its even-odds probability, `Prior.balanced`) with the project's own
 model (or its heuristic): own weight w = n / (n + BLEND_K), where n
@@ -53,7 +55,7 @@ NGRAMS = (2, 4)
 BODY_CHARS = 300      # the corpus keeps at most ~300 characters of a description (second pass)
 DUP_JACCARD = 0.7     # near-duplicate: shares >= 70% of its 4-gram set with an earlier issue
 BLEND_K = 30          # own-model weight n / (n + BLEND_K)
-C = 1.0               # fixed, not tuned: the corpus is too small to tune and evaluate honestly
+C_GRID = (1.0, 3.0, 10.0, 30.0)  # chosen inside the training data by grouped out-of-fold ROC-AUC
 FORM_FEATURES = ["log_len_title", "log_len_body", "no_body", "n_checkboxes", "n_list_items", "n_code_blocks",
                  "n_inline_code", "n_links", "n_file_paths", "n_quotes", "small_task_words", "debug_words",
                  "ja_share"]
@@ -88,8 +90,9 @@ def form(title: str, body: str) -> list[float]:
 
 
 def matrix(titles: list[str], bodies: list[str], mean=None, scale=None):
-    """Hashed n-grams beside standardised form features (mean/scale from training if given).
-    Runs of digits become one 0: issue numbers, versions and dates say nothing across projects."""
+    """Hashed character n-grams beside standardised form features (mean/scale from
+    training if given). Runs of digits become one 0: issue numbers, versions and dates say nothing
+    across projects."""
     titles, bodies = [DIGITS_RE.sub("0", t) for t in titles], [DIGITS_RE.sub("0", b[:BODY_CHARS]) for b in bodies]
     text = vectorizer().transform([_text(t, b) for t, b in zip(titles, bodies)])
     dense = np.array([form(t, b) for t, b in zip(titles, bodies)], dtype=float).reshape(len(titles), len(FORM_FEATURES))
@@ -147,27 +150,34 @@ def arrays(rows: list[dict]):
 # Training
 
 
-def fit(titles, bodies, y, groups, folds: int = 5):
-    """(coef, intercept, mean, scale, platt_a, platt_b): logistic regression, then Platt scaling on
-    out-of-fold decision values from folds grouped by repository (no repo in both sides)."""
+def fit(titles, bodies, y, groups, folds: int = 5) -> dict:
+    """The fitted prior's numbers (the model part of the shipped file): logistic regression with C
+    chosen from C_GRID by out-of-fold ROC-AUC over folds grouped by repository (no repo in both
+    sides), then Platt scaling on the chosen C's out-of-fold decision values."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    def model():  # dual liblinear: far faster when features (16k) outnumber issues
-        return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, max_iter=5000, tol=1e-6)
+    from civicbot.triage.prior_eval import roc_auc
 
-    oof = np.zeros(len(y))
-    for train, test in GroupKFold(n_splits=folds).split(titles, y, groups):
-        x_train, mean, scale = matrix([titles[i] for i in train], [bodies[i] for i in train])
-        x_test, _, _ = matrix([titles[i] for i in test], [bodies[i] for i in test], mean, scale)
-        oof[test] = model().fit(x_train, y[train]).decision_function(x_test)
+    def model(c):  # dual liblinear: far faster when features (16k) outnumber issues
+        return LogisticRegression(C=c, class_weight="balanced", solver="liblinear", dual=True, max_iter=5000, tol=1e-6)
+
+    oof = {c: np.zeros(len(y)) for c in C_GRID}
+    for train_idx, test_idx in GroupKFold(n_splits=folds).split(titles, y, groups):
+        x_train, mean, scale = matrix([titles[i] for i in train_idx], [bodies[i] for i in train_idx])
+        x_test, _, _ = matrix([titles[i] for i in test_idx], [bodies[i] for i in test_idx], mean, scale)
+        for c in C_GRID:
+            oof[c][test_idx] = model(c).fit(x_train, y[train_idx]).decision_function(x_test)
+    chosen = max(C_GRID, key=lambda c: roc_auc(y, oof[c]))  # ties: the smallest C (strongest regularisation)
     # Platt scaling on the out-of-fold scores (what CalibratedClassifierCV(sigmoid, ensemble=False)
     # does), kept as two numbers so the shipped file needs no pickle.
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof.reshape(-1, 1), y)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(oof[chosen].reshape(-1, 1), y)
     x_all, mean, scale = matrix(titles, bodies)
-    final = model().fit(x_all, y)
-    return final.coef_.ravel(), float(final.intercept_[0]), mean, scale, float(platt.coef_[0, 0]), \
-        float(platt.intercept_[0])
+    final = model(chosen).fit(x_all, y)
+    w = final.coef_.ravel()
+    return {"C": chosen, "text_coef": w[:HASH_FEATURES], "form_coef": w[HASH_FEATURES:], "form_mean": mean,
+            "form_scale": scale, "intercept": float(final.intercept_[0]),
+            "platt": [float(platt.coef_[0, 0]), float(platt.intercept_[0])]}
 
 
 def train(data: Path, metrics: dict | None = None) -> dict:
@@ -176,17 +186,17 @@ def train(data: Path, metrics: dict | None = None) -> dict:
     rows = load_corpus(data)
     kept = training_rows(rows)
     titles, bodies, y, groups = arrays(kept)
-    coef, intercept, mean, scale, a, b = fit(titles, bodies, y, groups)
-    n_text = HASH_FEATURES
+    fitted = fit(titles, bodies, y, groups)
     return {
-        "format": "civicbot-gfi-prior/1",
+        "format": "civicbot-gfi-prior/2",
         "hashing": {"analyzer": "char_wb", "ngram_range": list(NGRAMS), "n_features": HASH_FEATURES,
                     "alternate_sign": False, "norm": "l2", "lowercase": True, "body_chars": BODY_CHARS},
-        "form_features": FORM_FEATURES, "form_mean": [round(v, 6) for v in mean],
-        "form_scale": [round(v, 6) for v in scale],
-        "text_coef": [round(float(v), 4) for v in coef[:n_text]],
-        "form_coef": [round(float(v), 6) for v in coef[n_text:]],
-        "intercept": round(intercept, 6), "platt": [round(a, 6), round(b, 6)],
+        "C": fitted["C"], "C_grid": list(C_GRID),
+        "form_features": FORM_FEATURES, "form_mean": [round(float(v), 6) for v in fitted["form_mean"]],
+        "form_scale": [round(float(v), 6) for v in fitted["form_scale"]],
+        "text_coef": [round(float(v), 4) for v in fitted["text_coef"]],
+        "form_coef": [round(float(v), 6) for v in fitted["form_coef"]],
+        "intercept": round(fitted["intercept"], 6), "platt": [round(v, 6) for v in fitted["platt"]],
         "provenance": {
             "file": "issues.jsonl", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "rows": len(rows), "reserved_dropped": sum(reserved(r["repo"]) for r in rows),

@@ -7,7 +7,8 @@ never saw, which is its job at cold start. The evaluation set is the training se
 
 Methods:
 
-- `prior`: the shipped prior's pipeline (`prior.fit`), refitted in each fold;
+- `prior`: the shipped prior's pipeline (`prior.fit`), refitted in each fold, its C chosen inside
+  the fold's training repos (nested: the test fold never picks C);
 - `keyword`: 1 when the title contains typo/誤字/文言/修正/翻訳/リンク/README, else 0;
 - `recgfi`: RecGFI-style features available here (text statistics with space-split word counts as
   RecGFI counts them, RecGFI's keyword label categories over the non-GFI labels, the reporter's
@@ -37,6 +38,7 @@ LABEL_CATEGORIES = {  # RecGFI's keyword label categories (GFI labels themselves
     "access": r"a11y|accessib|アクセシビリティ",
 }
 BOOTSTRAP = 1000
+JA_SHARE = prior.FORM_FEATURES.index("ja_share")
 
 
 def keyword_scores(rows: list[dict]) -> np.ndarray:
@@ -55,28 +57,29 @@ def recgfi_matrix(rows: list[dict]) -> np.ndarray:
         author = r.get("author")
         experience = sum(c < r["created"] for c in earlier.get((r["repo"], author), [])) if author and r.get("created") else 0
         out.append([len(title.split()), len(body.split()), len(title), len(body), body.count("\n"),
-                    body.count("```") // 2, len(prior.LINK_RE.findall(body)), prior.form(title, body)[-1],
+                    body.count("```") // 2, len(prior.LINK_RE.findall(body)), prior.form(title, body)[JA_SHARE],
                     experience, float(bool(author) and author.lower() == r["repo"].split("/")[0].lower())]
                    + [float(bool(re.search(p, labels, re.IGNORECASE))) for p in LABEL_CATEGORIES.values()])
     return np.array(out, dtype=float)
 
 
-def out_of_fold(rows: list[dict], folds: int = 5) -> dict[str, np.ndarray]:
+def out_of_fold(rows: list[dict], folds: int = 5) -> tuple[dict[str, np.ndarray], list[float]]:
+    """Out-of-fold scores of each method, and the C the prior chose in each fold."""
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.model_selection import GroupKFold
 
     titles, bodies, y, groups = prior.arrays(rows)
     recgfi_x = recgfi_matrix(rows)
     scores = {"prior": np.zeros(len(y)), "recgfi": np.zeros(len(y)), "keyword": keyword_scores(rows)}
+    chosen = []
     for train, test in GroupKFold(n_splits=folds).split(titles, y, groups):
         pick = lambda seq, idx: [seq[i] for i in idx]  # noqa: E731
-        coef, intercept, mean, scale, a, b = prior.fit(pick(titles, train), pick(bodies, train), y[train], groups[train])
-        spec = {"text_coef": coef[:prior.HASH_FEATURES], "form_coef": coef[prior.HASH_FEATURES:], "form_mean": mean,
-                "form_scale": scale, "intercept": intercept, "platt": [a, b]}
-        scores["prior"][test] = prior.Prior(spec).probability(pick(titles, test), pick(bodies, test))
+        fitted = prior.fit(pick(titles, train), pick(bodies, train), y[train], groups[train])
+        chosen.append(fitted["C"])
+        scores["prior"][test] = prior.Prior(fitted).probability(pick(titles, test), pick(bodies, test))
         gb = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=0)
         scores["recgfi"][test] = gb.fit(recgfi_x[train], y[train]).predict_proba(recgfi_x[test])[:, 1]
-    return scores
+    return scores, chosen
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -123,8 +126,9 @@ def evaluate_rows(rows: list[dict]) -> dict:
     templated issues are most of the Japanese positives; the corpus README asks for both), from
     the same out-of-fold scores."""
     _, _, y, groups = prior.arrays(rows)
-    scores = out_of_fold(rows)
+    scores, chosen = out_of_fold(rows)
     result = figures(y, groups, scores)
+    result["prior_C_per_fold"] = chosen
     ja = np.array([r.get("language_guess") == "ja" for r in rows])
     kana = np.array([r["repo"].lower() == "lingdojo/kana-dojo" for r in rows])
     result["subsets"] = {}
@@ -137,8 +141,8 @@ def evaluate_rows(rows: list[dict]) -> dict:
 def evaluate_corpus(data: Path) -> dict:
     """Leave-repos-out figures on the prior's training set, and on the reserved repos if present."""
     rows = prior.load_corpus(data)
-    result = {"protocol": "GroupKFold(5) by repo; 95% bootstrap over repos (1,000 draws); "
-                          "reserved repos out, near-duplicates out",
+    result = {"protocol": "GroupKFold(5) by repo; prior's C chosen by inner GroupKFold(5) on the training folds; "
+                          "95% bootstrap over repos (1,000 draws); reserved repos out, near-duplicates out",
               "corpus": evaluate_rows(prior.training_rows(rows))}
     reserved = [r for r in rows if prior.reserved(r["repo"])]
     result["reserved"] = (f"{len(reserved)} issues of reserved repositories" if reserved else
@@ -150,6 +154,8 @@ def evaluate_corpus(data: Path) -> dict:
 def table(result: dict) -> str:
     lines = [result["protocol"]]
     corpus = result["corpus"]
+    if "prior_C_per_fold" in corpus:
+        lines.append(f"prior: C chosen inside each fold's training repos: {corpus['prior_C_per_fold']}")
     for title, part in [("all", corpus)] + list(corpus.get("subsets", {}).items()):
         lines += ["", f"{title}: {part['issues']} issues, {part['positives']} GFI, {part['repos']} repos, "
                       f"base rate {part['base_rate']} (PR-AUC of a random ranking)",

@@ -19,7 +19,8 @@ from civicbot.store.transaction import write_transaction
 from civicbot.triage import TriageInterrupted, check_stop  # noqa: F401 - TriageInterrupted re-exported
 from civicbot.triage.features import History, Snapshot, to_text
 from civicbot.triage.model import train
-from civicbot.triage.prior import blend
+from civicbot.triage.prior import BLEND_K, blend, own_weight
+from civicbot.triage.prior import load as load_prior
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Candidate:
 
 @dataclass
 class ScoreResult:
-    model: str                 # "model" or "heuristic"
+    model: str                 # "model" or "heuristic" (the project's own part of the blend with the prior)
     positives: int             # maintainer-added GFI labels in the training history
     min_history: int
     candidates: list[Candidate] = field(default_factory=list)
@@ -43,11 +44,36 @@ class ScoreResult:
     repos: dict[int, str] = field(default_factory=dict)  # the repos scored: id -> owner/name
 
     @property
+    def own_weight(self) -> float:
+        """The weight of the project's own model (or heuristic) in the blend with the prior."""
+        return own_weight(self.positives)
+
+    @property
     def statement(self) -> str:
+        """How the probabilities were made, in Japanese then English (what `civicbot triage` and
+        `civicbot label` print first)."""
+        p, w = load_prior().spec["provenance"], self.own_weight
+        prior_ja = (f"事前モデル（{p['trained_repos']} リポジトリの実在 issue {p['trained_rows']} 件で学習、"
+                    f"重み {1 - w:.2f}）")
+        prior_en = (f"the cold-start prior (trained on {p['trained_rows']} real issues from {p['trained_repos']} "
+                    f"repositories, weight {1 - w:.2f})")
+        if self.positives == 0:
+            return (f"スコアは{prior_ja}だけで計算しました。このプロジェクトの履歴には保守者が付けた good first issue "
+                    f"ラベルがまだなく、独自の規則（ヒューリスティック）の重みは 0 です。\n"
+                    f"scores: {prior_en} alone; the history holds no maintainer-added GFI label, so the project's "
+                    f"heuristic has weight 0")
         if self.model == "heuristic":
-            return (f"heuristic: the history holds {self.positives} maintainer-added GFI labels, fewer than "
-                    f"triage.min_history ({self.min_history}); scores come from the documented rules")
-        return f"model: calibrated logistic regression trained on {self.positives} maintainer-added GFI labels"
+            return (f"スコアは独自の規則（ヒューリスティック、重み {w:.2f}）と{prior_ja}の混合です。"
+                    f"保守者が付けた good first issue ラベルが {self.positives} 件で triage.min_history"
+                    f"（{self.min_history} 件）に満たないため、プロジェクト独自のモデルは学習していません。\n"
+                    f"scores: the project's heuristic (weight {w:.2f}) blended with {prior_en}; the history holds "
+                    f"{self.positives} maintainer-added GFI labels, fewer than triage.min_history "
+                    f"({self.min_history}), so no model of its own is trained; own weight = n / (n + {BLEND_K})")
+        return (f"スコアはプロジェクト独自のモデル（保守者が付けた good first issue ラベル {self.positives} 件で"
+                f"学習したロジスティック回帰、重み {w:.2f}）と{prior_ja}の混合です。\n"
+                f"scores: the project's own model (calibrated logistic regression trained on {self.positives} "
+                f"maintainer-added GFI labels, weight {w:.2f}) blended with {prior_en}; "
+                f"own weight = n / (n + {BLEND_K})")
 
 
 def current_state(db) -> tuple[dict[int, set[str]], set[int]]:
