@@ -6,8 +6,9 @@
 - `write_contributors_by_affiliation`: table `contributors_by_affiliation`, people, contributions
   and organisations per kind of organisation (government, company, npo, academic, individual,
   unknown) per period, from `affiliations.company_of` with the config's `affiliations` lists.
-- `people_places(db)` and `place_counts(places, user_ids)`: the same reading for any set of
-  people (the impact summary's "from N countries / M prefectures").
+- `people_places(db)` (each account) and `person_places(db)` (each person, after identities are
+  merged): the same reading for any set of people (the impact summary's "from N countries / M
+  prefectures"); `place_counts(places, ids)` counts them.
 
 People are `accounts.is_person` with a dated contribution in the family (the `activity` rows);
 the family as a whole only (a repo's people per prefecture would name too few people). A person
@@ -25,6 +26,7 @@ import sqlite_utils
 from civicbot.config import Config
 from civicbot.regions import place_of, prefecture
 
+from .people import read_persons
 from .tables import replace_frame
 
 PLACE_COLUMNS = {
@@ -60,7 +62,9 @@ def people_places(db: sqlite_utils.Database) -> pd.DataFrame:
     read = {text: place_of(text) for text in users["location"].dropna().unique()}
     unknown = place_of(None)
     places = [read.get(text, unknown) if isinstance(text, str) else unknown for text in users["location"].tolist()]
-    fetched = users["profile_fetched_at"].notna() & (users["profile_status"].fillna("found") == "found")
+    # A location comes only from a profile, so one stored counts as fetched (older stores kept no date).
+    fetched = (users["profile_fetched_at"].notna() | users["location"].notna()) \
+        & (users["profile_status"].fillna("found") == "found")
     status = pd.Series([p.status for p in places], index=users.index).where(fetched, "no_profile")
     return pd.DataFrame({
         "user_id": users["user_id"], "place_status": status,
@@ -69,29 +73,49 @@ def people_places(db: sqlite_utils.Database) -> pd.DataFrame:
     })
 
 
-def place_counts(places: pd.DataFrame, user_ids) -> dict[str, int]:
-    """For a set of people: how many countries and Japanese prefectures they come from, and how
-    many people have no known country (unknown, ambiguous or no profile yet)."""
-    chosen = places[places["user_id"].isin(list(user_ids))]
+def person_places(db: sqlite_utils.Database) -> pd.DataFrame:
+    """Every person's place (person_id, place_status, country_code, pref_code). A person with
+    several accounts is placed by the first account (lowest id) whose location names a country,
+    else takes their first account's status; a commit identity with no account is `unknown`."""
+    persons = read_persons(db)
+    persons = persons[persons["is_person"].fillna(0).astype(int) == 1]
+    accounts = persons.loc[persons["kind"] == "account", ["person_id", "user_id"]].dropna()
+    accounts = accounts.astype({"user_id": "int64"}).merge(people_places(db), on="user_id", how="left")
+    accounts["placed"] = accounts["country_code"].notna()
+    first = accounts.sort_values(["placed", "user_id"], ascending=[False, True]).drop_duplicates("person_id")
+    rest = pd.DataFrame({"person_id": sorted(set(persons["person_id"]) - set(first["person_id"]))})
+    rest["place_status"] = "unknown"
+    out = pd.concat([first[["person_id", "place_status", "country_code", "pref_code"]], rest], ignore_index=True)
+    out["place_status"] = out["place_status"].fillna("no_profile")
+    return out
+
+
+def place_counts(places: pd.DataFrame, ids, key: str = "user_id") -> dict[str, int]:
+    """For a set of people (accounts by `user_id`, or persons by `person_id`): how many countries
+    and Japanese prefectures they come from, and how many have no known country (unknown,
+    ambiguous or no profile yet)."""
+    chosen = places[places[key].isin(list(ids))]
     return {"people": len(chosen), "countries": int(chosen["country_code"].nunique()),
             "prefectures": int(chosen.loc[chosen["country_code"] == "JP", "pref_code"].nunique()),
             "unplaced": int(chosen["country_code"].isna().sum())}
 
 
 def _people_by_period(sources) -> pd.DataFrame:
-    """(user_id, period_kind, period_start, period_end, contributions) for people's activity."""
+    """(user_id, person_id, period_kind, period_start, period_end, contributions) for people's
+    activity; people are counted by person_id (one person's accounts are one person)."""
     act = sources.activity
     act = act[act["is_person"].to_numpy() == 1]
     if act.empty:
-        return pd.DataFrame(columns=["user_id", "period_kind", "period_start", "period_end", "contributions"])
+        return pd.DataFrame(columns=["user_id", "person_id", "period_kind", "period_start", "period_end",
+                                     "contributions"])
     frames = []
     for kind in PERIODS:
         if kind == "all":
-            grouped = act.groupby("user_id").size().rename("contributions").reset_index()
+            grouped = act.groupby(["user_id", "person_id"]).size().rename("contributions").reset_index()
             grouped["period_start"] = act["local_date"].min()  # the first day to the last, inclusive
             grouped["period_end"] = (pd.Timestamp(act["local_date"].max()) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
         else:
-            grouped = act.groupby(["user_id", f"{kind}_at"]).size().rename("contributions").reset_index()
+            grouped = act.groupby(["user_id", "person_id", f"{kind}_at"]).size().rename("contributions").reset_index()
             starts = grouped[f"{kind}_at"]
             ends = starts + pd.Timedelta(days=7) if kind == "week" else starts + pd.offsets.MonthBegin(1)
             grouped["period_start"] = starts.dt.strftime("%Y-%m-%d")
@@ -104,10 +128,10 @@ def _people_by_period(sources) -> pd.DataFrame:
 
 def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sources) -> int:
     """`contributors_by_place`: people per (period, place); see the module's docstring."""
-    active = _people_by_period(sources).merge(people_places(db), on="user_id", how="left")
+    active = _people_by_period(sources).merge(person_places(db), on="person_id", how="left")
     active["place_status"] = active["place_status"].fillna("no_profile")
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
-    out = active.groupby(keys, dropna=False)["user_id"].nunique().rename("people").reset_index()
+    out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()
     names = [(_country_names(c) if isinstance(c, str) else STATUS_WORDS[s])
              for c, s in zip(out["country_code"], out["place_status"])]
     out["country_ja"] = [n[0] for n in names]
@@ -129,7 +153,7 @@ def write_contributors_by_affiliation(db: sqlite_utils.Database, config: Config,
     active = active.merge(users, on="user_id", how="left")
     active["org_kind"] = active["org_kind"].fillna("unknown")
     keys = ["period_kind", "period_start", "period_end", "org_kind"]
-    out = active.groupby(keys).agg(people=("user_id", "nunique"), contributions=("contributions", "sum"),
+    out = active.groupby(keys).agg(people=("person_id", "nunique"), contributions=("contributions", "sum"),
                                    organisations=("org", "nunique")).reset_index().rename(columns={"org_kind": "kind"})
     out["kind_ja"] = out["kind"].map(KIND_JA)
     out = out.sort_values(["period_kind", "period_start", "kind"], ignore_index=True)

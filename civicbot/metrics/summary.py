@@ -189,26 +189,20 @@ def _count(who: pd.DataFrame) -> tuple[int, int]:
 
 
 def people_places(db: sqlite_utils.Database, who: pd.DataFrame) -> dict:
-    """Where the window's persons are (civicbot.regions.places.place_of on their profile location):
-    countries, Japanese prefectures, and persons whose place is unknown (no profile, a blank or
-    unclear location, commit-only identities), counted apart. A person with several accounts is
-    placed by the first account (lowest id) whose location names a country."""
-    from civicbot.regions.places import place_of
+    """Where the window's persons are (`origins.person_places`, the one reading of a person's
+    place): countries, Japanese prefectures, and persons whose place is unknown (no profile, a
+    blank or unclear location, commit-only identities), counted apart."""
+    from .origins import person_places
 
     people = who.loc[who["is_person"].astype(bool), "person_id"].drop_duplicates()
-    located = pd.read_sql_query("""SELECT p.person_id, u.location FROM persons p JOIN users u ON u.id = p.user_id
-                                   WHERE p.is_person = 1 AND u.location IS NOT NULL ORDER BY p.user_id""", db.conn)
-    places: dict[str, object] = {}
-    for person, location in zip(located["person_id"], located["location"]):
-        place = place_of(location)
-        if place.country and person not in places:
-            places[person] = place
-    found = [places[p] for p in people if p in places]
-    japan = [p for p in found if p.country == "JP"]
-    return {"people": len(people), "countries": len({p.country for p in found}),
-            "prefectures": len({p.pref_code for p in japan if p.pref_code}),
+    places = person_places(db).set_index("person_id")
+    found = places.loc[places.index.intersection(people)]
+    found = found[found["country_code"].notna()]
+    japan = found[found["country_code"] == "JP"]
+    return {"people": len(people), "countries": int(found["country_code"].nunique()),
+            "prefectures": int(japan["pref_code"].nunique()),
             "in_japan": len(japan), "abroad": len(found) - len(japan),
-            "japan_prefecture_unknown": sum(1 for p in japan if not p.pref_code),
+            "japan_prefecture_unknown": int(japan["pref_code"].isna().sum()),
             "unknown": len(people) - len(found)}
 
 
