@@ -535,6 +535,42 @@ def add_site_list_and_first_divergence(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_REVIEW_TABLES = """
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    pull_number INTEGER NOT NULL,
+    user_id INTEGER REFERENCES users (id),
+    state TEXT,
+    submitted_at UTC,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_reviews_repo_id_pull_number ON reviews (repo_id, pull_number);
+CREATE INDEX idx_reviews_user_id_submitted_at ON reviews (user_id, submitted_at);
+
+CREATE TABLE review_comments (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    pull_number INTEGER,
+    user_id INTEGER REFERENCES users (id),
+    created_at UTC NOT NULL,
+    updated_at UTC NOT NULL,
+    in_reply_to_id INTEGER,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_review_comments_repo_id_pull_number ON review_comments (repo_id, pull_number);
+CREATE INDEX idx_review_comments_user_id_created_at ON review_comments (user_id, created_at)
+"""
+
+
+def create_review_tables(db: sqlite_utils.Database) -> None:
+    """Code review: `reviews` (a review's state per PR) and `review_comments` (comments on the diff)."""
+    for statement in _ddl(_REVIEW_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -548,6 +584,8 @@ MIGRATIONS: list[Migration] = [
               allow_refused_and_uncommented_labels),
     Migration(8, "site lists and first divergence: listed_sites, upstream_commits, discoveries 'site_list', "
                  "repo_compare first_divergence_sha/_date, method", add_site_list_and_first_divergence),
+    # Agreed as migration 10 (9 is `commits`, on another branch): renumber this line at the merge.
+    Migration(9, "code review: reviews, review_comments", create_review_tables),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number
