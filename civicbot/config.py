@@ -248,6 +248,9 @@ class ReleaseSettings(Strict):
 class HarvestSettings(Strict):
     resources: list[Resource] = Field(
         list(RESOURCES), description=f"What to harvest from each repo, a subset of: {', '.join(RESOURCES)}.")
+    review_budget: int = Field(
+        500, ge=0, description="Requests per run for the reviews of pull requests (one per PR changed since the "
+                               "last pass, oldest first); what does not fit waits for the next run.")
 
 
 class ForkDiscovery(Strict):

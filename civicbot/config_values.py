@@ -24,8 +24,10 @@ SECRET_KEY_RE = re.compile(r"token|password|passwd|secret|api[_-]?key|credential
 SECRET_KEYS_ALLOWED = {"token_env", "token_file"}  # they name where a token is, not the token
 TOKEN_ADVICE = "tokens belong in an environment variable (github.token_env) or a token file (github.token_file), never in the config"
 
-RESOURCES = ("repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits")
-Resource = Literal["repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits"]
+RESOURCES = ("repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits",
+             "review_comments", "reviews")
+Resource = Literal["repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits",
+                   "review_comments", "reviews"]
 
 
 def _check_repo(value: str) -> str:
