@@ -68,6 +68,7 @@ def _repo_routes(prefix: str, kind: str) -> list[Rule]:
     subpaths = {
         "": "repo", "/issues": "issues", "/issues/<int:number>": "issue",
         "/pulls": "pulls", "/pulls/<int:number>": "pull",
+        "/pulls/comments": "review_comments", "/pulls/<int:number>/reviews": "pull_reviews",
         "/issues/comments": "repo_comments", "/issues/<int:number>/comments": "issue_comments",
         "/issues/events": "repo_events", "/issues/events/<int:event_id>": "repo_event",
         "/issues/<int:number>/events": "issue_events",
@@ -334,6 +335,28 @@ class Simulator:
         if item.get("pull_request") is None:
             raise ApiError(404, "Not Found", "https://docs.github.com/rest/pulls/pulls#get-a-pull-request")
         return Answer(renderer.pull(repo, item, full=True), last_modified=item["updated_at"])
+
+    def get_review_comments(self, request, base, renderer, caller, repo: Repo) -> Answer:
+        args = request.args
+        sort = _choice(args, "sort", ("created", "updated", "created_at"), "created")
+        direction = _choice(args, "direction", ("asc", "desc"), "asc")
+        since = _since(args)
+
+        def build():
+            rows = [c for c in repo.review_comments if since is None or c["updated_at"] >= since]
+            if sort == "updated":
+                rows.sort(key=lambda c: (c["updated_at"], c["id"]))
+            return rows[::-1] if direction == "desc" else rows
+
+        rows = self._view(repo, ("review_comments", sort, direction, since), build)
+        return self._page(request, base, rows, lambda c: renderer.review_comment(repo, c), repo)
+
+    def get_pull_reviews(self, request, base, renderer, caller, repo: Repo, number: int) -> Answer:
+        item = _item(repo, number)
+        if item.get("pull_request") is None:
+            raise ApiError(404, "Not Found", "https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request")
+        rows = [r for r in repo.reviews if r["pull_number"] == number]  # oldest first, as GitHub lists them
+        return self._page(request, base, rows, lambda r: renderer.review(repo, r), repo)
 
     def get_repo_comments(self, request, base, renderer, caller, repo: Repo) -> Answer:
         args = request.args
