@@ -10,6 +10,9 @@ Every table and figure that counts people or proposals reads the two tables writ
   between long-lived branches of the same repo) or `automation` (opened by an automation account,
   or from an automation branch, or with an automation title, whoever opened it).
 
+Kinds of contribution beside issues, PRs and comments are defined here too: `reviewers(db)`, the
+reviews that make their author a contributor of kind "reviewer".
+
 Computed at metrics time from the current config, so a maintainer who confirms or overrules an
 account in config (`bots.logins`, `bots.not_bots`) sees every table follow on the next run.
 """
@@ -182,3 +185,24 @@ def automation_accounts(db: sqlite_utils.Database, *, detected_only: bool = Fals
     where = "is_automation = 1" + (" AND detected = 1" if detected_only else "")
     return [dict(r) for r in db.query(f"SELECT login, reason, prs, detected FROM accounts WHERE {where} "
                                       "ORDER BY prs DESC, login")]
+
+
+# A kind of contribution: reviewing someone else's pull request.
+REVIEWER = "reviewer"
+
+
+def reviewers(db: sqlite_utils.Database) -> pd.DataFrame:
+    """Reviews as contributions of kind `REVIEWER`: one row per review submitted on a pull request by
+    someone other than its author (GitHub files an author's replies to review comments as reviews
+    of their own PR: those are not reviewing). A review still pending (never submitted) is none.
+
+    Columns: `user_id`, `repo_id`, `at` (submitted, UTC text), and `item_id` (the PR) and
+    `review_id`. Every account's, automation's too: a count of people keeps `accounts.is_person`,
+    as for every kind of contribution.
+    """
+    return pd.read_sql_query(
+        """SELECT r.user_id, r.repo_id, r.submitted_at AS at, i.id AS item_id, r.id AS review_id
+           FROM reviews r JOIN items i ON i.repo_id = r.repo_id AND i.number = r.pull_number
+           WHERE i.is_pull_request = 1 AND r.user_id IS NOT NULL AND r.submitted_at IS NOT NULL
+             AND coalesce(r.state, '') != 'PENDING' AND r.user_id IS NOT i.user_id
+           ORDER BY r.submitted_at, r.id""", db.conn)
