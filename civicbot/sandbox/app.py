@@ -642,7 +642,8 @@ class Simulator:
     def _view(self, repo: Repo, key: tuple, build) -> list:
         """Filtered, sorted item lists, cached until the repo changes (pages of one list share it)."""
         # version too: `modified` stays put when an item already claims a later date (the year 9999)
-        full_key = (repo.id, repo.modified, repo.version, len(repo.comments), len(repo.events)) + key
+        full_key = (repo.id, repo.modified, repo.version, len(repo.comments), len(repo.events),
+                    len(repo.review_comments)) + key
         with self._views_lock:
             if full_key in self._views:
                 self._views.move_to_end(full_key)
