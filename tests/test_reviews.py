@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from harvest_helpers import canonical_dump, family_config, visible
+from test_metrics_contribution import ALICE, BOB, CAROL, check, metrics_world, period, rows
+from worlds import TOKEN, tiny_world
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
@@ -12,9 +15,6 @@ from civicbot.metrics.contribution import write_contribution_metrics
 from civicbot.metrics.people import reviewers
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store, write
-from harvest_helpers import canonical_dump, family_config, visible
-from test_metrics_contribution import ALICE, BOB, CAROL, check, metrics_world, period, rows
-from worlds import TOKEN, tiny_world
 
 UPSTREAM = "/repos/Tokyo-Metro-Gov/covid19"
 

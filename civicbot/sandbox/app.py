@@ -337,18 +337,7 @@ class Simulator:
         return Answer(renderer.pull(repo, item, full=True), last_modified=item["updated_at"])
 
     def get_review_comments(self, request, base, renderer, caller, repo: Repo) -> Answer:
-        args = request.args
-        sort = _choice(args, "sort", ("created", "updated", "created_at"), "created")
-        direction = _choice(args, "direction", ("asc", "desc"), "asc")
-        since = _since(args)
-
-        def build():
-            rows = [c for c in repo.review_comments if since is None or c["updated_at"] >= since]
-            if sort == "updated":
-                rows.sort(key=lambda c: (c["updated_at"], c["id"]))
-            return rows[::-1] if direction == "desc" else rows
-
-        rows = self._view(repo, ("review_comments", sort, direction, since), build)
+        rows = self._comment_list(request, repo, "review_comments", ("created", "updated", "created_at"))
         return self._page(request, base, rows, lambda c: renderer.review_comment(repo, c), repo)
 
     def get_pull_reviews(self, request, base, renderer, caller, repo: Repo, number: int) -> Answer:
@@ -359,19 +348,24 @@ class Simulator:
         return self._page(request, base, rows, lambda r: renderer.review(repo, r), repo)
 
     def get_repo_comments(self, request, base, renderer, caller, repo: Repo) -> Answer:
+        rows = self._comment_list(request, repo, "comments", ("created", "updated"))
+        return self._page(request, base, rows, lambda c: renderer.comment(repo, c), repo)
+
+    def _comment_list(self, request, repo: Repo, kind: str, sorts: tuple[str, ...]) -> list[dict]:
+        """A repository-wide comment list (`kind`: comments, review_comments), filtered and ordered
+        by `since`, `sort` and `direction` as GitHub does (created: id order)."""
         args = request.args
-        sort = _choice(args, "sort", ("created", "updated"), "created")
+        sort = _choice(args, "sort", sorts, "created")
         direction = _choice(args, "direction", ("asc", "desc"), "asc")
         since = _since(args)
 
         def build():
-            rows = [c for c in repo.comments if since is None or c["updated_at"] >= since]
+            rows = [c for c in getattr(repo, kind) if since is None or c["updated_at"] >= since]
             if sort == "updated":
                 rows.sort(key=lambda c: (c["updated_at"], c["id"]))
             return rows[::-1] if direction == "desc" else rows
 
-        rows = self._view(repo, ("comments", sort, direction, since), build)
-        return self._page(request, base, rows, lambda c: renderer.comment(repo, c), repo)
+        return self._view(repo, (kind, sort, direction, since), build)
 
     def get_issue_comments(self, request, base, renderer, caller, repo: Repo, number: int) -> Answer:
         _item(repo, number)
