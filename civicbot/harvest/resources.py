@@ -114,11 +114,11 @@ class Resources:
         """
         state = write.sync_state(self.db, repo_id, "reviews")
         cursor = None if self.full else state["cursor"]
-        done_at, done_number = cursor.split("#") if cursor and "#" in cursor else ("", "0")
+        done_at, _, done_number = (cursor or "").partition("#")
         pending = self.db.execute(
             "SELECT number, updated_at FROM items WHERE repo_id = ? AND is_pull_request = 1 "
             "AND (updated_at > ? OR (updated_at = ? AND number > ?)) ORDER BY updated_at, number",
-            [repo_id, done_at, done_at, int(done_number)]).fetchall()
+            [repo_id, done_at, done_at, int(done_number) if done_number.isdigit() else 0]).fetchall()
         for number, updated_at in pending:
             if self.review_budget <= 0:
                 return
