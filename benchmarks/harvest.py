@@ -6,7 +6,9 @@ times by `civicbot harvest --quiet` in its own process (so its peak RSS is its o
 
 1. the first, full harvest, compared with the request floor;
 2. a refresh with nothing changed (target: 0 core quota, every list answering 304; the
-   shared-root searches, sent without an ETag, spend the separate search bucket);
+   shared-root searches, sent without an ETag, spend the separate search bucket). Reviews are read
+   one request per PR, at most `harvest.review_budget` (500) a run: a family with more PRs than
+   that spends up to 500 on each refresh until the backlog is read, then 0 (`by_kind` "reviews");
 3. a refresh after the titles of 1% of the family's issues and PRs were edited (seeded sample,
    spread over the repos in proportion to their size).
 
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from civicbot.config import HarvestSettings
 from civicbot.sandbox.generate import DEMO_TOKEN, family_truth, generate_world
 
 TOKEN_ENV = "CIVICBOT_BENCH_TOKEN"
@@ -86,7 +89,8 @@ def scan_world(path: Path) -> dict:
             if line.startswith('"'):
                 section = line.split('"')[1]
                 continue
-            if section not in ("repos", "commits", "issues", "comments", "events") or not line.startswith("{"):
+            if section not in ("repos", "commits", "issues", "comments", "events", "review_comments") \
+                    or not line.startswith("{"):
                 continue
             record = _DECODER.raw_decode(line)[0]  # the record; then "," or "]," or "]}" may follow
             if section in small:
@@ -132,7 +136,8 @@ def family(scan: dict) -> dict:
 
 def request_floor(scan: dict, ids: set[int]) -> Counter:
     """The fewest requests a full harvest of these repos can make, by resource: per repo 1, plus
-    max(1, ceil(n / 100)) for each list (as tests/harvest_helpers.request_floor computes it)."""
+    max(1, ceil(n / 100)) for each list (as tests/harvest_helpers.request_floor computes it), and
+    one request per PR for its reviews, as many as one run's review budget allows."""
     commits = {c["sha"]: c for c in scan["commits"]}
     visible_forks = Counter(r.get("fork_parent_id") for r in scan["repos"]
                             if r.get("status", "active") == "active" and not r.get("private"))
@@ -143,10 +148,13 @@ def request_floor(scan: dict, ids: set[int]) -> Counter:
         n = scan["counts"][repo["id"]]
         lists = {"issues": n["issues"], "pulls": n["pulls"], "comments": n["comments"], "events": n["events"],
                  "labels": len(repo.get("labels", [])), "contributors": len(repo.get("contributors", [])),
-                 "forks": visible_forks[repo["id"]], "commits": _reachable(commits, repo.get("head"))}
+                 "forks": visible_forks[repo["id"]], "commits": _reachable(commits, repo.get("head")),
+                 "review_comments": n["review_comments"]}
         floor["repo"] += 1
         for name, size in lists.items():
             floor[name] += max(1, math.ceil(size / 100))
+        floor["reviews"] += n["pulls"]
+    floor["reviews"] = min(floor["reviews"], HarvestSettings().review_budget)
     return floor
 
 
@@ -162,6 +170,8 @@ def request_kind(path: str) -> str:
         return "repo"
     if rest[0] == "issues" and len(rest) > 1 and rest[1] in ("comments", "events"):
         return rest[1]
+    if rest[0] == "pulls" and len(rest) > 1 and rest[-1] in ("comments", "reviews"):
+        return "review_comments" if rest[-1] == "comments" else "reviews"
     return rest[0]
 
 

@@ -271,6 +271,10 @@ class HarvestSettings(Strict):
     profile_budget: int = Field(
         1000, ge=0, le=1_000_000, description="Most profile requests per run (new people first, then the oldest "
                                               "fetched); the rest wait for the next run.")
+    review_budget: int = Field(
+        500, ge=0, le=1_000_000, description="Requests per run for the reviews of pull requests (one per PR changed "
+                                             "since the last pass, oldest first); what does not fit waits for the "
+                                             "next run.")
 
 
 class PublicValueSettings(Strict):

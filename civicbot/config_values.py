@@ -25,9 +25,9 @@ SECRET_KEYS_ALLOWED = {"token_env", "token_file"}  # they name where a token is,
 TOKEN_ADVICE = "tokens belong in an environment variable (github.token_env) or a token file (github.token_file), never in the config"
 
 RESOURCES = ("repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits",
-             "languages", "profiles")
+             "languages", "profiles", "review_comments", "reviews")
 Resource = Literal["repo", "issues", "pulls", "comments", "events", "labels", "contributors", "forks", "commits",
-                   "languages", "profiles"]
+                   "languages", "profiles", "review_comments", "reviews"]
 
 
 def _check_repo(value: str) -> str:

@@ -12,11 +12,13 @@ GHOST = "ghost"
 
 
 def family_config(world: dict, url: str, db_path, per_page: int = 100, upstream: str | None = None,
-                  profiles: bool = False, **github) -> Config:
+                  profiles: bool = False, review_budget: int = 0, **github) -> Config:
     """A config harvesting the whole family: the upstream, every non-fork repo listed, forks recursive.
 
     People's profiles (a request per person) only with `profiles`: the tests that compare the
-    store with the world keep their request budgets about the lists (tests/test_profiles.py)."""
+    store with the world keep their request budgets about the lists (tests/test_profiles.py).
+    Reviews cost a request per PR (14,000 on the scale-2.2 world, three times its lists): they are
+    read only with a `review_budget` (tests/test_reviews.py), so the other tests measure the lists."""
     repos = {r["id"]: r for r in world["repos"]}
     upstream_name = upstream
     upstream = next(r for r in world["repos"] if r["name"] == "covid19" and r["owner"] == "Tokyo-Metro-Gov")
@@ -29,7 +31,8 @@ def family_config(world: dict, url: str, db_path, per_page: int = 100, upstream:
                    "retry": {"total": 3, "backoff_factor": 0.01, "max_rate_limit_wait": 5}, **github},
         "bots": {"logins": ["covid19-data-updater"]},
         "discovery": {"forks": {"max_depth": max(depth, 1)}, "listed": listed},
-        "database": {"path": str(db_path)}, "harvest": {"resources": resources(profiles)},
+        "database": {"path": str(db_path)},
+        "harvest": {"resources": resources(profiles), "review_budget": review_budget},
     })
 
 
@@ -81,6 +84,8 @@ def expected_rows(world: dict) -> dict[str, set]:
                            for c in r.get("contributors", [])}
     out["repo_languages"] = {(r["id"], lang, size) for r in visible(world)
                              for lang, size in r.get("languages", {}).items()}
+    out["review_comments"] = {(c["id"], c["repo_id"], c["pull_number"], c["user"], c["created_at"], c["updated_at"],
+                               c.get("in_reply_to_id")) for c in world.get("review_comments", []) if c["repo_id"] in ids}
     return out
 
 
@@ -123,6 +128,8 @@ def stored_rows(db) -> dict[str, set]:
         "contributors": q("""SELECT c.repo_id, u.login, c.contributions FROM contributors c
                              JOIN users u ON u.id = c.user_id"""),
         "repo_languages": q("SELECT repo_id, language, bytes FROM repo_languages"),
+        "review_comments": q("""SELECT c.id, c.repo_id, c.pull_number, u.login, c.created_at, c.updated_at,
+                                c.in_reply_to_id FROM review_comments c JOIN users u ON u.id = c.user_id"""),
     }
 
 
@@ -151,7 +158,8 @@ def request_floor(world: dict) -> int:
                  sum(1 for e in world["events"] if e["repo_id"] == repo["id"]),
                  len(repo.get("labels", [])), len(repo.get("contributors", [])),
                  sum(1 for f in visible(world) if f.get("fork_parent_id") == repo["id"]),
-                 len(w.history(repo.get("head")))]
+                 len(w.history(repo.get("head"))),
+                 sum(1 for c in world.get("review_comments", []) if c["repo_id"] == repo["id"])]
         total += 2 + sum(max(1, math.ceil(n / 100)) for n in lists)
     return total
 

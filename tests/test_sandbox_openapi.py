@@ -189,6 +189,9 @@ OK_GETS = [  # (path, variant)
     (R + "/pulls/4", "draft, head repo gone"),
     (R + "/issues/comments", ""),
     (R + "/issues/1/comments", ""),
+    (R + "/pulls/comments?sort=updated&direction=asc&since=2020-03-01T00:00:00Z", "since"),
+    (R + "/pulls/comments?per_page=1", "paginated"),
+    (R + "/pulls/2/reviews", ""),
     (R + "/issues/events", ""),
     (R + "/issues/events/3001", ""),
     (R + "/issues/2/events", ""),
@@ -273,6 +276,7 @@ def _cases() -> list[Case]:
         Case("GET", R + "/issues/99", 404, "no such issue"),
         Case("GET", R + "/contents/NO_SUCH_FILE.md", 404, "no such file"),
         Case("GET", R + "/pulls/3", 404, "issue is not a pull"),
+        Case("GET", R + "/pulls/3/reviews", 404, "issue is not a pull"),
         Case("GET", R + "/issues/99/comments", 404, "no such issue"),
         Case("POST", R + "/issues/99/comments", 404, "no such issue", body={"body": "x"}),
         Case("GET", R + "/issues/99/events", 404, "no such issue"),
@@ -474,7 +478,8 @@ def test_generated_world_conforms(sim_factory):
         walk(base)
         for sub in ("/issues?state=all&per_page=100", "/pulls?state=all&per_page=100",
                     "/issues/comments?per_page=100", "/issues/events?per_page=100", "/labels",
-                    "/forks", "/contributors", "/languages", "/commits?per_page=100"):
+                    "/forks", "/contributors", "/languages", "/commits?per_page=100",
+                    "/pulls/comments?sort=updated&direction=asc&per_page=100"):
             walk(base + sub)
     items = [i for i in world["issues"] if i["repo_id"] in visible]
     for n, item in enumerate(items):  # single items: every PR, the first 100 items' issue views
@@ -485,6 +490,8 @@ def test_generated_world_conforms(sim_factory):
             walk(f"{base}/issues/{item['number']}/events")
         if item.get("pull_request"):
             walk(f"{base}/pulls/{item['number']}")
+            walk(f"{base}/pulls/{item['number']}/reviews")
+    assert world["reviews"] and world["review_comments"]
     assert checked > 300
     assert not failures, f"{len(failures)} errors in {checked} responses:\n" + "\n".join(failures[:100])
 

@@ -31,7 +31,8 @@ FAMILY_TABLES = {
     "gfi_candidates", "label_audit", "gfi_evaluation",  # migration 3
     "job_runs", "heartbeat",  # migration 4
     "listed_sites", "upstream_commits",  # migration 8
-    "repo_languages",  # code size (migration 9 on this branch)
+    "repo_languages",  # migration 9
+    "reviews", "review_comments",  # migration 11
 }
 N = SCHEMA_VERSION  # tests below add migrations after the real ones
 TOKYO = {"id": 248988339, "full_name": "Tokyo-Metro-Gov/covid19", "owner": "Tokyo-Metro-Gov", "name": "covid19"}

@@ -130,4 +130,18 @@ def tiny_world() -> dict:
                    {"token": READONLY_TOKEN, "login": "newcomer", "can_write": False}],
         "users": users, "commits": commits, "repos": repos, "issues": issues,
         "comments": comments, "events": events,
+        "reviews": [
+            {"id": 4001, "repo_id": 10, "pull_number": 2, "user": "maintainer", "state": "CHANGES_REQUESTED",
+             "body": "凡例も直してください", "submitted_at": "2020-03-03T04:00:00Z"},
+            {"id": 4002, "repo_id": 10, "pull_number": 2, "user": "maintainer", "state": "APPROVED", "body": "",
+             "submitted_at": "2020-03-03T23:00:00Z"},
+        ],
+        "review_comments": [
+            {"id": 5001, "repo_id": 10, "pull_number": 2, "review_id": 4001, "user": "maintainer",
+             "path": "components/Chart.vue", "body": "ここも", "created_at": "2020-03-03T04:00:00Z",
+             "updated_at": "2020-03-03T04:00:00Z"},
+            {"id": 5002, "repo_id": 10, "pull_number": 2, "in_reply_to_id": 5001, "user": "newcomer",
+             "path": "components/Chart.vue", "body": "直しました", "created_at": "2020-03-03T06:00:00Z",
+             "updated_at": "2020-03-03T06:30:00Z"},
+        ],
     }

@@ -100,6 +100,48 @@ class Resources:
         self._since_list(repo_id, path, "comments", "issues/comments",
                          {"sort": "updated", "direction": "asc"}, write.write_comment)
 
+    def _review_comments(self, repo_id: int, path: str) -> None:
+        self._since_list(repo_id, path, "review_comments", "pulls/comments",
+                         {"sort": "updated", "direction": "asc"}, write.write_review_comment)
+
+    def _reviews(self, repo_id: int, path: str) -> None:
+        """The reviews of each PR updated since the last pass, oldest first, within the run's budget.
+
+        GitHub lists reviews only per PR, so this costs a request per changed PR: at most
+        `harvest.review_budget` a run (`self.review_budget` counts down), the rest next run. The
+        cursor is the last PR done, as `updated_at#number` (a tie on updated_at stays in order);
+        a PR updated again later comes back after it. No PR changed: no request at all.
+        """
+        state = write.sync_state(self.db, repo_id, "reviews")
+        cursor = None if self.full else state["cursor"]
+        done_at, _, done_number = (cursor or "").partition("#")
+        pending = self.db.execute(
+            "SELECT number, updated_at FROM items WHERE repo_id = ? AND is_pull_request = 1 "
+            "AND (updated_at > ? OR (updated_at = ? AND number > ?)) ORDER BY updated_at, number",
+            [repo_id, done_at, done_at, int(done_number) if done_number.isdigit() else 0]).fetchall()
+        for number, updated_at in pending:
+            if self.review_budget <= 0:
+                return
+            done = {"cursor": f"{updated_at}#{number:010d}", "complete": 1}
+            kept = {"cursor": state["cursor"], "complete": 0}
+            try:
+                pages = self.client.list_pages(f"{path}/pulls/{number}/reviews", {})
+                while True:
+                    self._check_reserve()
+                    self.review_budget -= 1
+                    page = next(pages)
+                    last = page.next_url is None
+                    self._write_page(repo_id, "reviews", page, write.write_review, done if last else kept)
+                    if last:
+                        break
+                    if self.review_budget <= 0:
+                        return  # this PR is read again, whole, next run (upserts make that harmless)
+            except (NotFound, Gone) as exc:  # a PR GitHub removed (spam): nothing to read, move on
+                self.result.skipped.append(f"reviews of PR {number} in repo {repo_id}: {exc}")
+                with write_transaction(self.db):
+                    write.save_sync_state(self.db, repo_id, "reviews", self.prov.run_id, **done)
+            state["cursor"] = done["cursor"]
+
     def _newest_first_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict,
                            writer, key: Callable[[dict], Any]) -> None:
         """A list read newest first, stopping at the last run's cursor (pulls have no `since`).

@@ -108,6 +108,7 @@ class Harvester(Discovery, Resources, Profiles):
         self.only = {name.lower() for name in only} if only else None
         self.progress = progress or (lambda event: None)
         self.resources = set(config.harvest.resources)
+        self.review_budget = config.harvest.review_budget  # requests left this run for /pulls/{n}/reviews
         patterns = [re.compile(p, re.IGNORECASE) for p in config.bots.patterns]
         logins = {x.lower() for x in config.bots.logins}
         self.bot_rule = lambda login: ("config login" if login.lower() in logins
@@ -212,6 +213,7 @@ class Harvester(Discovery, Resources, Profiles):
         path = f"/repos/{full_name}"
         for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
                                  ("comments", self._comments), ("events", self._events),
+                                 ("review_comments", self._review_comments), ("reviews", self._reviews),
                                  ("contributors", self._contributors), ("commits", self._root_commit),
                                  ("languages", self._languages)):
             if resource not in self.resources:

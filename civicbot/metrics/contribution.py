@@ -3,6 +3,7 @@
 Definitions, parameters and the SQL to check each number by hand are in docs/metrics.md.
 
 - `write_activity`: table `activity`, one row per dated contribution (issue, PR, comment).
+- Reviews (civicbot.metrics.reviews): counted per person and per period, not in `activity`.
 - `write_contributors`: table `contributors_summary`, one row per person.
 - `write_periodic`: table `metrics_periodic`, one row per (scope, period_kind, period_start).
 - `write_contribution_metrics`: all three, in order, then civicbot.metrics.origins' tables.
@@ -29,7 +30,8 @@ from civicbot.store.schema import PLAUSIBLE_FROM, plausible_until
 
 from .affiliations import companies, fewest_for_half
 from .origins import write_origins
-from .people import person_of_user, read_persons, write_classification
+from .people import person_of_user, read_persons, reviewers, write_classification
+from .reviews import human_reviews, review_columns
 from .tables import replace_frame as _replace
 
 INACTIVE_DAYS = 90
@@ -58,6 +60,7 @@ PERIODIC_COLUMNS = {
     "change_request_acceptance_ratio": float, "change_request_duration_median_hours": float,
     "first_response_issues_median_hours": float, "unanswered_issues": int,
     "first_response_prs_median_hours": float, "unanswered_prs": int,
+    "reviews_per_merged_pr": float, "time_to_first_review_median_hours": float,
     "time_to_close_median_hours": float, "open_issues": int, "open_issue_age_median_days": float,
     "contributor_absence_factor": int, "elephant_factor": int, "bot_activity": int,
     "organisations": int, "largest_organisation_share": float, "unaffiliated_share": float,
@@ -227,6 +230,12 @@ class Sources:
         return comments
 
     @cached_property
+    def reviews(self) -> pd.DataFrame:
+        """Reviews of family PRs (people.reviewers), automation's left out; `at` parsed (UTC)."""
+        reviews = human_reviews(reviewers(self.db), self.users, self.items["id"])
+        return reviews.assign(at=_utc(reviews["at"])).dropna(subset=["at"])
+
+    @cached_property
     def end(self) -> str | None:
         return data_end(self.db)
 
@@ -312,8 +321,8 @@ def write_activity(db: sqlite_utils.Database, config: Config, sources: Sources |
     Everyone's, people and bots alike, flagged with `is_person` and `is_bot` (deleted accounts
     have no user: both 0). `at` is UTC; `local_date`, `week` (the Monday starting the ISO week)
     and `month` (YYYY-MM) are calendar values in the project's time zone (`config.timezone`).
-    Commits (the `contributors` table) have no dates, so they are not here; reviews are not
-    harvested. Key: (`kind`, `source_id`): the item's or the comment's id.
+    Commits (the `contributors` table) have no dates, so they are not here; reviews (people.reviewers)
+    are counted in `contributors_summary` and `metrics_periodic`. Key: (`kind`, `source_id`): the item's or the comment's id.
     """
     act = _sources(db, config, sources).activity
     return _replace(db, "activity", act, ACTIVITY_COLUMNS, None,
@@ -348,9 +357,9 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
                        newcomer_days: int = NEWCOMER_DAYS, sources: Sources | None = None) -> int:
     """`contributors_summary`: one row per person who contributed to the family in any way.
 
-    first/last contribution (UTC) come from dated contributions (issues, PRs, comments); counts by
-    kind, commits from the `contributors` table (all family repos added up; reviews: 0, not
-    harvested); repos touched counts repos with any of these, commits included. `newcomer`: first
+    first/last contribution (UTC) come from dated contributions (issues, PRs, comments, reviews of
+    others' PRs: people.reviewers); counts by kind, commits from the `contributors` table (all family
+    repos added up); repos touched counts repos with any of these, commits included. `newcomer`: first
     dated contribution within `newcomer_days` (30) before the data's end. `inactive`: last dated
     contribution more than `inactive_days` (90) before the data's end. First PR: the person's
     earliest PR in the family, whether it got a first response (a comment by someone else who is
@@ -365,11 +374,14 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
     commits = _query(db, f"""SELECT repo_id, user_id, contributions FROM contributors
                             WHERE repo_id IN ({FAMILY_REPOS})""")
     commits = commits[commits["user_id"].isin(people["user_id"])]
+    reviews = sources.reviews[sources.reviews["user_id"].isin(people["user_id"])]
     repo_names = _query(db, "SELECT id AS repo_id, full_name FROM repos")
 
-    by_user = act.groupby("user_id")["at"].agg(["min", "max"])
+    dated = pd.concat([act[["user_id", "at"]], reviews[["user_id", "at"]]]) if len(reviews) else act
+    by_user = dated.groupby("user_id")["at"].agg(["min", "max"])
     kinds = act.groupby(["user_id", "kind"]).size().unstack(fill_value=0)
-    touched = pd.concat([act[["user_id", "repo_id"]], commits[["user_id", "repo_id"]]]).drop_duplicates()
+    touched = pd.concat([act[["user_id", "repo_id"]], commits[["user_id", "repo_id"]],
+                         reviews[["user_id", "repo_id"]]]).drop_duplicates()
     touched = touched.merge(repo_names, on="repo_id", how="left").sort_values(["user_id", "full_name"])
     repos = _repos_touched(touched)
     out = people[["user_id", "login", "company", "person_id"]].set_index("user_id")
@@ -381,9 +393,10 @@ def write_contributors(db: sqlite_utils.Database, config: Config, inactive_days:
     for kind, column in (("issue", "issues"), ("pr", "prs"), ("comment", "comments")):
         out[column] = kinds[kind] if kind in kinds else 0
     out["commits"] = commits.groupby("user_id")["contributions"].sum()
-    out[["issues", "prs", "comments", "commits"]] = out[["issues", "prs", "comments", "commits"]].fillna(0)
-    out["reviews"] = 0
-    out["dated_contributions"] = out["issues"] + out["prs"] + out["comments"]
+    out["reviews"] = reviews.groupby("user_id").size()
+    counted = ["issues", "prs", "comments", "commits", "reviews"]
+    out[counted] = out[counted].fillna(0)
+    out["dated_contributions"] = out["issues"] + out["prs"] + out["comments"] + out["reviews"]
     out = out.join(repos)
 
     end = sources.end
@@ -541,6 +554,9 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
         wait = (frame["first_response_at"] - frame["created_at"]) / pd.Timedelta(hours=1)
         out[f"first_response_{name}_median_hours"] = _by_period(frame, f"created_{kind}", wait, "median")
         out[f"unanswered_{name}"] = _by_period(frame, f"created_{kind}", wait.isna(), "sum")
+    out["reviews_per_merged_pr"] = _by_period(merged, f"merged_{kind}", merged["reviews"], "mean")
+    wait = (prs["first_review_at"] - prs["created_at"]) / pd.Timedelta(hours=1)
+    out["time_to_first_review_median_hours"] = _by_period(prs, f"created_{kind}", wait, "median")
     closed_items = items[items["closed_at"].notna()]
     to_close = (closed_items["closed_at"] - closed_items["created_at"]) / pd.Timedelta(hours=1)
     out["time_to_close_median_hours"] = _by_period(closed_items, f"closed_{kind}", to_close, "median")
@@ -579,7 +595,8 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
     act["person_id"] = pd.factorize(act["person_id"])[0]  # persons too (-1: no account, never a person)
     items = sources.items[["id", "repo_id", "is_pull_request", "user_id", "created_at", "closed_at", "merged_at",
                            "pr_kind"]]
-    items = items.assign(first_response_at=_lookup(items["id"], sources.first_responses))
+    items = review_columns(items.assign(first_response_at=_lookup(items["id"], sources.first_responses)),
+                           sources.reviews)
     bots = users.loc[users["is_bot"] == 1, "user_id"]
     # items opened by automation, and automation PRs whoever opened them, are bot activity, not counted here
     items = items[~items["user_id"].isin(bots) & (items["pr_kind"] != "automation")]

@@ -14,6 +14,9 @@ Every table and figure that counts people or proposals reads the tables written 
   commit identities of one person merged (rules below, docs/metrics.md "persons"). Every count of
   people counts `person_id`.
 
+Kinds of contribution beside issues, PRs and comments are defined here too: `reviewers(db)`, the
+reviews that make their author a contributor of kind "reviewer".
+
 Computed at metrics time from the current config, so a maintainer who confirms or overrules an
 account in config (`bots.logins`, `bots.not_bots`, `identities`) sees every table follow on the next run.
 """
@@ -423,3 +426,24 @@ def likely_duplicates(db: sqlite_utils.Database, config: Config) -> list[dict]:
     return [{"logins": [login_of[a], login_of[b]], "why": why,
              "identities": f"- {{logins: [{login_of[a]}, {login_of[b]}]}}"}
             for (a, b), why in sorted(found.items(), key=lambda x: (login_of[x[0][0]].lower(), x[0][1]))]
+
+
+# A kind of contribution: reviewing someone else's pull request.
+REVIEWER = "reviewer"
+
+
+def reviewers(db: sqlite_utils.Database) -> pd.DataFrame:
+    """Reviews as contributions of kind `REVIEWER`: one row per review submitted on a pull request by
+    someone other than its author (GitHub files an author's replies to review comments as reviews
+    of their own PR: those are not reviewing). A review still pending (never submitted) is none.
+
+    Columns: `user_id`, `repo_id`, `at` (submitted, UTC text), and `item_id` (the PR) and
+    `review_id`. Every account's, automation's too: a count of people keeps `accounts.is_person`,
+    as for every kind of contribution.
+    """
+    return pd.read_sql_query(
+        """SELECT r.user_id, r.repo_id, r.submitted_at AS at, i.id AS item_id, r.id AS review_id
+           FROM reviews r JOIN items i ON i.repo_id = r.repo_id AND i.number = r.pull_number
+           WHERE i.is_pull_request = 1 AND r.user_id IS NOT NULL AND r.submitted_at IS NOT NULL
+             AND coalesce(r.state, '') != 'PENDING' AND r.user_id IS NOT i.user_id
+           ORDER BY r.submitted_at, r.id""", db.conn)

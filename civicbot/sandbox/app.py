@@ -68,6 +68,7 @@ def _repo_routes(prefix: str, kind: str) -> list[Rule]:
     subpaths = {
         "": "repo", "/issues": "issues", "/issues/<int:number>": "issue",
         "/pulls": "pulls", "/pulls/<int:number>": "pull",
+        "/pulls/comments": "review_comments", "/pulls/<int:number>/reviews": "pull_reviews",
         "/issues/comments": "repo_comments", "/issues/<int:number>/comments": "issue_comments",
         "/issues/events": "repo_events", "/issues/events/<int:event_id>": "repo_event",
         "/issues/<int:number>/events": "issue_events",
@@ -335,20 +336,36 @@ class Simulator:
             raise ApiError(404, "Not Found", "https://docs.github.com/rest/pulls/pulls#get-a-pull-request")
         return Answer(renderer.pull(repo, item, full=True), last_modified=item["updated_at"])
 
+    def get_review_comments(self, request, base, renderer, caller, repo: Repo) -> Answer:
+        rows = self._comment_list(request, repo, "review_comments", ("created", "updated", "created_at"))
+        return self._page(request, base, rows, lambda c: renderer.review_comment(repo, c), repo)
+
+    def get_pull_reviews(self, request, base, renderer, caller, repo: Repo, number: int) -> Answer:
+        item = _item(repo, number)
+        if item.get("pull_request") is None:
+            raise ApiError(404, "Not Found", "https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request")
+        rows = [r for r in repo.reviews if r["pull_number"] == number]  # oldest first, as GitHub lists them
+        return self._page(request, base, rows, lambda r: renderer.review(repo, r), repo)
+
     def get_repo_comments(self, request, base, renderer, caller, repo: Repo) -> Answer:
+        rows = self._comment_list(request, repo, "comments", ("created", "updated"))
+        return self._page(request, base, rows, lambda c: renderer.comment(repo, c), repo)
+
+    def _comment_list(self, request, repo: Repo, kind: str, sorts: tuple[str, ...]) -> list[dict]:
+        """A repository-wide comment list (`kind`: comments, review_comments), filtered and ordered
+        by `since`, `sort` and `direction` as GitHub does (created: id order)."""
         args = request.args
-        sort = _choice(args, "sort", ("created", "updated"), "created")
+        sort = _choice(args, "sort", sorts, "created")
         direction = _choice(args, "direction", ("asc", "desc"), "asc")
         since = _since(args)
 
         def build():
-            rows = [c for c in repo.comments if since is None or c["updated_at"] >= since]
+            rows = [c for c in getattr(repo, kind) if since is None or c["updated_at"] >= since]
             if sort == "updated":
                 rows.sort(key=lambda c: (c["updated_at"], c["id"]))
             return rows[::-1] if direction == "desc" else rows
 
-        rows = self._view(repo, ("comments", sort, direction, since), build)
-        return self._page(request, base, rows, lambda c: renderer.comment(repo, c), repo)
+        return self._view(repo, (kind, sort, direction, since), build)
 
     def get_issue_comments(self, request, base, renderer, caller, repo: Repo, number: int) -> Answer:
         _item(repo, number)
@@ -624,7 +641,8 @@ class Simulator:
     def _view(self, repo: Repo, key: tuple, build) -> list:
         """Filtered, sorted item lists, cached until the repo changes (pages of one list share it)."""
         # version too: `modified` stays put when an item already claims a later date (the year 9999)
-        full_key = (repo.id, repo.modified, repo.version, len(repo.comments), len(repo.events)) + key
+        full_key = (repo.id, repo.modified, repo.version, len(repo.comments), len(repo.events),
+                    len(repo.review_comments)) + key
         with self._views_lock:
             if full_key in self._views:
                 self._views.move_to_end(full_key)

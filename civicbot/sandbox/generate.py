@@ -134,6 +134,8 @@ LABEL_ID_BASE = 1_900_000_000
 ISSUE_ID_BASE = 570_000_000
 COMMENT_ID_BASE = 600_000_000
 EVENT_ID_BASE = 2_900_000_000   # beyond 2**31, like GitHub's event ids
+REVIEW_ID_BASE = 1_300_000_000
+REVIEW_COMMENT_ID_BASE = 1_700_000_000
 
 MAX_UPSTREAM_COMMITS = 300
 MAX_OWN_COMMITS = 40
@@ -1127,6 +1129,13 @@ REVIEWS = ("LGTM 👍", "ありがとうございます！マージします。"
            "`{file}` は次のように書けると思います:\n\n```ts\nconst total = data.reduce((sum, d) => sum + d.count, 0)\n```",
            "Thanks! One nit: please keep the keys in `assets/locales/{code}.json` sorted.")
 AUTHOR_REPLIES = ("修正しました！", "Fixed, thanks!", "ありがとうございます！", "対応しました。ご確認お願いします。")
+REVIEW_BODIES = {"APPROVED": ("", "LGTM 👍", "動作確認しました。", "Looks good, thanks!"),
+                 "COMMENTED": ("", "いくつかコメントしました。", "A few comments."),
+                 "CHANGES_REQUESTED": ("修正をお願いします。", "Please see the comments.", "lint が通っていません。")}
+DIFF_COMMENTS = ("ここは `formatDate` を使えると思います。", "typo: recieve -> receive", "この行は不要では？",
+                 "Could this be a computed property?", "キーの順番を揃えてください。", "nit: trailing space")
+DIFF_PATHS = ("components/DataTable.vue", "components/TimeBarChart.vue", "assets/locales/ja.json",
+              "assets/locales/en.json", "data/data.json", "pages/index.vue", "utils/formatDate.ts")
 
 
 class Texts:
@@ -1288,6 +1297,8 @@ class Thread:
         self.title, self.body = "", ""
         self.pull_request: dict | None = None
         self.comments: list[tuple[int, int, str, str]] = []     # (created, updated, user, body)
+        # (submitted, user, state, body, [(created, user, path, body, reply: (created, user, body) | None)])
+        self.reviews: list[tuple[int, str, str, str, list]] = []
         self.events: list[tuple[int, int, dict, str | None]] = []  # (time, order, fields, close reason)
 
     def fits(self, t: int) -> bool:
@@ -1343,10 +1354,38 @@ class Thread:
         }
         return item, comments, events
 
+    def finish_reviews(self, ids: "Ids", repo_id: int) -> tuple[list[dict], list[dict]]:
+        """The PR's reviews and its comments on the diff (replies after the comment they answer)."""
+        reviews, diff_comments = [], []
+        for t, user, state, body, comments in sorted(self.reviews, key=lambda r: r[0]):
+            review_id = ids.review()
+            reviews.append({"id": review_id, "repo_id": repo_id, "pull_number": self.number, "user": user,
+                            "state": state, "body": body, "submitted_at": iso(t)})
+            for created, who, path, text, reply in comments:
+                first = {"id": ids.review_comment(), "repo_id": repo_id, "pull_number": self.number,
+                         "review_id": review_id, "in_reply_to_id": None, "user": who, "path": path,
+                         "body": text, "created_at": iso(created), "updated_at": iso(created)}
+                diff_comments.append(first)
+                if reply is not None:
+                    at, author, answer = reply
+                    diff_comments.append({"id": ids.review_comment(), "repo_id": repo_id, "pull_number": self.number,
+                                          "review_id": None, "in_reply_to_id": first["id"], "user": author,
+                                          "path": path, "body": answer, "created_at": iso(at), "updated_at": iso(at)})
+        return reviews, diff_comments
+
 
 class Ids:
     def __init__(self):
         self._issue, self._comment, self._event = ISSUE_ID_BASE, COMMENT_ID_BASE, EVENT_ID_BASE
+        self._review, self._review_comment = REVIEW_ID_BASE, REVIEW_COMMENT_ID_BASE
+
+    def review(self) -> int:
+        self._review += 1
+        return self._review
+
+    def review_comment(self) -> int:
+        self._review_comment += 1
+        return self._review_comment
 
     def issue(self) -> int:
         self._issue += 1
@@ -1367,6 +1406,8 @@ class RepoActivity:
     def __init__(self, family: Family, repo: RepoPlan):
         self.family, self.repo = family, repo
         self.rng = random.Random(f"{family.seed}:activity:{repo.key}")
+        # Reviews draw from their own stream: adding them left every other part of the world as it was.
+        self.review_rng = random.Random(f"{family.seed}:reviews:{repo.key}")
         self.text = Texts(self.rng, repo)
         self.claims: dict[int, Claim] = {}          # PR slot -> the claim it answers
         self.mentions: dict[int, list[int]] = {}    # slot -> earlier numbers its body mentions
@@ -1565,7 +1606,35 @@ class RepoActivity:
         self.pr_labels(th, kind)
         self.pr_discussion(th)
         self.pr_outcome(th, category, claim, forced)
+        self.pr_reviews(th)
         return th
+
+    def pr_reviews(self, th: Thread) -> None:
+        """Code review before a PR was merged or closed (so its updated_at stays as it was): most
+        merged PRs get one or two reviews by maintainers other than the author, the last approving;
+        some closed ones a comment or a request for changes. Some reviews carry comments on the
+        diff, and the author answers about half of them."""
+        rng, closes = self.review_rng, [e[0] for e in th.events if e[2]["event"] == "closed"]
+        reviewers = [m for m in self.repo.maintainers if m != th.user]
+        if not closes or not reviewers:
+            return  # open PRs: not reviewed yet
+        end, merged = min(closes), th.pull_request["merged_at"] is not None
+        count = rng.choices((0, 1, 2), (15, 60, 25))[0] if merged else rng.choices((0, 1), (70, 30))[0]
+        if th.user in (DEPENDABOT, ACTIONS_BOT, TRANSIFEX_BOT, DATA_UPDATER):
+            count = min(count, 1)
+        if count == 0 or end - th.created < 4 * MINUTE:
+            return
+        times = sorted(th.created + rng.randint(MINUTE, end - th.created - 2 * MINUTE) for _ in range(count))
+        for k, t in enumerate(times):
+            state = "APPROVED" if merged and k == count - 1 else rng.choice(("COMMENTED", "CHANGES_REQUESTED"))
+            user, comments = rng.choice(reviewers), []
+            if state != "APPROVED" or rng.random() < 0.2:
+                for _ in range(rng.choice((0, 1, 1, 2))):
+                    reply = None
+                    if rng.random() < 0.5:
+                        reply = (rng.randint(t + 1, end - 1), th.user, rng.choice(AUTHOR_REPLIES))
+                    comments.append((t, user, rng.choice(DIFF_PATHS), rng.choice(DIFF_COMMENTS), reply))
+            th.reviews.append((t, user, state, rng.choice(REVIEW_BODIES[state]), comments))
 
     def head_repo_id(self, slot: int, author: str, category: str) -> int | None:
         repo = self.repo
@@ -1708,25 +1777,26 @@ def generate_world(seed: int = 1, scale: float = 1.0, *, tmp_dir: str | None = N
     yield from _array("commits", family.commits)
     yield from _array("repos", (family.repo_record(r) for r in family.repos))
     ids = Ids()
-    comments, events = _Spool(tmp_dir), _Spool(tmp_dir)
+    spools = {name: _Spool(tmp_dir) for name in ("comments", "events", "reviews", "review_comments")}
     try:
         def issues() -> Iterator[dict]:
             for repo in family.repos:
                 for thread in RepoActivity(family, repo).threads():
                     item, item_comments, item_events = thread.finish(ids, repo.id)
-                    for comment in item_comments:
-                        comments.add(comment)
-                    for event in item_events:
-                        events.add(event)
+                    item_reviews, item_review_comments = thread.finish_reviews(ids, repo.id)
+                    for name, rows in (("comments", item_comments), ("events", item_events),
+                                       ("reviews", item_reviews), ("review_comments", item_review_comments)):
+                        for row in rows:
+                            spools[name].add(row)
                     yield item
 
         yield from _array("issues", issues())
-        yield from comments.chunks("comments")
-        yield from events.chunks("events")
+        for name, spool in spools.items():
+            yield from spool.chunks(name)
         yield "}\n"
     finally:
-        comments.file.close()
-        events.file.close()
+        for spool in spools.values():
+            spool.file.close()
 
 
 def write_world(path: str | Path, seed: int = 1, scale: float = 1.0) -> Path:

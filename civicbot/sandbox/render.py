@@ -302,6 +302,36 @@ class Renderer:
             "reactions": self._reactions(f"{r}/issues/comments/{row['id']}/reactions"),
         }
 
+    def review(self, repo: Repo, row: dict) -> dict:
+        r, n = self.urls.repo(repo.full_name), row["pull_number"]
+        html = f"{self.urls.web}/{repo.full_name}/pull/{n}#pullrequestreview-{row['id']}"
+        return {
+            "id": row["id"], "node_id": node_id("PullRequestReview", row["id"]), "user": self.user(row["user"]),
+            "body": row.get("body", ""), "state": row["state"], "html_url": html, "pull_request_url": f"{r}/pulls/{n}",
+            "author_association": self.author_association(repo, row["user"]),
+            "_links": {"html": {"href": html}, "pull_request": {"href": f"{r}/pulls/{n}"}},
+            "submitted_at": row["submitted_at"], "commit_id": _fake_sha(f"{repo.id}/{n}/head"),
+        }
+
+    def review_comment(self, repo: Repo, row: dict) -> dict:
+        r, n = self.urls.repo(repo.full_name), row["pull_number"]
+        url, html = f"{r}/pulls/comments/{row['id']}", f"{self.urls.web}/{repo.full_name}/pull/{n}#discussion_r{row['id']}"
+        head = _fake_sha(f"{repo.id}/{n}/head")
+        out = {
+            "url": url, "pull_request_review_id": row.get("review_id"), "id": row["id"],
+            "node_id": node_id("PullRequestReviewComment", row["id"]), "diff_hunk": row.get("diff_hunk", "@@ -1 +1 @@"),
+            "path": row["path"], "position": 1, "original_position": 1, "commit_id": head, "original_commit_id": head,
+            "user": self.user(row["user"]), "body": row["body"], "created_at": row["created_at"],
+            "updated_at": row["updated_at"], "html_url": html, "pull_request_url": f"{r}/pulls/{n}",
+            "author_association": self.author_association(repo, row["user"]),
+            "_links": {"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": f"{r}/pulls/{n}"}},
+            "start_line": None, "original_start_line": None, "start_side": None, "line": 1, "original_line": 1,
+            "side": "RIGHT", "subject_type": "line", "reactions": self._reactions(f"{url}/reactions"),
+        }
+        if row.get("in_reply_to_id") is not None:
+            out["in_reply_to_id"] = row["in_reply_to_id"]
+        return out
+
     def event(self, repo: Repo, row: dict, *, with_issue: bool = True) -> dict:
         r = self.urls.repo(repo.full_name)
         commit_id = row.get("commit_id")

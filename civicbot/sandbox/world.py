@@ -76,6 +76,16 @@ def validate_world(data: Any) -> None:
                 raise WorldError(f"{kind}[{row['id']}]: no issue #{row['issue_number']} in repo {row['repo_id']}")
             if row.get(login_key) is not None and row[login_key] not in logins:
                 raise WorldError(f"{kind}[{row['id']}]: {login_key} {row[login_key]!r} is not a user")
+    pulls = {(i["repo_id"], i["number"]) for i in data["issues"] if i.get("pull_request") is not None}
+    for kind in ("reviews", "review_comments"):
+        rows = data.get(kind, [])
+        if len({x["id"] for x in rows}) != len(rows):
+            raise WorldError(f"{kind}: ids are not unique")
+        for row in rows:
+            if (row["repo_id"], row["pull_number"]) not in pulls:
+                raise WorldError(f"{kind}[{row['id']}]: no pull request #{row['pull_number']} in repo {row['repo_id']}")
+            if row["user"] is not None and row["user"] not in logins:
+                raise WorldError(f"{kind}[{row['id']}]: user {row['user']!r} is not a user")
 
 
 @dataclass
@@ -86,6 +96,8 @@ class Repo:
     items: list[dict] = field(default_factory=list)  # by number
     comments: list[dict] = field(default_factory=list)  # by id (= creation order)
     events: list[dict] = field(default_factory=list)  # by id
+    reviews: list[dict] = field(default_factory=list)  # by id (= submission order)
+    review_comments: list[dict] = field(default_factory=list)  # by id
     forks: list["Repo"] = field(default_factory=list)
     modified: str = ""  # newest change anywhere in the repo, for Last-Modified
     version: int = 0  # counts writes to its items, so derived figures can be cached between writes
@@ -144,13 +156,13 @@ class World:
             repo.modified = repo.data.get("updated_at") or repo.data["created_at"]
         for item in data["issues"]:
             self.repos[item["repo_id"]].items.append(item)
-        for kind in ("comments", "events"):
-            for row in data[kind]:
+        for kind in ("comments", "events", "reviews", "review_comments"):
+            for row in data.get(kind, []):
                 getattr(self.repos[row["repo_id"]], kind).append(row)
         for repo in self.repos.values():
             repo.items.sort(key=lambda x: x["number"])
-            repo.comments.sort(key=lambda x: x["id"])
-            repo.events.sort(key=lambda x: x["id"])
+            for kind in ("comments", "events", "reviews", "review_comments"):
+                getattr(repo, kind).sort(key=lambda x: x["id"])
             for item in repo.items:
                 repo.modified = max(repo.modified, item["updated_at"])
         self._history_cache: dict[str | None, tuple[str, ...]] = {}
@@ -162,6 +174,7 @@ class World:
             self._comment_counts[key] = self._comment_counts.get(key, 0) + 1
         self._next_id = 1 + max(
             [0] + [x["id"] for k in ("issues", "comments", "events", "users") for x in data[k]]
+            + [x["id"] for k in ("reviews", "review_comments") for x in data.get(k, [])]
             + [label["id"] for r in data["repos"] for label in r.get("labels", [])]
         )
 

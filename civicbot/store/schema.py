@@ -563,6 +563,42 @@ def add_profile_etag(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_REVIEW_TABLES = """
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    pull_number INTEGER NOT NULL,
+    user_id INTEGER REFERENCES users (id),
+    state TEXT,
+    submitted_at UTC,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_reviews_repo_id_pull_number ON reviews (repo_id, pull_number);
+CREATE INDEX idx_reviews_user_id_submitted_at ON reviews (user_id, submitted_at);
+
+CREATE TABLE review_comments (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    pull_number INTEGER,
+    user_id INTEGER REFERENCES users (id),
+    created_at UTC NOT NULL,
+    updated_at UTC NOT NULL,
+    in_reply_to_id INTEGER,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_review_comments_repo_id_pull_number ON review_comments (repo_id, pull_number);
+CREATE INDEX idx_review_comments_user_id_created_at ON review_comments (user_id, created_at)
+"""
+
+
+def create_review_tables(db: sqlite_utils.Database) -> None:
+    """Code review: `reviews` (a review's state per PR) and `review_comments` (comments on the diff)."""
+    for statement in _ddl(_REVIEW_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -578,6 +614,7 @@ MIGRATIONS: list[Migration] = [
                  "repo_compare first_divergence_sha/_date, method", add_site_list_and_first_divergence),
     Migration(9, "code size: repo_languages", add_repo_languages),
     Migration(10, "profiles: users.profile_etag, profile_status", add_profile_etag),
+    Migration(11, "code review: reviews, review_comments", create_review_tables),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

@@ -390,6 +390,42 @@ def write_comment(db: sqlite_utils.Database, repo_id: int, comment: dict, prov: 
     return comment_id
 
 
+def _pull_number(obj: dict, kind: str, ident: int) -> int:
+    """The PR's number, from the `pull_request_url` a review or review comment carries."""
+    url = _need(obj, "pull_request_url", kind, str)
+    try:
+        return int(url.rstrip("/").rsplit("/", 1)[-1])
+    except ValueError:
+        raise PayloadError(f"{kind} {ident}: pull_request_url does not end in a pull request number") from None
+
+
+def write_review(db: sqlite_utils.Database, repo_id: int, review: dict, prov: Provenance, rule: BotRule | None) -> int:
+    """A review from /pulls/{n}/reviews: who reviewed which PR, with what verdict (body not kept)."""
+    review_id = _need(review, "id", "review")
+    _upsert(db, "reviews", _checked(f"review {review_id}", {
+        "id": review_id, "repo_id": repo_id, "pull_number": _pull_number(review, "review", review_id),
+        "user_id": upsert_user(db, review.get("user"), prov, rule), "state": _text(review.get("state"), 40),
+        "submitted_at": utc(review.get("submitted_at"), "submitted_at"), **prov.columns(),
+    }))
+    return review_id
+
+
+def write_review_comment(db: sqlite_utils.Database, repo_id: int, comment: dict, prov: Provenance,
+                         rule: BotRule | None) -> int:
+    """A comment on a PR's diff, from the repository-wide /pulls/comments list."""
+    comment_id = _need(comment, "id", "review comment")
+    reply_to = comment.get("in_reply_to_id")
+    _upsert(db, "review_comments", _checked(f"review comment {comment_id}", {
+        "id": comment_id, "repo_id": repo_id, "pull_number": _pull_number(comment, "review comment", comment_id),
+        "user_id": upsert_user(db, comment.get("user"), prov, rule),
+        "created_at": utc(_need(comment, "created_at", "review comment", str), "created_at"),
+        "updated_at": utc(_need(comment, "updated_at", "review comment", str), "updated_at"),
+        "in_reply_to_id": reply_to if isinstance(reply_to, int) and not isinstance(reply_to, bool) else None,
+        **prov.columns(),
+    }))
+    return comment_id
+
+
 def write_event(db: sqlite_utils.Database, repo_id: int, event: dict, prov: Provenance, rule: BotRule | None) -> int:
     event_id = _need(event, "id", "event")
     issue = event.get("issue")
