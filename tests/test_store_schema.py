@@ -31,6 +31,7 @@ FAMILY_TABLES = {
     "gfi_candidates", "label_audit", "gfi_evaluation",  # migration 3
     "job_runs", "heartbeat",  # migration 4
     "listed_sites", "upstream_commits",  # migration 8
+    "commits", "store_secrets",  # migration 9
 }
 N = SCHEMA_VERSION  # tests below add migrations after the real ones
 TOKYO = {"id": 248988339, "full_name": "Tokyo-Metro-Gov/covid19", "owner": "Tokyo-Metro-Gov", "name": "covid19"}

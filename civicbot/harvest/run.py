@@ -209,12 +209,14 @@ class Harvester(Discovery, Resources):
         path = f"/repos/{full_name}"
         for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
                                  ("comments", self._comments), ("events", self._events),
-                                 ("contributors", self._contributors), ("commits", self._root_commit)):
+                                 ("contributors", self._contributors), ("commits", self._root_commit),
+                                 ("commits", self._commits)):
             if resource not in self.resources:
                 continue
-            if (resource == "contributors" and not repo_changed and not self.full
-                    and write.sync_state(self.db, repo_id, "contributors")["complete"]):
-                continue  # commit authors change only with a push, which changes the repo object
+            state = {self._contributors: "contributors", self._commits: "commit_list"}.get(method)
+            if (state and not repo_changed and not self.full
+                    and write.sync_state(self.db, repo_id, state)["complete"]):
+                continue  # commits (and so their authors) change only with a push, which changes the repo object
             self._check_reserve()
             try:
                 method(repo_id, path)
