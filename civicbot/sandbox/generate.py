@@ -37,7 +37,9 @@ linear, and made of squash merges of some of its merged PRs (`merge_commit_sha` 
 Other merged PRs have a merge_commit_sha that is not among `commits`. A repo's `contributors`
 are *consistent* with its history: linked commit authors of the commits reachable from `head`
 (the upstream's part included, as GitHub counts for forks), counted and sorted by count
-descending, then login.
+descending, then login. Commit authors (`Family._commit_identities`, its own random stream): some
+addresses linked to no account, noreply addresses of both forms, own addresses, and a few
+commit-only people who open no issue or PR.
 """
 
 from __future__ import annotations
