@@ -148,7 +148,8 @@ def request_floor(scan: dict, ids: set[int]) -> Counter:
                  "labels": len(repo.get("labels", [])), "contributors": len(repo.get("contributors", [])),
                  "forks": visible_forks[repo["id"]], "commits": _reachable(commits, repo.get("head")),
                  # the commit list: a derivative's since its creation (its older ones are the upstream's)
-                 "commit list": _reachable(commits, repo.get("head"), "" if repo["id"] == upstream else repo["created_at"])}
+                 "commit list": _reachable(commits, repo.get("head"),
+                                           "" if repo["id"] == upstream else repo["created_at"])}
         floor["repo"] += 1
         for name, size in lists.items():
             floor[name] += max(1, math.ceil(size / 100))

@@ -236,8 +236,8 @@ class Resources:
         # The branch named, not implied: the request says what it reads (and tells it apart in logs).
         branch = self.db.execute("SELECT default_branch FROM repos WHERE id = ?", [repo_id]).fetchone()[0]
         try:
-            self._since_list(repo_id, path, "commit_list", "commits", {"sha": branch} if branch else {}, write.write_commit,
-                             key=write.committed_at, since_of=since_of, newest_first=True)
+            self._since_list(repo_id, path, "commit_list", "commits", {"sha": branch} if branch else {},
+                             write.write_commit, key=write.committed_at, since_of=since_of, newest_first=True)
         except HarvestHTTPError as exc:
             if exc.status != 409:  # 409: an empty repository has no commits
                 raise
