@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import random
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from harvest_helpers import (
 )
 from test_crash_safety import ENV, ROOT, Killer, cli
 
-from benchmarks.harvest import is_commit_list
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.publish.bundle import DROP_TABLES
@@ -45,6 +45,10 @@ def run(config, **options):
 
 def commit_requests(sim, since: int = 0) -> list[dict]:
     """The commit-list requests (not the root commit's, nor discovery's) logged after `since`."""
+    if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not an installed package
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.harvest import is_commit_list
+
     return [r for r in sim.app.requests[since:] if is_commit_list(r)]
 
 
