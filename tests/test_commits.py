@@ -27,7 +27,8 @@ from civicbot.publish.bundle import DROP_TABLES
 from civicbot.publish.metadata import HIDDEN_TABLES
 from civicbot.sandbox import World
 from civicbot.sandbox.generate import DEMO_TOKEN, family_truth, generate_world_dict
-from civicbot.store import migrate, open_store, write, write_transaction
+from civicbot.store import MIGRATIONS, migrate, open_store, write, write_transaction
+from civicbot.store.schema import add_commits
 
 UPSTREAM = "Tokyo-Metro-Gov/covid19"
 COMMITS_ONLY = ["repo", "forks", "commits"]  # the lists commits need; issues and the rest left out
@@ -244,11 +245,12 @@ def test_sigkill_during_the_commit_lists_then_resume(world, sim_factory, tmp_pat
 
 
 def test_a_store_from_before_keeps_its_root_commits(tmp_path):
-    """Migration 9 renames the root-commit lookup's sync state (`commits` before): a store from
-    before asks for no root commit again."""
+    """The commits migration renames the root-commit lookup's sync state (`commits` before): a
+    store from before asks for no root commit again."""
+    number = next(m.number for m in MIGRATIONS if m.apply is add_commits)
     store = open_store(tmp_path / "old.db")
-    with write_transaction(store):  # back to version 8, with a root commit looked up then
-        store.execute("DELETE FROM schema_version WHERE version = 9")
+    with write_transaction(store):  # back to the version before, with a root commit looked up then
+        store.execute("DELETE FROM schema_version WHERE version >= ?", [number])
         store.execute("DROP TABLE commits")
         store.execute("DROP TABLE store_secrets")
         store.execute("INSERT INTO repos (id, full_name, owner, name) VALUES (1, 'o/r', 'o', 'r')")
