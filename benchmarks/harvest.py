@@ -104,14 +104,15 @@ def scan_world(path: Path) -> dict:
     return {**small, "counts": counts, "numbers": numbers}
 
 
-def _reachable(commits: dict, head: str | None) -> int:
+def _reachable(commits: dict, head: str | None, since: str = "") -> int:
+    """Commits reachable from head (dated `since` or later, when given)."""
     seen, stack = set(), [head] if head else []
     while stack:
         sha = stack.pop()
         if sha not in seen and sha in commits:
             seen.add(sha)
             stack.extend(commits[sha].get("parents", []))
-    return len(seen)
+    return sum(1 for sha in seen if commits[sha]["date"] >= since)
 
 
 def family(scan: dict) -> dict:
@@ -139,6 +140,8 @@ def request_floor(scan: dict, ids: set[int]) -> Counter:
     max(1, ceil(n / 100)) for each list (as tests/harvest_helpers.request_floor computes it), and
     one request per PR for its reviews, as many as one run's review budget allows."""
     commits = {c["sha"]: c for c in scan["commits"]}
+    upstream = next((r["id"] for r in scan["repos"] if (r["owner"], r["name"]) == ("Tokyo-Metro-Gov", "covid19")),
+                    scan["repos"][0]["id"])
     visible_forks = Counter(r.get("fork_parent_id") for r in scan["repos"]
                             if r.get("status", "active") == "active" and not r.get("private"))
     floor: Counter = Counter()
@@ -149,7 +152,10 @@ def request_floor(scan: dict, ids: set[int]) -> Counter:
         lists = {"issues": n["issues"], "pulls": n["pulls"], "comments": n["comments"], "events": n["events"],
                  "labels": len(repo.get("labels", [])), "contributors": len(repo.get("contributors", [])),
                  "forks": visible_forks[repo["id"]], "commits": _reachable(commits, repo.get("head")),
-                 "review_comments": n["review_comments"]}
+                 "review_comments": n["review_comments"],
+                 # the commit list: a derivative's since its creation (its older ones are the upstream's)
+                 "commit list": _reachable(commits, repo.get("head"),
+                                           "" if repo["id"] == upstream else repo["created_at"])}
         floor["repo"] += 1
         for name, size in lists.items():
             floor[name] += max(1, math.ceil(size / 100))
@@ -173,6 +179,16 @@ def request_kind(path: str) -> str:
     if rest[0] == "pulls" and len(rest) > 1 and rest[-1] in ("comments", "reviews"):
         return "review_comments" if rest[-1] == "comments" else "reviews"
     return rest[0]
+
+
+def is_commit_list(request: dict) -> bool:
+    """A request of the commit list (`commits?sha=BRANCH`), apart from the root-commit lookup
+    (`per_page=1`) and discovery's reads of histories (no `sha`, or `sha=` a commit id)."""
+    from urllib.parse import parse_qs
+
+    sha = parse_qs(request.get("query") or "").get("sha", [""])[0]
+    return request["path"].endswith("/commits") and bool(sha) and not (
+        len(sha) == 40 and all(c in "0123456789abcdef" for c in sha))
 
 
 def sim_admin(url: str, method: str = "GET", body: dict | None = None) -> dict:
@@ -257,6 +273,8 @@ def _harvest(config: Path, sim: _Simulator) -> dict:
             "not_modified": statuses.get(304, 0), "harvester_cpu_s": round(result["cpu_seconds"], 1),
             "simulator_cpu_s": round(cpu_after - cpu_before, 1) if None not in (cpu_before, cpu_after) else None,
             "peak_rss_mb": round(result["peak_rss_mb"], 1),
+            "commit_list_requests": sum(1 for r in log["requests"] if is_commit_list(r)),
+            "commit_list_quota": sum(r["quota"] for r in log["requests"] if is_commit_list(r)),
             "by_kind": dict(Counter(request_kind(r["path"]) for r in log["requests"]).most_common())}
 
 
@@ -264,6 +282,7 @@ def _stored(db: Path) -> dict:
     with sqlite3.connect(db) as conn:
         count = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
         return {"repos": count("SELECT COUNT(DISTINCT repo_id) FROM discoveries"),
+                "commits": count("SELECT COUNT(*) FROM commits"),
                 "items": count("SELECT COUNT(*) FROM items"), "comments": count("SELECT COUNT(*) FROM comments"),
                 "events": count("SELECT COUNT(*) FROM issue_events"),
                 "edited": count(f"SELECT COUNT(*) FROM items WHERE title LIKE '{EDIT_TITLE}%'")}
@@ -302,6 +321,9 @@ def _print(row: dict, phase: str, figures: dict, extra: str = "") -> None:
           f"{figures['requests']:>8,} req {figures['core_quota']:>8,} core + {figures['search_quota']} search quota "
           f"{figures['seconds']:8.1f} s  "
           f"RSS {figures['peak_rss_mb']:6.1f} MB{extra}", flush=True)
+    print(f"harvest  scale {row['scale']:>6} latency {row['latency_ms']:>3g} ms  {phase:<11}"
+          f"of which the commit list {figures['commit_list_requests']:,} req {figures['commit_list_quota']:,} quota",
+          flush=True)
 
 
 def bench_harvest(scales: list[float], latencies: list[float], workdir: Path = Path("var")) -> list[dict]:
@@ -344,7 +366,7 @@ def bench_harvest(scales: list[float], latencies: list[float], workdir: Path = P
                     _print(row, "full", full, f"  floor {row['floor']:,} (x{row['requests_over_floor']})  "
                            f"{row['items_per_s']:,.0f} items/s  {row['rows_per_s']:,.0f} rows/s  "
                            f"{stored['repos']} repos, {stored['items']:,} items, {stored['comments']:,} comments, "
-                           f"{stored['events']:,} events")
+                           f"{stored['events']:,} events, {stored['commits']:,} commits")
                     row["refresh"] = _harvest(config, sim)
                     _print(row, "refresh", row["refresh"], f"  ({row['refresh']['not_modified']:,} answered 304)")
                     row["edited"] = _edit_share(sim.url, scan, fam["ids"], CHANGED_SHARE)

@@ -143,7 +143,50 @@ def assert_store_equals_world(db, world: dict) -> dict[str, int]:
     # every comment and event is linked to its item
     assert db.execute("SELECT COUNT(*) FROM comments WHERE item_id IS NULL").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM issue_events WHERE item_id IS NULL").fetchone()[0] == 0
-    return {table: len(rows) for table, rows in expected.items()}
+    counts = {table: len(rows) for table, rows in expected.items()}
+    if db.execute("SELECT 1 FROM sync_state WHERE resource = 'commit_list'").fetchone():  # commits were harvested
+        counts["commits"] = assert_commits_match_world(db, world)
+    return counts
+
+
+def commit_row(world: World, commit: dict) -> tuple:
+    """A world commit as the store keeps it: (sha, author login, name, noreply login, authored, committed, merge)."""
+    from civicbot.store.write import noreply_login
+
+    author = world.user(commit.get("author"))
+    return (commit["sha"], author["login"] if author else None, commit.get("author_name") or commit.get("author")
+            or "unknown", noreply_login(commit.get("author_email")), commit["date"], commit["date"],
+            int(len(commit.get("parents", [])) > 1))
+
+
+def assert_commits_match_world(db, world: dict) -> int:
+    """The commits table against the world: each stored commit as the world has it, held by the
+    repo it names; the upstream's whole history stored as the upstream's; each repo's commits
+    since its creation stored (a derivative's older ones are its parent's, read from the parent);
+    one e-mail hash per address."""
+    w = World(world)
+    stored = {row[0]: row for row in db.execute(
+        """SELECT c.sha, u.login, c.author_name, c.author_noreply_login, c.authored_at, c.committed_at, c.is_merge,
+                  c.repo_id, c.author_email_hash FROM commits c LEFT JOIN users u ON u.id = c.author_id""")}
+    upstream = next(r for r in world["repos"] if r["name"] == "covid19" and r["owner"] == "Tokyo-Metro-Gov")
+    for repo in visible(world):
+        history = w.history(repo.get("head"))
+        holds = {c["sha"] for c in history}
+        for commit in history:
+            if repo["id"] == upstream["id"] or commit["date"] >= repo["created_at"]:
+                assert commit["sha"] in stored, f"commit {commit['sha']} of {repo['name']} not stored"
+        for sha, row in stored.items():
+            if row[7] == repo["id"]:
+                assert sha in holds, f"commit {sha} stored as {repo['name']}'s, which does not hold it"
+            if repo["id"] == upstream["id"] and sha in holds:
+                assert row[7] == upstream["id"], f"upstream commit {sha} stored as repo {row[7]}'s"
+    emails: dict[str, set] = {}
+    for sha, row in stored.items():
+        commit = w.commits[sha]
+        assert row[:7] == commit_row(w, commit), (row, commit)
+        emails.setdefault(row[8], set()).add((commit.get("author_email") or "").strip().lower())
+    assert all(len(addresses) == 1 for addresses in emails.values()), "two addresses share a hash"
+    return len(stored)
 
 
 def request_floor(world: dict) -> int:
@@ -151,6 +194,7 @@ def request_floor(world: dict) -> int:
     per list read."""
     total = 0
     w = World(world)
+    upstream = next(r for r in world["repos"] if r["name"] == "covid19" and r["owner"] == "Tokyo-Metro-Gov")
     for repo in visible(world):
         items = [i for i in world["issues"] if i["repo_id"] == repo["id"]]
         lists = [len(items), sum(1 for i in items if i.get("pull_request")),
@@ -160,6 +204,8 @@ def request_floor(world: dict) -> int:
                  sum(1 for f in visible(world) if f.get("fork_parent_id") == repo["id"]),
                  len(w.history(repo.get("head"))),
                  sum(1 for c in world.get("review_comments", []) if c["repo_id"] == repo["id"])]
+        # the commit list, beside the root commit's: a derivative's since its creation
+        lists.append(sum(1 for c in w.history(repo.get("head")) if repo is upstream or c["date"] >= repo["created_at"]))
         total += 2 + sum(max(1, math.ceil(n / 100)) for n in lists)
     return total
 
@@ -182,7 +228,9 @@ def write_config(config: Config, yml, **database) -> "Path":
 # Bookkeeping of runs and of the sync itself differs between two harvests by nature, as do
 # these provenance columns; everything else must not.
 BOOKKEEPING_TABLES = {"schema_version", "harvest_runs", "sqlite_sequence", "sync_state", "job_runs", "heartbeat",
-                      "gfi_candidates", "gfi_evaluation", "label_audit"}
+                      "gfi_candidates", "gfi_evaluation", "label_audit", "store_secrets"}
+# Salted per store: compared as which rows share a value (the first sha of each), not the value.
+SALTED = {("commits", "author_email_hash")}
 VOLATILE = {"run_id", "harvested_at", "first_seen_at", "last_seen_at", "status_checked_at", "pull_fetched_at",
             "updated_at_sync", "last_run_id", "checked_at", "first_found_at"}
 
@@ -198,7 +246,9 @@ def canonical_dump(db, base_url: str | None = None) -> dict[str, list]:
 
     out = {}
     for table in sorted(set(db.table_names()) - BOOKKEEPING_TABLES):
-        columns = [c.name for c in db[table].columns if c.name not in VOLATILE]
+        columns = [c.name if (table, c.name) not in SALTED else
+                   f"(SELECT min(o.sha) FROM [{table}] o WHERE o.{c.name} = [{table}].{c.name})"
+                   for c in db[table].columns if c.name not in VOLATILE]
         rows = [tuple(map(plain, row)) for row in db.execute(f"SELECT {', '.join(columns)} FROM [{table}]")]
         out[table] = sorted(rows, key=repr)
         assert len(set(out[table])) == len(out[table]), f"duplicate rows in {table}"

@@ -23,6 +23,9 @@ def test_harvest_benchmark_end_to_end(tmp_path, monkeypatch, capsys):
     assert row["refresh"]["core_quota"] == 0
     assert row["refresh"]["search_quota"] == row["refresh"]["by_kind"]["search"]
     assert row["refresh"]["not_modified"] > 0
+    # Commits: the commit list costs requests on the first harvest, nothing on a refresh.
+    assert row["stored"]["commits"] > 0 and row["full"]["commit_list_requests"] >= row["family_repos"] - 1
+    assert row["refresh"]["commit_list_quota"] == 0
     assert row["edited"] >= 1 and row["after_change"]["core_quota"] > 0
     assert row["edits_stored"] == row["edited"]  # every edit reached the store, wherever it was made
     for phase in ("full", "refresh", "after_change"):

@@ -16,7 +16,7 @@ DEVELOPER = re.compile(r"migration|\bidx_|\bindex(es)?\b|\bwrite_[a-z_]+|[a-z_]+
                        r"civicbot (metrics|triage)|\*\*|`|\btable [a-z_]+\b|_[a-z]+ table\b", re.IGNORECASE)
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 INTERNAL = ("heartbeat", "job_runs", "label_audit", "gfi_evaluation", "sync_state", "candidates", "schema_version",
-            "items_search_state")
+            "items_search_state", "store_secrets")
 
 
 @pytest.fixture()

@@ -201,6 +201,7 @@ OK_GETS = [  # (path, variant)
     (R + "/contributors", ""),
     (R + "/languages", ""),
     (R + "/commits", ""),
+    (R + "/commits?since=2020-01-01T00:00:00Z&until=2030-01-01T00:00:00Z&per_page=1", "since, until, paginated"),
     (R + "/compare/development...codeforsapporo:development", ""),
     (R + "/compare/development...codeforsapporo:development?per_page=1", "paginated"),
     (R + "/contents/FORKED_SITES.md", ""),

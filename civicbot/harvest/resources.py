@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from civicbot.store import write
 from civicbot.store.schema import is_plausible
@@ -19,6 +21,8 @@ from civicbot.store.transaction import write_transaction
 
 from .client import Gone, HarvestHTTPError, NotFound, Page
 
+# How far before the newest stored commit date the commit list is read again (docs/harvest.md).
+COMMIT_MARGIN = timedelta(days=7)
 # What makes one item of a page unusable (logged and skipped; the rest of the page is kept).
 ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, AttributeError)
 
@@ -55,42 +59,62 @@ class Resources:
             return None
         return cursor
 
-    def _since_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict, writer) -> None:
-        """A list read oldest-change first with `since`: the cursor advances with every page.
+    def _since_list(self, repo_id: int, path: str, resource: str, endpoint: str, params: dict, writer, *,
+                    key: Callable[[Any], str | None] = lambda i: write.utc_or_none(i.get("updated_at")),
+                    since_of: Callable[[str | None], str | None] = lambda cursor: cursor,
+                    newest_first: bool = False) -> None:
+        """A list read with `since` = since_of(cursor), the cursor being the newest `key` stored.
 
-        Its ETag is kept for the exact request the next run will send (since = the cursor), so
-        a refresh with no change answers 304 and costs nothing.
+        Oldest change first (issues, comments), the cursor advances with every page. Newest first
+        (commits), it moves only once the list is read to its end; meanwhile the next page's link
+        is kept, and a run stopped midway resumes there (upserts make a page read twice harmless).
+        The ETag is kept for the exact request the next run will send, so a refresh with no
+        change answers 304 and costs nothing.
         """
         state = write.sync_state(self.db, repo_id, resource)
         cursor = self._stored_cursor(repo_id, resource, state)
-        request = {**params, **({"since": cursor} if cursor else {})}
+
+        def request_for(at: str | None) -> dict:
+            since = since_of(at)
+            return {**params, **({"since": since} if since else {})}
+
+        request = first_request = request_for(cursor)
         etag = state["etag"] if state["complete"] and not self.full and cursor == state["cursor"] else None
-        first_request, first_etag, changed = request, None, False
+        where = f"{path}/{endpoint}"
+        if newest_first and state["next_url"] and not state["complete"] and not self.full:
+            where, _, query = state["next_url"].partition("?")  # resume a list read midway
+            request, first_request = dict(parse_qsl(query)), None
+        first_etag, changed, newest, page = None, False, cursor, None
 
         def advance(accepted: list) -> dict[str, Any]:
             # Only items written move the cursor: a refused one (say, updated in the year 9999)
             # would otherwise make every later run ask for changes after it, and see none.
-            nonlocal cursor
-            cursor = max(filter(None, [cursor, *(write.utc_or_none(i.get("updated_at")) for i in accepted)]),
-                         default=None)
+            nonlocal cursor, newest
+            newest = max(filter(None, [newest, *(key(i) for i in accepted)]), default=None)
+            if newest_first:
+                return {"cursor": state["cursor"] if not self.full else None, "etag": None, "complete": 0,
+                        "next_url": self.client._relative(page.next_url) if page.next_url else None}
+            cursor = newest
             return {"cursor": cursor, "etag": None, "complete": 0}
 
-        for page in self.client.list_pages(f"{path}/{endpoint}", request, etag=etag):
+        for page in self.client.list_pages(where, request, etag=etag):
             if page.not_modified:
                 return
             self._check_reserve()
             first_etag = first_etag or page.etag
             self._write_page(repo_id, resource, page, writer, advance)
             changed = True
-        request = {**params, **({"since": cursor} if cursor else {})}
+        cursor = newest
+        request = request_for(cursor)
         if request == first_request:  # the cursor did not move: this run's first ETag is the next run's
             with write_transaction(self.db):
                 write.save_sync_state(self.db, repo_id, resource, self.prov.run_id, cursor=cursor,
-                                      etag=first_etag, complete=1)
+                                      etag=first_etag, complete=1, next_url=None)
         elif changed or not state["complete"]:
             # One request to learn the ETag of the next run's request (only after a change).
             first = next(self.client.list_pages(f"{path}/{endpoint}", request))
-            self._write_page(repo_id, resource, first, writer, {"cursor": cursor, "etag": first.etag, "complete": 1})
+            self._write_page(repo_id, resource, first, writer,
+                             {"cursor": cursor, "etag": first.etag, "complete": 1, "next_url": None})
 
     def _issues(self, repo_id: int, path: str) -> None:
         self._since_list(repo_id, path, "issues", "issues",
@@ -239,7 +263,7 @@ class Resources:
 
     def _root_commit(self, repo_id: int, path: str) -> None:
         """The repo's first commit (shared roots reveal copies): two requests, once per repo."""
-        if write.sync_state(self.db, repo_id, "commits")["complete"] and not self.full:
+        if write.sync_state(self.db, repo_id, "root_commit")["complete"] and not self.full:
             return
         try:
             commit = self.client.last_item(f"{path}/commits", {"per_page": 1})
@@ -249,4 +273,45 @@ class Resources:
             commit = None
         with write_transaction(self.db):
             write.set_root_commit(self.db, repo_id, commit.get("sha") if isinstance(commit, dict) else None)
-            write.save_sync_state(self.db, repo_id, "commits", self.prov.run_id, complete=1)
+            write.save_sync_state(self.db, repo_id, "root_commit", self.prov.run_id, complete=1)
+
+    def _commits(self, repo_id: int, path: str) -> None:
+        """The default branch's commits, newest first, with `since` (docs/harvest.md: commits).
+
+        `since` is the day of the newest stored commit date less COMMIT_MARGIN: a branch merged
+        with a merge commit brings commits dated before the merge. A derivative starts from where
+        its own commits can start (its first divergence, or a fork's creation, less the margin),
+        which skips the upstream's commits it holds, already stored as the upstream's.
+        """
+        floor = self._own_commits_from(repo_id)
+
+        def since_of(cursor: str | None) -> str | None:
+            start = max(filter(None, [cursor, floor]), default=None)
+            if start is None:
+                return None
+            return f"{(datetime.fromisoformat(start[:10]) - COMMIT_MARGIN).date().isoformat()}T00:00:00Z"
+
+        # The branch named, not implied: the request says what it reads (and tells it apart in logs).
+        branch = self.db.execute("SELECT default_branch FROM repos WHERE id = ?", [repo_id]).fetchone()[0]
+        try:
+            self._since_list(repo_id, path, "commit_list", "commits", {"sha": branch} if branch else {},
+                             write.write_commit, key=write.committed_at, since_of=since_of, newest_first=True)
+        except HarvestHTTPError as exc:
+            if exc.status != 409:  # 409: an empty repository has no commits
+                raise
+            with write_transaction(self.db):
+                write.save_sync_state(self.db, repo_id, "commit_list", self.prov.run_id, cursor=None, etag=None,
+                                      complete=1, next_url=None)
+
+    def _own_commits_from(self, repo_id: int) -> str | None:
+        """The earliest date a derivative's own commits can bear: its first divergence when known
+        (its oldest own commit's upstream parent), else a fork's creation; None for the upstream
+        and for a copy not yet placed (its whole history is read)."""
+        if repo_id == getattr(self, "upstream_id", None):
+            return None
+        row = self.db.execute("SELECT r.fork, r.created_at, c.first_divergence_date FROM repos r "
+                              "LEFT JOIN repo_compare c ON c.repo_id = r.id WHERE r.id = ?", [repo_id]).fetchone()
+        if row is None:
+            return None
+        fork, created_at, divergence = row
+        return divergence or (created_at if fork else None)

@@ -215,12 +215,13 @@ class Harvester(Discovery, Resources, Profiles):
                                  ("comments", self._comments), ("events", self._events),
                                  ("review_comments", self._review_comments), ("reviews", self._reviews),
                                  ("contributors", self._contributors), ("commits", self._root_commit),
-                                 ("languages", self._languages)):
+                                 ("commits", self._commits), ("languages", self._languages)):
             if resource not in self.resources:
                 continue
-            if (resource == "contributors" and not repo_changed and not self.full
-                    and write.sync_state(self.db, repo_id, "contributors")["complete"]):
-                continue  # commit authors change only with a push, which changes the repo object
+            state = {self._contributors: "contributors", self._commits: "commit_list"}.get(method)
+            if (state and not repo_changed and not self.full
+                    and write.sync_state(self.db, repo_id, state)["complete"]):
+                continue  # commits (and so their authors) change only with a push, which changes the repo object
             self._check_reserve()
             try:
                 method(repo_id, path)

@@ -29,7 +29,7 @@ STATIC_MOUNT = "civicbot-static"
 # (bundle.DROP_TABLES; harvest_runs is published without its error column).
 HIDDEN_TABLES = ("sync_state", "schema_version", "candidates", "sqlite_sequence", "harvest_runs",
                  "heartbeat", "job_runs", "label_audit", "gfi_evaluation",
-                 "items_search", "items_search_state")
+                 "items_search", "items_search_state", "store_secrets")
 
 TITLE_JA = "東京都 新型コロナウイルス感染症対策サイトの広がり"
 TITLE_EN = "the spread of Tokyo's COVID-19 site"

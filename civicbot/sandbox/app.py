@@ -707,7 +707,7 @@ class Simulator:
         return _json_response({"message": "Not Found"}, 404)
 
     def _mutate(self, body: dict) -> dict:
-        """Change the world like activity on GitHub would: edit an item, rename, delete, take down."""
+        """Change the world like activity on GitHub would: edit an item, push commits, rename, delete, take down."""
         owner, _, name = body["repo"].partition("/")
         repo, _ = self.world.repo_by_name(owner, name)
         if repo is None:
@@ -728,6 +728,8 @@ class Simulator:
             self.world.rename_repo(repo, new_owner, new_name)
         elif action == "status":
             self.world.set_status(repo, body["status"])
+        elif action == "push":
+            self.world.push(repo, body["commits"])
         else:
             raise ValueError(f"unknown action {action!r}")
         return {"ok": True, "repo": repo.full_name, "id": repo.id}

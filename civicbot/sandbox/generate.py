@@ -37,7 +37,9 @@ linear, and made of squash merges of some of its merged PRs (`merge_commit_sha` 
 Other merged PRs have a merge_commit_sha that is not among `commits`. A repo's `contributors`
 are *consistent* with its history: linked commit authors of the commits reachable from `head`
 (the upstream's part included, as GitHub counts for forks), counted and sorted by count
-descending, then login.
+descending, then login. Commit authors (`Family._commit_identities`, its own random stream): some
+addresses linked to no account, noreply addresses of both forms, own addresses, and a few
+commit-only people who open no issue or PR.
 """
 
 from __future__ import annotations
@@ -129,6 +131,8 @@ ACTIVITY_END = _utc(2021, 3, 31)
 NOW = _utc(2021, 4, 1)
 
 USER_ID_BASE = 1_000
+# Where commit authors' own addresses live (reserved example domains: no real mailbox).
+EMAIL_DOMAINS = ("example.com", "mail.example.jp", "example.co.jp", "city.example.lg.jp")
 REPO_ID_BASE = 240_000_000
 LABEL_ID_BASE = 1_900_000_000
 ISSUE_ID_BASE = 570_000_000
@@ -568,6 +572,7 @@ class Family:
         self.personal_forks = self._plan_personal_forks()
         self._plan_histories()
         self.extras = self._plan_extras()
+        self._commit_identities()
         self.repos = [self.upstream] + sorted(self.derivatives + self.personal_forks + self.extras,
                                               key=lambda r: (r.created, r.key))
         self._number_repos()
@@ -819,6 +824,34 @@ class Family:
                   "author_email": email, "date": iso(date), "parents": [parent] if parent else []}
         self.commits.append(commit)
         return commit
+
+    def _commit_identities(self) -> None:
+        """Who the commits say wrote them, as on GitHub (own random stream: the rest of the plan is
+        unchanged). A few merged commits are re-authored by commit-only people, who never open an
+        issue or a PR (a co-maintainer pushing a contributor's change); linked authors use their
+        noreply address (`ID+login@`, or the older `login@users.noreply.github.com`) or an address
+        of their own linked to the account; unlinked ones (author null) one GitHub cannot match."""
+        rng = random.Random(f"{self.seed}:commit identities")
+        merged = [c for c in self.commits if c["author"] is not None and c["message"].endswith(")")]
+        saved, self.accounts.rng = self.accounts.rng, rng
+        commit_only = [self.accounts.new_person() for _ in range(max(2, len(merged) // 25))]
+        self.accounts.rng = saved
+        for commit in rng.sample(merged, min(len(merged), 2 * len(commit_only))):
+            commit["author"] = rng.choice(commit_only)
+        ids = {login: USER_ID_BASE + n for n, login in enumerate(
+            [f[0] for f in self.accounts.fixed] + self.accounts.people, start=1)}
+        for commit in self.commits:
+            login, r = commit["author"], rng.random()
+            if login is None:
+                continue  # the unlinked address _commit gave
+            if r < 0.6:  # git's user.name: the profile's name when set, else the login
+                commit["author_name"] = _person_record(self.seed, ids[login], login)["name"] or login
+            if r < 0.5:
+                commit["author_email"] = f"{ids[login]}+{login}@users.noreply.github.com"
+            elif r < 0.7:
+                commit["author_email"] = f"{login}@users.noreply.github.com"
+            else:
+                commit["author_email"] = f"{login.lower()}.dev@{rng.choice(EMAIL_DOMAINS)}"
 
     def _merged_history(self, repo: RepoPlan, count: int, after: int, parent_sha: str | None) -> None:
         """`count` PRs of the repo merged as squash commits: the repo's own linear history."""

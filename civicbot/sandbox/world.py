@@ -306,6 +306,22 @@ class World:
             repo.data["updated_at"] = utcnow_iso()
             repo.modified = max(repo.modified, repo.data["updated_at"])
 
+    def push(self, repo: Repo, commits: list[dict]) -> None:
+        """Test hook: commits pushed to the default branch, oldest first; each without `parents`
+        follows the one before (the first, the branch's head)."""
+        with self.lock:
+            head = repo.data.get("head")
+            for commit in commits:
+                commit = {"parents": [head] if head else [], **commit}
+                if commit["sha"] in self.commits:
+                    raise WorldError(f"commit {commit['sha']} exists already")
+                self.commits[commit["sha"]] = commit
+                self.data.setdefault("commits", []).append(commit)
+                head = commit["sha"]
+            now = utcnow_iso()
+            repo.data["head"], repo.data["pushed_at"], repo.data["updated_at"] = head, now, now
+            repo.modified = max(repo.modified, now)
+
     def set_status(self, repo: Repo, status: str) -> None:
         if status not in {"active", "deleted", "taken_down"}:
             raise WorldError(f"unknown repo status {status!r}")

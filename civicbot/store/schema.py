@@ -599,6 +599,42 @@ def create_review_tables(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_COMMIT_TABLES = """
+CREATE TABLE commits (
+    sha TEXT PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos (id),
+    author_id INTEGER REFERENCES users (id),
+    author_name TEXT,
+    author_email_hash TEXT,
+    author_noreply_login TEXT COLLATE NOCASE,
+    committer_id INTEGER REFERENCES users (id),
+    authored_at UTC,
+    committed_at UTC,
+    is_merge FLAG NOT NULL DEFAULT 0,
+    run_id INTEGER REFERENCES harvest_runs (id),
+    harvested_at UTC NOT NULL DEFAULT NOW
+);
+CREATE INDEX idx_commits_repo_id_committed_at ON commits (repo_id, committed_at);
+CREATE INDEX idx_commits_author_id_authored_at ON commits (author_id, authored_at);
+CREATE INDEX idx_commits_author_email_hash ON commits (author_email_hash);
+
+CREATE TABLE store_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+UPDATE sync_state SET resource = 'root_commit' WHERE resource = 'commits'
+"""
+
+
+def add_commits(db: sqlite_utils.Database) -> None:
+    """Dated commits of every repo (`commits`) and the store's own secrets (`store_secrets`: the
+    salt of the e-mail hashes, never published). The root-commit lookup's sync state, which was
+    called `commits`, becomes `root_commit`: `commit_list` is the new list's."""
+    for statement in _ddl(_COMMIT_TABLES):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -615,6 +651,7 @@ MIGRATIONS: list[Migration] = [
     Migration(9, "code size: repo_languages", add_repo_languages),
     Migration(10, "profiles: users.profile_etag, profile_status", add_profile_etag),
     Migration(11, "code review: reviews, review_comments", create_review_tables),
+    Migration(12, "dated commits: commits, store_secrets; sync_state 'commits' becomes 'root_commit'", add_commits),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

@@ -7,8 +7,11 @@ Writers never commit; the harvester wraps each page and its sync state in one tr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -473,6 +476,73 @@ def write_languages(db: sqlite_utils.Database, repo_id: int, languages: Any, pro
         _upsert(db, "repo_languages", {"repo_id": repo_id, "language": language[:100], "bytes": size,
                                        **prov.columns()}, pk=("repo_id", "language"))
     return len(languages)
+
+
+# -- commits --------------------------------------------------------------------------------
+
+# GitHub's private commit addresses: `ID+login@users.noreply.github.com` (since 2017) or
+# `login@users.noreply.github.com`; bots' logins end in [bot].
+_NOREPLY = re.compile(r"^(?:\d+\+)?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?)@users\.noreply\.github\.com$",
+                      re.IGNORECASE)
+EMAIL_SALT = "email_hash_salt"
+
+
+def noreply_login(email: Any) -> str | None:
+    """The login in a GitHub noreply address, else None."""
+    match = _NOREPLY.match(email.strip()) if isinstance(email, str) else None
+    return match.group(1) if match else None
+
+
+def email_hash(db: sqlite_utils.Database, email: Any) -> str | None:
+    """HMAC-SHA256 (hex) of the lower-cased, stripped address with the store's own salt: two
+    commits by one address share it, and the published store cannot be searched for an address
+    (the salt stays behind: store_secrets is never published). None when there is no address."""
+    if not isinstance(email, str) or not email.strip():
+        return None
+    return hmac.new(_salt(db).encode(), email.strip().lower().encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+
+
+def _salt(db: sqlite_utils.Database) -> str:
+    """The store's salt, made once (in the caller's transaction) by the first commit written."""
+    row = db.execute("SELECT value FROM store_secrets WHERE name = ?", [EMAIL_SALT]).fetchone()
+    if row:
+        return row[0]
+    db.execute("INSERT INTO store_secrets (name, value) VALUES (?, ?)", [EMAIL_SALT, secrets.token_hex(32)])
+    return db.execute("SELECT value FROM store_secrets WHERE name = ?", [EMAIL_SALT]).fetchone()[0]
+
+
+def write_commit(db: sqlite_utils.Database, repo_id: int, item: dict, prov: Provenance, rule: BotRule | None) -> str:
+    """A commit of a repo's commit list. Its e-mail address is kept only as a salted hash (and
+    the login of a noreply address); a commit already stored keeps its repo: the first repo of
+    the family whose history held it (the upstream is harvested first)."""
+    sha = _need(item, "sha", "commit", str)
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+        raise PayloadError(f"commit: sha {_safe(sha)[:70]!r} is not a commit id")
+    git = item.get("commit") if isinstance(item.get("commit"), dict) else {}
+    author = git.get("author") if isinstance(git.get("author"), dict) else {}
+    committer = git.get("committer") if isinstance(git.get("committer"), dict) else {}
+    stored = db.execute("SELECT repo_id FROM commits WHERE sha = ?", [sha]).fetchone()
+    row = {
+        "sha": sha, "repo_id": stored[0] if stored else repo_id,
+        # an account GitHub could not match is null, or (seen on old commits) an empty object
+        "author_id": upsert_user(db, item.get("author") or None, prov, rule),
+        "author_name": _text(author.get("name"), 1000), "author_email_hash": email_hash(db, author.get("email")),
+        "author_noreply_login": noreply_login(author.get("email")),
+        "committer_id": upsert_user(db, item.get("committer") or None, prov, rule),
+        # git's dates, which a committer may set to anything: kept when they parse
+        "authored_at": utc(author.get("date"), "commit.author.date", plausible=False),
+        "committed_at": utc(committer.get("date"), "commit.committer.date", plausible=False),
+        "is_merge": int(len(_list(item.get("parents"), "commit", "parents")) > 1), **prov.columns(),
+    }
+    _upsert(db, "commits", _checked(f"commit {sha[:12]}", row), pk="sha")
+    return sha
+
+
+def committed_at(item: Any) -> str | None:
+    """A commit list item's committer date (what `since` filters on), None when unusable."""
+    git = item.get("commit") if isinstance(item, dict) else None
+    committer = git.get("committer") if isinstance(git, dict) else None
+    return utc_or_none(committer.get("date")) if isinstance(committer, dict) else None
 
 
 def link_items(db: sqlite_utils.Database, repo_id: int) -> None:
