@@ -66,6 +66,17 @@ def test_a_linked_commit_is_its_account_and_its_email_joins_a_second_account(db)
     assert rules["user:3"] == "shared e-mail hash"
 
 
+def test_an_address_used_by_more_accounts_than_one_person_has_joins_no_one(db):
+    """A tutorial's you@example.com, or a simulator's one default address, is not a person."""
+    for sha, uid in (("a", 2), ("b", 4), ("c", 6), ("d", 7)):
+        commit(db, sha, IN, author_id=uid, name=f"n{uid}", email="h-shared")
+    got = persons(db)
+    assert len({got[f"user:{uid}"] for uid in (2, 4, 6, 7)}) == 4
+    commit(db, "e", IN, author_id=2, name="Taro Yamada", email="h-taro")
+    commit(db, "f", IN, author_id=3, name="Taro Yamada", email="h-taro")  # two accounts: still one person
+    assert persons(db)["user:3"] == "user:2"
+
+
 def test_a_noreply_login_is_that_account(db):
     commit(db, "a", IN, noreply="Hanako", email="h-noreply")
     commit(db, "b", IN, noreply="someone-unstored", email="h-other")

@@ -167,7 +167,9 @@ def test_summary_counts_people_and_proposals_and_names_the_excluded(trap_store):
     config, db = trap_store
     result = impact_summary(db, config, Window(date(2020, 3, 1), date(2020, 3, 31)))
     figures = result["figures"]
-    assert figures["contributors"]["without_bots"] == len(PERSONS)
+    # every kind of contribution counts: copycat only committed (to its copy, a derivative) in March
+    assert figures["contributors"]["without_bots"] == len(PERSONS | {"copycat"})
+    assert figures["commit_authors"]["without_bots"] == len({"maintainer", "newcomer", "hokkaido-dev", "copycat"})
     # PRs opened in March: 1 + 36 + 3 (tiny world's two, minus the bot's) -> proposals: the person's
     # and nightly-hamster's 12; release merge and automation counted apart
     assert figures["release_merges"]["all"] == 1

@@ -13,7 +13,9 @@ def write_all_metrics(db, config) -> dict[str, int]:
     from .maintainers import write_maintainer_tables
     from .people import write_classification
     from .public_value import write_public_value
+    from .summary import write_contributions
 
     return {**write_classification(db, config), **write_contribution_metrics(db, config, classified=True),
+            "contributions": write_contributions(db, config),
             **write_diffusion(db, config), "public_value": write_public_value(db, config),
             **write_maintainer_tables(db, config)}

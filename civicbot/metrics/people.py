@@ -202,7 +202,8 @@ def automation_accounts(db: sqlite_utils.Database, *, detected_only: bool = Fals
 # (`login:<login>`), a commit e-mail (`email:<salted hash>`) or, for a commit with neither account
 # nor e-mail, its author name (`name:<normalised name>`). Identities are joined when:
 #   - a commit's author is an account (author_id, or its noreply login names a stored account):
-#     the commit's e-mail hash joins that account, so an e-mail shared by two accounts joins them;
+#     the commit's e-mail hash joins that account, so an e-mail shared by two accounts joins them
+#     (not one used by more than MAX_ACCOUNTS_PER_ADDRESS accounts: a shared address);
 #   - a maintainer lists them together in config `identities` (logins and author names).
 # Names alone join nothing else: two people called "Taro Yamada" with different e-mails stay two,
 # and a name-only identity never joins an account unless config says so (docs/metrics.md).
@@ -210,6 +211,7 @@ def automation_accounts(db: sqlite_utils.Database, *, detected_only: bool = Fals
 # placeholder) and no bot-looking commit login or name (config bots: logins, patterns, and the
 # detection's name patterns, as for accounts).
 
+MAX_ACCOUNTS_PER_ADDRESS = 2  # one person with a work and a private account; more is a shared address
 PERSON_COLUMNS = {"identity": str, "person_id": str, "kind": str, "user_id": int, "login": str,
                   "is_person": int, "is_automation": int, "rule": str}
 
@@ -287,6 +289,11 @@ def person_frame(db: sqlite_utils.Database, config: Config, accounts: pd.DataFra
     commits = commit_identities(db)
     authors = commits[["author_id", "author_name", "author_email_hash", "author_noreply_login", "identity"]] \
         .drop_duplicates()
+    # An address used by more accounts than one person plausibly has (a tutorial's you@example.com,
+    # a shared office address) is a shared address, not a person: it joins no one.
+    owners_of = authors.dropna(subset=["author_id", "author_email_hash"]).groupby("author_email_hash")["author_id"] \
+        .nunique()
+    shared = set(owners_of[owners_of > MAX_ACCOUNTS_PER_ADDRESS].index)
     bot_looking: set[str] = set()
     names_of_bots = config.bots.detect.name_patterns if config.bots.detect.enabled else []
     detect = re.compile("|".join(f"(?:{p})" for p in names_of_bots), re.IGNORECASE) if names_of_bots else None
@@ -296,7 +303,7 @@ def person_frame(db: sqlite_utils.Database, config: Config, accounts: pd.DataFra
         owner = (user_key.get(int(row.author_id)) if pd.notna(row.author_id) else None) \
             or (by_login.get(noreply) if noreply else None)
         if owner is not None:
-            if email:
+            if email and email not in shared:
                 groups.join(f"email:{email}", owner, "shared e-mail hash")
             if noreply and pd.isna(row.author_id):
                 groups.join(f"login:{noreply}", owner, "noreply address")

@@ -151,14 +151,15 @@ KINDS = {"commit": "commit_authors", "pr": "pr_authors", "review": "reviewers", 
          "comment": "commenters"}
 
 
-def contributions(db: sqlite_utils.Database, ids: list[int], lo: str, hi: str) -> pd.DataFrame:
-    """Every contribution in the window and repos as (`kind`, `identity`), joined to its person
-    (`person_id`, `is_person`, `is_automation` from `persons`). Commits by `authored_at`, issues and
-    PRs by creation, comments and review comments by creation, reviews by `submitted_at` (not the
-    PR author's own, not pending). Reviews and commits count once those tables exist (an older
-    store: none)."""
+def contributions(db: sqlite_utils.Database, ids: list[int] | None = None, lo: str | None = None,
+                  hi: str | None = None) -> pd.DataFrame:
+    """Every contribution (in the window [lo, hi) and the repos `ids`, when given) as (`kind`,
+    `repo_id`, `at`, `identity`), joined to its person (`person_id`, `is_person`, `is_automation`
+    from `persons`). Commits by `authored_at`, issues and PRs by creation, comments and review
+    comments by creation, reviews by `submitted_at` (not the PR author's own, not pending).
+    Reviews and commits count once those tables exist (an older store: none). The one definition
+    of "took part": the summary and the `contributions` table read it."""
     tables = set(db.table_names())
-    in_repos = ",".join(str(int(i)) for i in ids) or "NULL"
     # A review or review comment by the PR's own author is a reply, not reviewing; a pending review is none.
     on_pr = ("{t} x JOIN items p ON p.repo_id = x.repo_id AND p.number = x.pull_number AND p.is_pull_request = 1 "
              "AND x.user_id IS NOT p.user_id")
@@ -167,18 +168,47 @@ def contributions(db: sqlite_utils.Database, ids: list[int], lo: str, hi: str) -
                ("'review'", "reviews", on_pr.format(t="reviews") + " AND coalesce(x.state, '') != 'PENDING'",
                 "submitted_at"),
                ("'review'", "review_comments", on_pr.format(t="review_comments"), "created_at")]
-    parts = [f"SELECT {kind} AS kind, 'user:' || x.user_id AS identity FROM {source} WHERE x.user_id IS NOT NULL "
-             f"AND x.repo_id IN ({in_repos}) AND x.{at} >= :lo AND x.{at} < :hi"
+    where = ""
+    if ids is not None:
+        where += " AND x.repo_id IN ({})".format(",".join(str(int(i)) for i in ids) or "NULL")
+    parts = [f"SELECT {kind} AS kind, x.repo_id, x.{at} AS at, 'user:' || x.user_id AS identity FROM {source} "
+             f"WHERE x.user_id IS NOT NULL AND x.{at} IS NOT NULL{where}"
+             + (f" AND x.{at} >= :lo" if lo else "") + (f" AND x.{at} < :hi" if hi else "")
              for kind, table, source, at in sources if table in tables]
     frames = [pd.read_sql_query(" UNION ALL ".join(parts), db.conn, params={"lo": lo, "hi": hi})]
     commits = commit_identities(db)
-    commits = commits[commits["repo_id"].isin(ids) & (commits["authored_at"] >= lo) & (commits["authored_at"] < hi)]
+    keep = commits["authored_at"].notna()
+    if ids is not None:
+        keep &= commits["repo_id"].isin(ids)
+    if lo:
+        keep &= commits["authored_at"] >= lo
+    if hi:
+        keep &= commits["authored_at"] < hi
+    commits = commits[keep]
     linked = "user:" + commits["author_id"].astype("Int64").astype(str)
-    frames.append(pd.DataFrame({"kind": "commit", "identity": linked.where(commits["author_id"].notna(),
-                                                                            commits["identity"])}))
+    frames.append(pd.DataFrame({"kind": "commit", "repo_id": commits["repo_id"], "at": commits["authored_at"],
+                                "identity": linked.where(commits["author_id"].notna(), commits["identity"])}))
     who = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True).dropna(subset=["identity"])
     persons = read_persons(db)[["identity", "person_id", "is_person", "is_automation"]]
     return who.merge(persons, on="identity", how="inner")
+
+
+CONTRIBUTION_COLUMNS = {"kind": str, "repo_id": int, "at": str, "local_date": str, "person_id": str,
+                        "is_person": int, "is_automation": int}
+
+
+def write_contributions(db: sqlite_utils.Database, config: Config) -> int:
+    """The `contributions` table: every dated contribution of every kind with its person, so that
+    the dashboards count people who took part exactly as the summary does (`local_date` in the
+    project's zone, for the period filters). No name, login or e-mail hash: only the person's id."""
+    from .tables import replace_frame
+
+    who = contributions(db)
+    at = pd.to_datetime(who["at"], utc=True, errors="coerce")
+    who = who.assign(local_date=at.dt.tz_convert(config.timezone).dt.strftime("%Y-%m-%d"))
+    who = who[at.notna()].sort_values(["at", "kind"], ignore_index=True)
+    return replace_frame(db, "contributions", who[list(CONTRIBUTION_COLUMNS)], CONTRIBUTION_COLUMNS, None,
+                         indexes=(["local_date"], ["repo_id", "local_date"], ["person_id"]))
 
 
 def _count(who: pd.DataFrame) -> tuple[int, int]:

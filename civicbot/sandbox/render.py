@@ -380,7 +380,10 @@ class Renderer:
         r = self.urls.repo(repo.full_name)
         sha = c["sha"]
         person = {"name": c.get("author_name") or c.get("author") or "unknown",
-                  "email": c.get("author_email") or "noreply@example.invalid", "date": c["date"]}
+                  # a world without addresses: each author their own (GitHub's private form when linked)
+                  "email": c.get("author_email") or (f"{c['author']}@users.noreply.github.com" if c.get("author")
+                                                     else "unknown@example.invalid"),
+                  "date": c["date"]}
         return {
             "url": f"{r}/commits/{sha}", "sha": sha, "node_id": node_id("Commit", sha),
             "html_url": f"{self.urls.web}/{repo.full_name}/commit/{sha}",
