@@ -35,8 +35,9 @@ FIGURES = [
     ("issues_closed", "issue クローズ", "issues closed"),
     ("prs_created", "PR 作成", "pull requests created"),
     ("prs_closed", "PR クローズ", "pull requests closed"),
-    ("derivatives", "派生サイト", "derivatives created"),
+    ("regional_sites", "地域のサイト (新たに)", "regional sites created"),
     ("prefectures", "到達した都道府県", "prefectures reached"),
+    ("contributor_forks", "協力者のフォーク (新たに、別に数える)", "contributors' forks created (counted apart)"),
 ]
 
 
@@ -127,9 +128,9 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
         "prs_created": items(f"i.is_pull_request = 1 AND {opened}"),
         "prs_closed": items(f"i.is_pull_request = 1 AND i.state = 'closed' AND {window_of('i.closed_at', 'i.closed_at')}"),
     }
-    derivatives, prefectures = _reach(db, lo, hi) if not repos else (0, 0)
-    figures["derivatives"] = (derivatives, derivatives)
-    figures["prefectures"] = (prefectures, prefectures)
+    sites, forks, prefectures = _reach(db, lo, hi) if not repos else (0, 0, 0)
+    for key, n in (("regional_sites", sites), ("contributor_forks", forks), ("prefectures", prefectures)):
+        figures[key] = (n, n)
     out = {}
     for key in ("release_merges", "automation_prs"):  # counted apart: nothing to exclude from them
         figures[key] = (figures[key][0], figures[key][0])
@@ -236,14 +237,17 @@ def people_places(db: sqlite_utils.Database, who: pd.DataFrame) -> dict:
             "unknown": len(people) - len(found)}
 
 
-def _reach(db, lo: str, hi: str) -> tuple[int, int]:
-    """Derivatives created in the window, and prefectures reached by the window's end."""
+def _reach(db, lo: str, hi: str) -> tuple[int, int, int]:
+    """Regional sites (derivatives placed in a prefecture) and contributors' forks (placed
+    nowhere) created in the window, apart; and prefectures reached by the window's end."""
     if "derivatives" not in db.table_names():
-        return 0, 0
-    created = db.execute("SELECT count(*) FROM derivatives WHERE created_at >= ? AND created_at < ?", [lo, hi]).fetchone()[0]
+        return 0, 0, 0
+    sites, forks = db.execute("""SELECT count(CASE WHEN pref_code IS NOT NULL THEN 1 END),
+                                        count(CASE WHEN pref_code IS NULL THEN 1 END)
+                                 FROM derivatives WHERE created_at >= ? AND created_at < ?""", [lo, hi]).fetchone()
     reached = db.execute("SELECT count(DISTINCT pref_code) FROM derivatives WHERE pref_code IS NOT NULL AND created_at < ?",
                          [hi]).fetchone()[0]
-    return created, reached
+    return sites, forks, reached
 
 
 def format_summary(summary: dict) -> str:
