@@ -30,7 +30,7 @@ FIGURE_COLUMNS = {"figure": str, "label": str, "whole_period": "ANY", "first_wee
                   "definition": str, "whole_period_rows": str, "first_weeks_rows": str}
 STATUS_COLUMNS = {"whole_from": str, "whole_to": str, "first_weeks_from": str, "first_weeks_to": str,
                   "harvested_at": str, "harvest_outcome": str, "family_repos": int, "repos_harvested": int,
-                  "repos_incomplete": int, "repos_unavailable": int}
+                  "repos_incomplete": int, "repos_unavailable": int, "timezone": str}
 METRICS_DOC = "/-/docs/metrics.md"
 DIFFUSION_DOC = "/-/docs/diffusion.md"
 # (whole_period and first_weeks are ANY: counts stay integers, shares are percentages.)
@@ -159,7 +159,7 @@ def status_row(db: sqlite_utils.Database, config) -> dict:
             "first_weeks_from": flo and flo.isoformat(), "first_weeks_to": fhi and fhi.isoformat(),
             "harvested_at": last[0] if last else None, "harvest_outcome": last[1] if last else None,
             "family_repos": family, "repos_harvested": complete, "repos_incomplete": family - complete,
-            "repos_unavailable": gone}
+            "repos_unavailable": gone, "timezone": config.timezone}
 
 
 def write_front_tables(db: sqlite_utils.Database, config) -> int:

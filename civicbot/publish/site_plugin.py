@@ -18,6 +18,8 @@ import logging
 import re
 import sqlite3
 import unicodedata
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from datasette import Response, hookimpl
 from markupsafe import Markup, escape
@@ -344,10 +346,10 @@ def register_routes():
 async def docs_page(datasette, request):
     """A page of the docs folder (the `docs` static mount) as HTML in UTF-8: served raw, Markdown
     is `text/markdown` without a charset and browsers show its Japanese as mojibake."""
-    from datasette.utils.asgi import NotFound
     from pathlib import Path
 
     import markdown
+    from datasette.utils.asgi import NotFound
 
     name = request.url_vars["name"]
     folder = next((path for mount, path in datasette.static_mounts if mount == "docs"), None)
@@ -365,12 +367,20 @@ async def docs_page(datasette, request):
     return Response.html(page)
 
 
-def japanese_date(value: str | None) -> str:
-    """`2020-03-04` as 2020年3月4日; a UTC timestamp keeps its time: 2020年3月4日 05:06 UTC."""
+def japanese_date(value: str | None, zone: str | None = None) -> str:
+    """`2020-03-04` as 2020年3月4日; a UTC timestamp keeps its time, in the project's zone when
+    given: 2020年3月4日 14:06 JST (else 05:06 UTC)."""
     match = re.match(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d:\d\d))?", value or "")
     if not match:
         return ""
     year, month, day, clock = match.groups()
+    if clock and zone:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+        except (ValueError, KeyError, ZoneInfoNotFoundError):
+            moment = None
+        if moment is not None:
+            return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M} {moment.tzname()}"
     return f"{year}年{int(month)}月{int(day)}日" + (f" {clock} UTC" if clock else "")
 
 
@@ -392,7 +402,7 @@ async def front_page(datasette) -> dict:
     if status:
         status = dict(status)
         for key in ("whole_from", "whole_to", "first_weeks_from", "first_weeks_to", "harvested_at"):
-            status[key + "_ja"] = japanese_date(status[key])
+            status[key + "_ja"] = japanese_date(status[key], status.get("timezone"))
     return {"front": {
         "database": name, "figures": {f["figure"]: f for f in figures}, "order": [f["figure"] for f in figures],
         "status": status,
