@@ -142,3 +142,13 @@ def test_the_bundle_carries_the_figures_and_status_but_not_the_harvest_cursors(s
     bundle = make_datasette(target, config, immutable=True, settings={"allow_download": True})  # as its README serves it
     html = get(bundle, "/").text
     assert f'href="/{target.stem}.db"' in html  # the whole database can be downloaded from a bundle
+
+
+def test_the_last_harvest_is_shown_in_the_projects_zone_on_the_japanese_page():
+    from civicbot.publish.site_plugin import japanese_date
+
+    assert japanese_date("2026-12-06T04:21:33Z", "Asia/Tokyo") == "2026年12月6日 13:21 JST"
+    assert japanese_date("2020-03-31T16:00:00Z", "Asia/Tokyo") == "2020年4月1日 01:00 JST"  # the day moves too
+    assert japanese_date("2026-12-06T04:21:33Z") == "2026年12月6日 04:21 UTC"  # no zone known: said as UTC
+    assert japanese_date("2026-12-06T04:21:33Z", "Not/AZone") == "2026年12月6日 04:21 UTC"
+    assert japanese_date("2020-03-04", "Asia/Tokyo") == "2020年3月4日"
