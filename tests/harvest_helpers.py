@@ -7,6 +7,7 @@ from collections import Counter
 
 from civicbot.config import RESOURCES, Config
 from civicbot.sandbox import World
+from civicbot.sandbox.render import commit_email
 
 GHOST = "ghost"
 
@@ -155,7 +156,7 @@ def commit_row(world: World, commit: dict) -> tuple:
 
     author = world.user(commit.get("author"))
     return (commit["sha"], author["login"] if author else None, commit.get("author_name") or commit.get("author")
-            or "unknown", noreply_login(commit.get("author_email")), commit["date"], commit["date"],
+            or "unknown", noreply_login(commit_email(commit)), commit["date"], commit["date"],
             int(len(commit.get("parents", [])) > 1))
 
 
@@ -184,7 +185,7 @@ def assert_commits_match_world(db, world: dict) -> int:
     for sha, row in stored.items():
         commit = w.commits[sha]
         assert row[:7] == commit_row(w, commit), (row, commit)
-        emails.setdefault(row[8], set()).add((commit.get("author_email") or "").strip().lower())
+        emails.setdefault(row[8], set()).add(commit_email(commit).strip().lower())
     assert all(len(addresses) == 1 for addresses in emails.values()), "two addresses share a hash"
     return len(stored)
 
@@ -216,8 +217,9 @@ def quota_by_path(log: list[dict]) -> Counter:
 
 def write_config(config: Config, yml, **database) -> "Path":
     """`config` as a YAML file for the CLI (optionally with another database.path)."""
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     data = config.model_dump(mode="json")
     data["database"].update({k: str(v) for k, v in database.items()})

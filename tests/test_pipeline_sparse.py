@@ -56,6 +56,9 @@ def _without(kind: str) -> dict:
     items = {(i["repo_id"], i["number"]) for i in world["issues"]}
     world["comments"] = [c for c in world["comments"] if (c["repo_id"], c["issue_number"]) in items]
     world["events"] = [e for e in world["events"] if (e["repo_id"], e["issue_number"]) in items]
+    pulls = {(i["repo_id"], i["number"]) for i in world["issues"] if i.get("pull_request")}
+    for key in ("reviews", "review_comments"):  # a review belongs to a pull request still there
+        world[key] = [r for r in world.get(key, []) if (r["repo_id"], r["pull_number"]) in pulls]
     return world
 
 

@@ -380,10 +380,7 @@ class Renderer:
         r = self.urls.repo(repo.full_name)
         sha = c["sha"]
         person = {"name": c.get("author_name") or c.get("author") or "unknown",
-                  # a world without addresses: each author their own (GitHub's private form when linked)
-                  "email": c.get("author_email") or (f"{c['author']}@users.noreply.github.com" if c.get("author")
-                                                     else "unknown@example.invalid"),
-                  "date": c["date"]}
+                  "email": commit_email(c), "date": c["date"]}
         return {
             "url": f"{r}/commits/{sha}", "sha": sha, "node_id": node_id("Commit", sha),
             "html_url": f"{self.urls.web}/{repo.full_name}/commit/{sha}",
@@ -403,6 +400,13 @@ class Renderer:
     def contributor(self, row: dict) -> dict:
         user = self.user(row["login"])
         return {**user, "contributions": row["contributions"]}
+
+
+def commit_email(c: dict) -> str:
+    """A world commit's author address; a world without addresses gives each author their own
+    (GitHub's private form when linked), so that no two people share one by accident."""
+    return c.get("author_email") or (f"{c['author']}@users.noreply.github.com" if c.get("author")
+                                     else "unknown@example.invalid")
 
 
 def _fake_sha(seed: str) -> str:
