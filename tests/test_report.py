@@ -176,7 +176,10 @@ def test_report_writes_html_and_a_pdf_whose_pages_show_the_figures_and_the_map(s
              else ["Impact report", "Estimate", "people who contributed", "Definitions", "Data as of", "Okinawa"])
     for word in words:
         assert re.sub(r"\s+", "", word) in flat, word
-    assert ("まだ収集していません" if lang == "ja" else "notyetharvested") in flat  # no places table yet
+    # profiles were harvested: the window's people per country, each person once, Japan among them
+    assert ("まだ収集していません" if lang == "ja" else "notyetharvested") not in flat
+    japan = re.search(r"<td>(?:日本|Japan)</td><td>([\d,]+)</td>", page)
+    assert japan and 0 < int(japan.group(1).replace(",", "")) <= figures["contributors"]["without_bots"]
 
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
     pngs = sorted(tmp_path.glob("page*.png"))
@@ -243,18 +246,19 @@ def test_dates_in_the_report_follow_the_language(site):
     assert window.start.strftime("%B") in en and "年" not in en.split("<body>")[1].split("<footer>")[0]
 
 
-def test_contributors_places_are_shown_once_a_table_places_people(site):
-    from civicbot.publish.report import report_html
+def test_contributors_places_count_each_person_of_the_window_once(site):
+    """The window's persons only, each placed once (origins.person_places), Japan's count exact."""
+    from civicbot.metrics.origins import person_places
+    from civicbot.metrics.summary import contributions
+    from civicbot.publish.report import _contributor_places
 
     config, db, _, window = site
-    db.execute("CREATE TABLE test_places (user_id INTEGER, country_code TEXT, pref_code TEXT)")
-    db.conn.executemany("INSERT INTO test_places VALUES (?, ?, ?)",
-                        [(1, "JP", "13"), (2, "JP", "13"), (3, "JP", "27"), (4, "TW", None)])
-    try:
-        en = report_html(db, config, window, "en")
-        ja = report_html(db, config, window, "ja")
-    finally:
-        db.execute("DROP TABLE test_places")
-    assert "not yet harvested" not in en
-    assert "<td>Tokyo</td><td>2</td>" in en and "<td>Osaka</td><td>1</td>" in en and "<td>Taiwan</td><td>1</td>" in en
-    assert "<td>東京都</td><td>2</td>" in ja and "<td>日本</td><td>3</td>" in ja
+    lo, hi = window.utc_bounds(config)
+    places = _contributor_places(db, lo, hi)
+    who = contributions(db, None, lo, hi)
+    people = set(who.loc[who["is_person"].astype(bool), "person_id"])
+    placed = person_places(db)
+    placed = placed[placed["person_id"].isin(people)]
+    assert sum(n for _, n in places["countries"]) <= len(people)
+    assert dict(places["countries"]).get("JP", 0) == int((placed["country_code"] == "JP").sum())
+    assert sum(n for _, n in places["prefectures"]) <= dict(places["countries"]).get("JP", 0)

@@ -62,22 +62,25 @@ def _prefecture_curve(db: sqlite_utils.Database) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in db.execute("SELECT date, prefectures FROM diffusion_daily ORDER BY date")]
 
 
-def _contributor_places(db: sqlite_utils.Database) -> dict[str, list[tuple[str, int]]] | None:
-    """People per country and per prefecture, from whichever table of the store places people
-    (a table with a user_id and a country or pref_code column); None when none exists yet."""
-    for table in sorted(db.table_names()):
-        columns = set(db[table].columns_dict)
-        if "user_id" not in columns or not columns & {"country", "country_code", "pref_code"}:
-            continue
-        out = {}
-        for column in ("country_code", "country", "pref_code"):
-            if column in columns:
-                key = "countries" if column.startswith("country") else "prefectures"
-                out.setdefault(key, [tuple(r) for r in db.execute(
-                    f"SELECT [{column}], count(DISTINCT user_id) FROM [{table}] WHERE [{column}] IS NOT NULL "
-                    f"AND [{column}] != '' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10")])
-        return out
-    return None
+def _contributor_places(db: sqlite_utils.Database, lo: str, hi: str) -> dict[str, list[tuple[str, int]]] | None:
+    """The window's people per country and per Japanese prefecture (top 10 each), each person
+    placed once (`metrics.origins.person_places`, the one reading of a person's place); None when
+    no profile has been harvested yet."""
+    from civicbot.metrics.origins import person_places
+    from civicbot.metrics.summary import contributions
+
+    if "persons" not in db.table_names():
+        return None
+    who = contributions(db, None, lo, hi)
+    people = set(who.loc[who["is_person"].astype(bool), "person_id"])
+    places = person_places(db)
+    places = places[places["person_id"].isin(people)]
+    if places.empty or (places["place_status"] == "no_profile").all():
+        return None
+    countries = places["country_code"].dropna().value_counts()
+    prefectures = places.loc[places["country_code"] == "JP", "pref_code"].dropna().value_counts()
+    ranked = lambda counts: [(str(k), int(v)) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:10]  # noqa: E731
+    return {"countries": ranked(countries), "prefectures": ranked(prefectures)}
 
 
 def _curve_svg(points: list[tuple[str, int]], window: Window, t: dict, width: int = 390, height: int = 190) -> str:
@@ -139,7 +142,7 @@ def report_html(db: sqlite_utils.Database, config: Config, window: Window, lang:
     figures = summary["figures"]
     lo, hi = window.utc_bounds(config)
     reach = _reach(db, hi)
-    places = _contributor_places(db)
+    places = _contributor_places(db, lo, hi)
     value = estimate_at(db, hi)
     title = (config.title.ja if lang == "ja" else config.title.en) or config.title.ja or config.title.en or config.name
     days = (window.end - window.start).days + 1

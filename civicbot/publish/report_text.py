@@ -91,7 +91,7 @@ TEXT = {
         "value_method": _METHOD_JA,
         "definitions_title": "用語の定義",
         "definitions": [
-            ("協力した人", "期間中に課題・プルリクエスト・コメントを作成した人 (ボットを除く)。"),
+            ("協力した人", "期間中にコミット・課題・プルリクエスト・コメント・レビューのどれかをした人 (ボットを除く。同じ人の複数のアカウントは 1 人)。"),
             ("提案", "期間中に作成されたプルリクエストのうち、リリース・同期のためのマージと自動化によるものを除いたもの。"),
             ("取り入れられた提案", "期間中にマージされた提案。"),
             ("作成・完了", "期間中に作成された / 閉じられた課題とプルリクエスト (ボットを除く)。"),
@@ -142,7 +142,7 @@ TEXT = {
         "value_method": _METHOD_EN,
         "definitions_title": "Definitions",
         "definitions": [
-            ("People who contributed", "People who opened an issue or pull request, or commented, in the period (bots left out)."),
+            ("People who contributed", "People who made a commit, opened an issue or pull request, commented or reviewed in the period (bots left out; one person's several accounts count once)."),
             ("Proposals", "Pull requests opened in the period, except release / sync merges and automation."),
             ("Accepted proposals", "Proposals merged in the period."),
             ("Created / closed", "Issues and pull requests opened / closed in the period (bots left out)."),
