@@ -218,10 +218,12 @@ class Harvester(Discovery, Resources, Profiles):
                                  ("commits", self._commits), ("languages", self._languages)):
             if resource not in self.resources:
                 continue
-            state = {self._contributors: "contributors", self._commits: "commit_list"}.get(method)
+            state = {self._contributors: "contributors", self._commits: "commit_list",
+                     self._languages: "languages"}.get(method)
             if (state and not repo_changed and not self.full
                     and write.sync_state(self.db, repo_id, state)["complete"]):
-                continue  # commits (and so their authors) change only with a push, which changes the repo object
+                # commits (their authors, the code's languages) change only with a push, which changes the repo
+                continue
             self._check_reserve()
             try:
                 method(repo_id, path)
