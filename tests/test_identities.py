@@ -288,3 +288,18 @@ def test_an_authors_other_account_is_no_first_response(db):
 
     assert unanswered(config()) == (0, 2.0)
     assert unanswered(config(identities=[{"logins": ["taro", "taro-work"]}])) == (1, None)
+
+
+def test_the_summary_leaves_the_contributions_table_as_it_counts(db):
+    """The people the summary prints are the `contributions` table's (what the dashboards count): a
+    change of `identities` shows in both at once."""
+    from civicbot.metrics.summary import write_contributions
+
+    for n, user in enumerate((2, 3, 4), start=1):
+        item(db, n, user, IN)
+    db.conn.commit()
+    write_classification(db, config())
+    write_contributions(db, config())
+    merged = window_figures(db, config(identities=[{"logins": ["taro", "taro-work"]}]))
+    people = db.execute("SELECT count(DISTINCT person_id) FROM contributions WHERE is_person = 1").fetchone()[0]
+    assert merged["figures"]["contributors"]["without_bots"] == people == 2

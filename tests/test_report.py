@@ -252,16 +252,33 @@ def test_dates_in_the_report_follow_the_language(site):
 def test_contributors_places_count_each_person_of_the_window_once(site):
     """The window's persons only, each placed once (origins.person_places), Japan's count exact."""
     from civicbot.metrics.origins import person_places
-    from civicbot.metrics.summary import contributions
+    from civicbot.metrics.summary import read_contributions
     from civicbot.publish.report import _contributor_places
 
     config, db, _, window = site
     lo, hi = window.utc_bounds(config)
-    places = _contributor_places(db, lo, hi)
-    who = contributions(db, None, lo, hi)
+    places = _contributor_places(db, config, lo, hi)
+    who = read_contributions(db, config, None, lo, hi)
     people = set(who.loc[who["is_person"].astype(bool), "person_id"])
     placed = person_places(db)
     placed = placed[placed["person_id"].isin(people)]
     assert sum(n for _, n in places["countries"]) <= len(people)
     assert dict(places["countries"]).get("JP", 0) == int((placed["country_code"] == "JP").sum())
     assert sum(n for _, n in places["prefectures"]) <= dict(places["countries"]).get("JP", 0)
+
+
+def test_contributors_places_are_the_contributions_tables_people(site, tmp_path):
+    """The report places the people of the `contributions` table (what `civicbot metrics` wrote):
+    with the table emptied, no one of the window is placed."""
+    import sqlite_utils
+
+    from civicbot.publish.report import _contributor_places
+
+    config, db, _, window = site
+    copy = sqlite_utils.Database(tmp_path / "copy.db")
+    db.conn.backup(copy.conn)
+    lo, hi = window.utc_bounds(config)
+    assert _contributor_places(copy, config, lo, hi)["countries"]
+    copy.execute("DELETE FROM contributions")
+    copy.conn.commit()
+    assert _contributor_places(copy, config, lo, hi) is None

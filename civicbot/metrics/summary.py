@@ -80,8 +80,9 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
                    repos: list[str] | None = None) -> dict:
     """The figures for a window and repo set: {key: {"without_bots": n, "all": n, "bot_share": x}}.
 
-    People, automation and proposals as civicbot.metrics.people defines them (recomputed here from
-    the current config). Counts of people: "without_bots" counts people, "all" adds automation
+    People, automation and proposals as civicbot.metrics.people defines them, recomputed here from
+    the current config with the `contributions` table, which gives the people who took part. Counts
+    of people: "without_bots" counts people, "all" adds automation
     accounts (never placeholders or organisations). Proposals and accepted: "without_bots" counts
     proposals only (no automation PRs, no release merges), "all" every PR. Other item counts leave
     out automation; release merges are shown apart. `excluded` lists the accounts treated as
@@ -91,6 +92,7 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
         raise SummaryError(f"the window ends ({window.end}) before it starts ({window.start})")
     ids = repo_ids(db, repos)
     write_classification(db, config)
+    write_contributions(db, config)  # as the current config says, so the dashboards count what this prints
     lo, hi = window.utc_bounds(config)
     params = {"lo": lo, "hi": hi}
     in_repos = ",".join(str(int(i)) for i in ids) or "NULL"
@@ -113,7 +115,7 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
 
     opened, merged = window_of("i.created_at", "i.created_at"), window_of("i.merged_at", "i.merged_at")
     proposal = "k.pr_kind = 'proposal'"
-    who = contributions(db, ids, lo, hi)
+    who = read_contributions(db, config, ids, lo, hi)
     figures = {
         "contributors": _count(who),
         **{key: _count(who[who["kind"] == kind]) for kind, key in KINDS.items()},
@@ -159,7 +161,7 @@ def contributions(db: sqlite_utils.Database, ids: list[int] | None = None, lo: s
     from `persons`). Commits by `authored_at`, issues and PRs by creation, comments and review
     comments by creation, reviews by `submitted_at` (not the PR author's own, not pending).
     Reviews and commits count once those tables exist (an older store: none). The one definition
-    of "took part": the summary and the `contributions` table read it."""
+    of "took part": it writes the `contributions` table, which the summary and the report read."""
     tables = set(db.table_names())
     # A review or review comment by the PR's own author is a reply, not reviewing; a pending review is none.
     on_pr = ("{t} x JOIN items p ON p.repo_id = x.repo_id AND p.number = x.pull_number AND p.is_pull_request = 1 "
@@ -210,6 +212,24 @@ def write_contributions(db: sqlite_utils.Database, config: Config) -> int:
     who = who[at.notna()].sort_values(["at", "kind"], ignore_index=True)
     return replace_frame(db, "contributions", who[list(CONTRIBUTION_COLUMNS)], CONTRIBUTION_COLUMNS, None,
                          indexes=(["local_date"], ["repo_id", "local_date"], ["person_id"]))
+
+
+def read_contributions(db: sqlite_utils.Database, config: Config, ids: list[int] | None = None,
+                       lo: str | None = None, hi: str | None = None) -> pd.DataFrame:
+    """The published `contributions` table's rows (in the window [lo, hi) and the repos `ids`, when
+    given): who took part, as the summary, the report and the dashboards count it. A store where
+    `civicbot metrics` has not run yet gets the table written first."""
+    if "contributions" not in db.table_names():
+        write_contributions(db, config)
+    where = ["1"]
+    if ids is not None:
+        where.append("repo_id IN ({})".format(",".join(str(int(i)) for i in ids) or "NULL"))
+    if lo:
+        where.append("at >= :lo")
+    if hi:
+        where.append("at < :hi")
+    return pd.read_sql_query(f"SELECT {', '.join(CONTRIBUTION_COLUMNS)} FROM contributions WHERE {' AND '.join(where)}",
+                             db.conn, params={"lo": lo, "hi": hi})
 
 
 def _count(who: pd.DataFrame) -> tuple[int, int]:

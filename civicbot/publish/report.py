@@ -62,16 +62,17 @@ def _prefecture_curve(db: sqlite_utils.Database) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in db.execute("SELECT date, prefectures FROM diffusion_daily ORDER BY date")]
 
 
-def _contributor_places(db: sqlite_utils.Database, lo: str, hi: str) -> dict[str, list[tuple[str, int]]] | None:
-    """The window's people per country and per Japanese prefecture (top 10 each), each person
-    placed once (`metrics.origins.person_places`, the one reading of a person's place); None when
-    no profile has been harvested yet."""
+def _contributor_places(db: sqlite_utils.Database, config: Config, lo: str,
+                        hi: str) -> dict[str, list[tuple[str, int]]] | None:
+    """The window's people (the `contributions` table) per country and per Japanese prefecture
+    (top 10 each), each person placed once (`metrics.origins.person_places`, the one reading of a
+    person's place); None when no profile has been harvested yet."""
     from civicbot.metrics.origins import person_places
-    from civicbot.metrics.summary import contributions
+    from civicbot.metrics.summary import read_contributions
 
     if "persons" not in db.table_names():
         return None
-    who = contributions(db, None, lo, hi)
+    who = read_contributions(db, config, None, lo, hi)
     people = set(who.loc[who["is_person"].astype(bool), "person_id"])
     places = person_places(db)
     places = places[places["person_id"].isin(people)]
@@ -142,7 +143,7 @@ def report_html(db: sqlite_utils.Database, config: Config, window: Window, lang:
     figures = summary["figures"]
     lo, hi = window.utc_bounds(config)
     reach = _reach(db, hi)
-    places = _contributor_places(db, lo, hi)
+    places = _contributor_places(db, config, lo, hi)
     value = estimate_at(db, hi)
     title = (config.title.ja if lang == "ja" else config.title.en) or config.title.ja or config.title.en or config.name
     days = (window.end - window.start).days + 1
