@@ -303,3 +303,18 @@ def test_the_summary_leaves_the_contributions_table_as_it_counts(db):
     merged = window_figures(db, config(identities=[{"logins": ["taro", "taro-work"]}]))
     people = db.execute("SELECT count(DISTINCT person_id) FROM contributions WHERE is_person = 1").fetchone()[0]
     assert merged["figures"]["contributors"]["without_bots"] == people == 2
+
+
+def test_place_figures_count_the_persons_of_some_contributions(db):
+    """summary.place_figures (the summary's "from N countries / M prefectures"), apart from
+    origins.people_places (each account's place) by its name."""
+    from civicbot.metrics import origins, summary
+
+    item(db, 1, 4, IN)   # hanako, 大阪府
+    item(db, 2, 7, IN)   # jiro, Germany
+    db.conn.commit()
+    write_classification(db, config())
+    who = summary.read_contributions(db, config())
+    assert summary.place_figures(db, who) == {"people": 2, "countries": 2, "prefectures": 1, "in_japan": 1,
+                                              "abroad": 1, "japan_prefecture_unknown": 0, "unknown": 0}
+    assert not hasattr(summary, "people_places") and hasattr(origins, "people_places")

@@ -146,7 +146,7 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
             WHERE {in_items} AND a.is_person = 0 AND {opened}
             GROUP BY a.user_id ORDER BY a.kind, count(*) DESC, a.login""", params)]
     return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(), "timezone": config.timezone},
-            "repos": repos or ["family"], "figures": out, "places": people_places(db, who), "excluded": excluded}
+            "repos": repos or ["family"], "figures": out, "places": place_figures(db, who), "excluded": excluded}
 
 
 # Kinds of contribution counted in the people count (what the sponsors' slide counts), and their figure.
@@ -239,7 +239,7 @@ def _count(who: pd.DataFrame) -> tuple[int, int]:
             who.loc[person | who["is_automation"].astype(bool), "person_id"].nunique())
 
 
-def people_places(db: sqlite_utils.Database, who: pd.DataFrame) -> dict:
+def place_figures(db: sqlite_utils.Database, who: pd.DataFrame) -> dict:
     """Where the window's persons are (`origins.person_places`, the one reading of a person's
     place): countries, Japanese prefectures, and persons whose place is unknown (no profile, a
     blank or unclear location, commit-only identities), counted apart."""
