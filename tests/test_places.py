@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from conftest import ROOT
 from sizes import HYPOTHESIS_EXAMPLES
 
-from civicbot.regions.places import MAX_CHARS, STATUSES, Place, place_of
+from civicbot.regions.places import MAX_CHARS, STATUSES, Place, country_name, place_of
 
 K, U, A = "known", "unknown", "ambiguous"
 
@@ -167,3 +167,14 @@ def test_no_location_is_logged(caplog):
 def test_any_text_gives_an_answer(text):
     place = place_of(text)
     assert place.status in STATUSES
+
+
+def test_country_names_for_every_table_and_page():
+    """One naming of a country (regions.country_name) for contributors_by_place and the report."""
+    from civicbot.metrics import origins
+    from civicbot.publish import report_text
+
+    assert (country_name("JP", "ja"), country_name("JP", "en")) == ("日本", "Japan")
+    assert country_name("de", "ja") == "ドイツ" and country_name("DE", "en") == "Germany"
+    assert country_name("XX", "en") == "XX" and country_name("Earth", "ja") == "Earth"
+    assert origins.country_name is report_text.country_name is country_name

@@ -18,13 +18,11 @@ their own, never spread over places. No row names a person; a location is never 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import pandas as pd
 import sqlite_utils
 
 from civicbot.config import Config
-from civicbot.regions import place_of, prefecture
+from civicbot.regions import country_name, place_of, prefecture
 
 from .people import read_persons
 from .tables import replace_frame
@@ -45,13 +43,6 @@ NO_PREFECTURE = ("都道府県不明", "prefecture unknown")
 KIND_JA = {"government": "行政", "company": "企業", "npo": "NPO・市民団体", "academic": "大学・研究機関",
            "individual": "個人", "unknown": "不明"}
 PERIODS = ("week", "month", "all")
-
-
-@lru_cache(maxsize=None)
-def _country_names(code: str) -> tuple[str, str]:
-    from babel import Locale
-
-    return Locale.parse("ja").territories.get(code, code), Locale.parse("en").territories.get(code, code)
 
 
 def people_places(db: sqlite_utils.Database) -> pd.DataFrame:
@@ -132,7 +123,7 @@ def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sourc
     active["place_status"] = active["place_status"].fillna("no_profile")
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
     out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()
-    names = [(_country_names(c) if isinstance(c, str) else STATUS_WORDS[s])
+    names = [((country_name(c, "ja"), country_name(c, "en")) if isinstance(c, str) else STATUS_WORDS[s])
              for c, s in zip(out["country_code"], out["place_status"])]
     out["country_ja"] = [n[0] for n in names]
     out["country_en"] = [n[1] for n in names]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from civicbot.regions import country_name
 from civicbot.regions.data import prefecture
 
 
@@ -21,13 +22,6 @@ def yen(amount: int, lang: str, *, exact: bool = False) -> str:
     if amount >= 1_000_000_000:
         return f"about ¥{amount / 1_000_000_000:,.1f} billion"
     return f"about ¥{amount / 1_000_000:,.0f} million"
-
-
-def _country_name(code: str, lang: str) -> str:
-    """A country's name in the report's language (CLDR, through babel), its code when unknown."""
-    from babel import Locale
-
-    return Locale(lang).territories.get(code.upper(), code) if len(code) == 2 else code
 
 
 def _pref_name(code: str, lang: str) -> str:
@@ -78,7 +72,7 @@ TEXT = {
         "places_note": "GitHub のプロフィールに所在地を書いている協力者のみ。書いていない人は数えていません。",
         "countries": "国・地域", "prefectures": "都道府県",
         "place_name": lambda key, name: (_pref_name(name, "ja") if key == "prefectures"
-                                         else _country_name(name, "ja")),
+                                         else country_name(name, "ja")),
         "value_title": "公共的な価値 (推計)",
         "value_missing": "推計はまだ計算されていません (コード量の収集と指標の計算の後に載ります)。",
         "estimate_tag": "推計",
@@ -129,7 +123,7 @@ TEXT = {
         "places_note": "Only contributors who give a location on their GitHub profile; others are not counted.",
         "countries": "Countries", "prefectures": "Prefectures",
         "place_name": lambda key, name: (_pref_name(name, "en") if key == "prefectures"
-                                         else _country_name(name, "en")),
+                                         else country_name(name, "en")),
         "value_title": "Public value (an estimate)",
         "value_missing": "The estimate is not computed yet (it needs the code size harvest and `civicbot metrics`).",
         "estimate_tag": "Estimate",

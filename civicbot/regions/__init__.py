@@ -7,7 +7,7 @@ See docs/regions.md.
 
 from .data import CITIES, PREFECTURES, City, Prefecture, cities_in, city, prefecture
 from .matcher import RegionMatch, match_region
-from .places import Place, place_of
+from .places import Place, country_name, place_of
 
 __all__ = ["CITIES", "PREFECTURES", "City", "Place", "Prefecture", "RegionMatch", "cities_in", "city",
-           "match_region", "place_of", "prefecture"]
+           "country_name", "match_region", "place_of", "prefecture"]

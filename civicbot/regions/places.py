@@ -32,7 +32,7 @@ from functools import lru_cache
 from .data import PREFECTURES, prefecture
 from .matcher import AMBIGUOUS, match_region, tokens
 
-__all__ = ["CITIES_ABROAD", "MAX_CHARS", "Place", "place_of"]
+__all__ = ["CITIES_ABROAD", "MAX_CHARS", "Place", "country_name", "place_of"]
 
 # GitHub caps the profile location at 255 characters; anything longer is not a location.
 MAX_CHARS = 255
@@ -247,3 +247,12 @@ def place_of(location: str | None) -> Place:
     if ambiguous:
         return Place(None, None, None, "ambiguous", f"{ambiguous[0]!r} is a Japanese place only in context")
     return Place(None, None, None, "unknown", "names no place we know")
+
+
+@lru_cache(maxsize=None)
+def country_name(code: str, lang: str) -> str:
+    """A country's name from its ISO 3166-1 alpha-2 code in `lang` (ja, en; CLDR, through babel),
+    the code itself when it is not one: the one naming of a country on every table and page."""
+    from babel import Locale
+
+    return Locale.parse(lang).territories.get(code.upper(), code) if len(code) == 2 else code
