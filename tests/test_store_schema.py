@@ -19,6 +19,7 @@ from civicbot.store import (
     SchemaTooNewError,
     migrate,
     open_store,
+    from_utc_text,
     schema_version,
     utc_text,
 )
@@ -455,3 +456,19 @@ def test_the_docs_name_every_index_and_the_rules(db):
     assert indexes and [name for name in indexes if f"`{name}`" not in text] == []
     for rule in ["YYYY-MM-DDTHH:MM:SSZ", "Nothing is ever deleted", "e-mail", "## Migrations"]:
         assert rule in text
+
+
+def test_stored_utc_text_is_read_back_in_the_projects_zone():
+    """from_utc_text, the inverse of utc_text, in a zone: 05:19 UTC is 14:19 the same day in Tokyo,
+    15:00 UTC the next day; text without an offset is UTC (as stored); text that is no time is an error."""
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    moment = from_utc_text("2020-02-29T05:19:00Z", tokyo)
+    assert (moment.date(), moment.hour, moment.tzinfo) == (date(2020, 2, 29), 14, tokyo)
+    assert from_utc_text("2020-02-28T15:00:00Z", tokyo).date() == date(2020, 2, 29)
+    assert utc_text(from_utc_text("2020-03-01T00:00:00Z", tokyo)) == "2020-03-01T00:00:00Z"
+    assert from_utc_text("2020-03-01T00:00:00") == datetime(2020, 3, 1, tzinfo=timezone.utc)
+    with pytest.raises(ValueError):
+        from_utc_text("after harvest")

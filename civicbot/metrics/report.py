@@ -13,7 +13,7 @@ from rich.tree import Tree
 
 from civicbot.config import Config
 from civicbot.regions import prefecture
-from civicbot.store import open_store
+from civicbot.store import from_utc_text, open_store
 from civicbot.store.runs import command_job
 
 from .diffusion import upstream_id, write_diffusion
@@ -43,8 +43,6 @@ def run_metrics(config: Config) -> int:
 
 
 def show_summary(config: Config, start, end, repos: list[str], *, as_json: bool = False) -> int:
-    from datetime import datetime, timezone
-
     db = _open(config)
     if db is None:
         return 1
@@ -53,7 +51,7 @@ def show_summary(config: Config, start, end, repos: list[str], *, as_json: bool 
         if row[0] is None:
             print("civicbot: nothing harvested yet", file=sys.stderr)
             return 1
-        start = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).astimezone(config.zone).date()
+        start = from_utc_text(row[0], config.zone).date()
     end = end or datetime.now(config.zone).date()
     try:
         result = impact_summary(db, config, Window(start, end), repos or None)
@@ -68,7 +66,7 @@ def _divergence(row: dict, zone) -> str:
     """'  started 2020-03-25 (904d78c), last sync 2020-03-28 (…), +3/-120' when known; days in
     the project's time zone."""
     def at(sha, date):
-        day = datetime.fromisoformat(date.replace("Z", "+00:00")).astimezone(zone).strftime("%Y-%m-%d") if date else "?"
+        day = from_utc_text(date, zone).strftime("%Y-%m-%d") if date else "?"
         return f"{day} ({sha[:7]})"
     parts = []
     if row["first_divergence_sha"]:

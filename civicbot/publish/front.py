@@ -17,10 +17,11 @@ fork (most are personal forks made to send a pull request).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import sqlite_utils
 
+from civicbot.store.schema import from_utc_text
 from civicbot.store.transaction import drop_table, write_transaction
 
 FIRST_WEEKS = 3
@@ -46,7 +47,7 @@ DERIVATIVES = "derivatives?created_at__lt={hi_utc}&"
 def _local_day(value: str | None, zone) -> date | None:
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).astimezone(zone).date()
+    return from_utc_text(value, zone).date()
 
 
 def windows(db: sqlite_utils.Database, config) -> tuple[tuple[date, date], tuple[date, date]] | None:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from html import escape
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from civicbot import __version__
 from civicbot.config import Config
 from civicbot.metrics.public_value import estimate_at
 from civicbot.metrics.summary import Window, impact_summary
+from civicbot.store.schema import from_utc_text
 
 from .japan_map import choropleth_svg, legend_html
 from .report_text import CSS, TEXT, yen
@@ -41,7 +42,7 @@ def _data_date(db: sqlite_utils.Database, config: Config) -> str | None:
     row = db.execute("SELECT max(ended_at) FROM harvest_runs WHERE outcome IN ('complete', 'partial')").fetchone()
     if not row or not row[0]:
         return None
-    moment = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).astimezone(config.zone)
+    moment = from_utc_text(row[0], config.zone)
     return moment.strftime("%Y-%m-%d %H:%M %Z")
 
 

@@ -375,7 +375,7 @@ def japanese_date(value: str | None, zone: str | None = None) -> str:
         return ""
     year, month, day, clock = match.groups()
     if clock and zone:
-        try:
+        try:  # not civicbot.store.from_utc_text: this file ships alone in the bundle (see above)
             moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
         except (ValueError, KeyError, ZoneInfoNotFoundError):
             moment = None

@@ -11,7 +11,7 @@ from civicbot.store.db import (
     open_store,
     schema_version,
 )
-from civicbot.store.schema import MIGRATIONS, SCHEMA_VERSION, UTC_FORMAT, Migration, utc_text
+from civicbot.store.schema import MIGRATIONS, SCHEMA_VERSION, UTC_FORMAT, Migration, from_utc_text, utc_text
 from civicbot.store.transaction import drop_table, write_transaction
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "open_store",
     "schema_version",
     "drop_table",
+    "from_utc_text",
     "utc_text",
     "write_transaction",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Callable, NamedTuple
 
 import sqlite_utils
@@ -39,6 +39,16 @@ _until: tuple[int, str] = (-1, "")
 def is_plausible(text: str, until: str | None = None) -> bool:
     """Whether stored UTC text lies between 2008 and `until` (default: plausible_until())."""
     return PLAUSIBLE_FROM <= text <= (until or plausible_until())
+
+
+def from_utc_text(text: str, zone: tzinfo | None = None) -> datetime:
+    """Stored UTC text (`utc_text`'s, or an ISO time with its offset) as a moment in `zone` (default
+    UTC): how every stage shows a stored time in the project's zone. Text without an offset is UTC,
+    as stored; text that is no time raises ValueError."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(zone or timezone.utc)
 
 
 def utc_text(moment: datetime | None = None) -> str:
