@@ -280,3 +280,12 @@ def test_faults_at_ten_percent_lose_nothing(sim_factory, tmp_path, kinds):
     requests.put(f"{sim.url}/_sim/faults", json={"seed": 0, "rules": []})
     assert harvest(config, db, GitHubClient(config, [DEMO_TOKEN])).outcome == "complete"
     assert_store_equals_world(db, world)
+
+
+def test_push_only_reads_name_the_harvesters_reading_methods():
+    """harvest.run.PUSH_ONLY_STATE keys by method name: a renamed method would silently be asked on
+    every run, so each name must be one of the harvester's methods."""
+    from civicbot.harvest.run import PUSH_ONLY_STATE, Harvester
+
+    assert all(callable(getattr(Harvester, name, None)) for name in PUSH_ONLY_STATE)
+    assert set(PUSH_ONLY_STATE.values()) == {"contributors", "commit_list", "languages"}

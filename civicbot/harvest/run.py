@@ -51,6 +51,9 @@ EXIT_RATE_LIMITED = 75  # quota (or its reserve) ran out: state saved, run again
 EXIT_TOKEN_REFUSED = 77  # GitHub answered 401 (like EX_NOPERM): fix the token, then run again
 EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: stopped between pages, state saved, run again to resume
 
+# Reads that change only with a push (which changes the repo object), by reading method: their sync state.
+PUSH_ONLY_STATE = {"_contributors": "contributors", "_commits": "commit_list", "_languages": "languages"}
+
 Progress = Callable[[dict], None]
 
 
@@ -218,8 +221,7 @@ class Harvester(Discovery, Resources, Profiles):
                                  ("commits", self._commits), ("languages", self._languages)):
             if resource not in self.resources:
                 continue
-            state = {self._contributors: "contributors", self._commits: "commit_list",
-                     self._languages: "languages"}.get(method)
+            state = PUSH_ONLY_STATE.get(method.__name__)
             if (state and not repo_changed and not self.full
                     and write.sync_state(self.db, repo_id, state)["complete"]):
                 # commits (their authors, the code's languages) change only with a push, which changes the repo
