@@ -261,6 +261,27 @@ def test_committed_schema_is_up_to_date():
     assert committed == config_json_schema(), "regenerate: python -m civicbot.config > config/schema.json"
 
 
+def test_the_config_models_and_their_loading_are_apart_under_one_name():
+    """civicbot.config: the models per section (models) apart from loading, errors, tokens and the
+    schema (loading), each under 600 lines, every name still importable from civicbot.config, and
+    `python -m civicbot.config` printing the committed schema byte for byte."""
+    import subprocess
+    import sys
+
+    import civicbot.config as config
+    from civicbot.config import loading, models
+
+    assert config.HarvestSettings is models.HarvestSettings and config.Config is models.Config
+    assert config.load_config is loading.load_config and config.ConfigError is loading.ConfigError
+    for name in ("AffiliationSettings", "RESOURCES", "cron_trigger", "resolve_tokens", "config_json_schema",
+                 "ConfigIssue", *config.__all__):
+        assert hasattr(config, name), name
+    for module in (models, loading):
+        assert len(Path(module.__file__).read_text(encoding="utf-8").splitlines()) < 600, module.__name__
+    printed = subprocess.run([sys.executable, "-m", "civicbot.config"], capture_output=True, check=True).stdout
+    assert printed == (CONFIG_DIR / "schema.json").read_bytes()
+
+
 def field_paths(schema: dict, node: dict, prefix: str = "") -> list[str]:
     """Dotted paths of every field in the schema (list items as their model's fields)."""
     paths = []
