@@ -343,3 +343,18 @@ def test_people_per_place_and_per_kind_of_organisation(placed_store):
     # aggregates only: no table written by the metrics holds a location
     for table in ("contributors_by_place", "contributors_by_affiliation", "metrics_periodic", "activity"):
         assert "location" not in db[table].columns_dict
+
+
+def test_the_contribution_metrics_are_split_by_table_under_600_lines():
+    """contribution.py (contributors_summary and the whole run), activity.py (the sources read once,
+    `activity`) and periodic.py (`metrics_periodic`): each under 600 lines, the writers still
+    importable from civicbot.metrics.contribution."""
+    from pathlib import Path
+
+    from civicbot.metrics import activity, contribution, periodic
+
+    assert contribution.write_activity is activity.write_activity
+    assert contribution.write_periodic is periodic.write_periodic
+    for module in (activity, contribution, periodic):
+        assert len(Path(module.__file__).read_text(encoding="utf-8").splitlines()) < 600, module.__name__
+
