@@ -318,3 +318,15 @@ def test_place_figures_count_the_persons_of_some_contributions(db):
     assert summary.place_figures(db, who) == {"people": 2, "countries": 2, "prefectures": 1, "in_japan": 1,
                                               "abroad": 1, "japan_prefecture_unknown": 0, "unknown": 0}
     assert not hasattr(summary, "people_places") and hasattr(origins, "people_places")
+
+
+def test_the_summary_says_when_no_profile_gives_a_place(db):
+    """Issue 17: with no contributor's profile naming a country, the summary says so (Japanese, then
+    English) instead of "0 か国・0 都道府県から"."""
+    item(db, 1, 6, IN)   # jiro_2, "Earth": no place
+    commit(db, "c", IN, name="Commit Only", email="h-c")   # no profile at all
+    db.conn.commit()
+    text = format_summary(window_figures(db))
+    assert "貢献者 2 名: プロフィールから所在地のわかる人はいません / 2 contributors: no profile gives a place" in text
+    assert "0 か国" not in text and "0 countries" not in text
+

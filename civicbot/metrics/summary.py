@@ -270,6 +270,18 @@ def _reach(db, lo: str, hi: str) -> tuple[int, int, int]:
     return sites, forks, reached
 
 
+def _places_line(p: dict) -> str:
+    """Where the window's people are from; when no profile names a country, that, not "0 countries"."""
+    if not p["countries"]:
+        return (f"貢献者 {p['people']:,} 名: プロフィールから所在地のわかる人はいません / "
+                f"{p['people']:,} contributors: no profile gives a place")
+    return (f"貢献者 {p['people']:,} 名: {p['countries']:,} か国・{p['prefectures']:,} 都道府県から"
+            f" (所在不明 {p['unknown']:,} 名、日本で都道府県不明 {p['japan_prefecture_unknown']:,} 名) / "
+            f"{p['people']:,} contributors from {p['countries']:,} countries / {p['prefectures']:,} "
+            f"prefectures ({p['unknown']:,} of unknown place, {p['japan_prefecture_unknown']:,} in Japan "
+            "with the prefecture unknown)")
+
+
 def format_summary(summary: dict) -> str:
     """A short bilingual table (Japanese first, English second), aligned for CJK widths."""
     from io import StringIO
@@ -291,12 +303,7 @@ def format_summary(summary: dict) -> str:
     console = Console(file=out, width=130, no_color=True, highlight=False)
     console.print(table)
     if "places" in summary:
-        p = summary["places"]
-        console.print(f"貢献者 {p['people']:,} 名: {p['countries']:,} か国・{p['prefectures']:,} 都道府県から"
-                      f" (所在不明 {p['unknown']:,} 名、日本で都道府県不明 {p['japan_prefecture_unknown']:,} 名) / "
-                      f"{p['people']:,} contributors from {p['countries']:,} countries / {p['prefectures']:,} "
-                      f"prefectures ({p['unknown']:,} of unknown place, {p['japan_prefecture_unknown']:,} in Japan "
-                      "with the prefecture unknown)")
+        console.print(_places_line(summary["places"]))
     for row in summary.get("excluded", []):
         what = "treated as automation" if row["kind"] == "automation" else f"not a person ({row['kind']})"
         console.print(f"{what}: {row['login']}, {row['reason']} ({row['items']:,} items in the window)")
