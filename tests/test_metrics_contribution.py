@@ -312,9 +312,12 @@ def placed_store(sim_factory, tmp_path):
             user["location"], user["company"] = profiles[user["login"]]
     sim = sim_factory(world)
     config = family_config(world, sim.url, tmp_path / "m.db", profiles=True).model_copy(update={"timezone": "Asia/Tokyo"})
+    # every place by name here (three people in all); the folding of small places has its own test
+    config = config.model_copy(update={"publish": config.publish.model_copy(update={"min_place_count": 1})})
     db = open_store(config.database.path)
     assert harvest(config, db, GitHubClient(config, [TOKEN], sleep=lambda s: None)).outcome == "complete"
     write_contribution_metrics(db, config)
+    db.config = config
     return db
 
 
@@ -357,4 +360,32 @@ def test_the_contribution_metrics_are_split_by_table_under_600_lines():
     assert contribution.write_periodic is periodic.write_periodic
     for module in (activity, contribution, periodic):
         assert len(Path(module.__file__).read_text(encoding="utf-8").splitlines()) < 600, module.__name__
+
+
+def test_places_with_fewer_people_than_the_minimum_are_counted_together(placed_store):
+    """Issue 17: March 2020 has one person in 東京都 and one in 大阪府 (and carol, place unknown).
+    With publish.min_place_count 2 the two prefectures become Japan's other prefectures (JP, 2
+    people); with 3, Japan (2) is among the other countries. Same columns, unknown rows untouched,
+    and the people in all unchanged."""
+    from civicbot.metrics.activity import Sources
+    from civicbot.metrics.origins import write_contributors_by_place
+
+    db = placed_store
+
+    def march(least):
+        config = db.config.model_copy(update={"publish": db.config.publish.model_copy(
+            update={"min_place_count": least})})
+        write_contributors_by_place(db, config, Sources(db, config, classified=True))
+        return sorted((r["place_status"], r["country_code"], r["country_en"], r["pref_code"], r["prefecture_ja"],
+                       r["prefecture_en"], r["people"]) for r in rows(
+            db, "SELECT * FROM contributors_by_place WHERE period_kind = 'month' AND period_start = '2020-03-01'"))
+
+    columns = list(db["contributors_by_place"].columns_dict)
+    assert march(2) == [("other", "JP", "Japan", None, "その他の都道府県", "other prefectures", 2),
+                        ("unknown", None, "unknown", None, None, None, 1)]
+    assert march(3) == [("other", None, "other countries and regions", None, None, None, 2),
+                        ("unknown", None, "unknown", None, None, None, 1)]
+    assert list(db["contributors_by_place"].columns_dict) == columns
+    assert rows(db, "SELECT sum(people) AS n FROM contributors_by_place WHERE period_kind = 'all'")[0]["n"] == 3
+    assert len(march(1)) == 3  # 1: every place by name
 

@@ -63,6 +63,7 @@ from .models import (  # noqa: F401 (every section's model: importable from here
     Identity,
     ListedDerivative,
     PublicValueSettings,
+    PublishSettings,
     ReleaseSettings,
     RetrySettings,
     ScheduleSettings,

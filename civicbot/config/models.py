@@ -227,6 +227,16 @@ class PublicValueSettings(Strict):
                     "scc's default 2.4.")
 
 
+class PublishSettings(Strict):
+    """What the published tables may show (docs/metrics.md, `contributors_by_place`)."""
+
+    min_place_count: int = Field(
+        3, ge=1, le=1000,
+        description="Fewest people a country or prefecture must have in a period to be shown by name in "
+                    "contributors_by_place; smaller places are counted together as other countries or "
+                    "other prefectures, so that no row points at one or two people (1: every place).")
+
+
 class ForkDiscovery(Strict):
     enabled: bool = Field(True, description="Find derivatives among the upstream's forks on GitHub.")
     recursive: bool = Field(True, description="Also follow forks of forks, down to max_depth.")
@@ -411,6 +421,8 @@ class Config(Strict):
     public_value: PublicValueSettings = Field(
         default_factory=PublicValueSettings,
         description="Salary and overhead for the public-value estimate (replacement cost of the reused code).")
+    publish: PublishSettings = Field(
+        default_factory=PublishSettings, description="What the published tables may show: the smallest place shown.")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -13,7 +13,10 @@
 People are `accounts.is_person` with a dated contribution in the family (the `activity` rows);
 the family as a whole only (a repo's people per prefecture would name too few people). A person
 whose place is unknown, ambiguous or whose profile was not fetched yet is counted in a row of
-their own, never spread over places. No row names a person; a location is never written here.
+their own, never spread over places. A country or prefecture with fewer than
+`publish.min_place_count` people in a period is counted with the period's other countries or
+Japan's other prefectures (`fold_small_places`). No row names a person; a location is never
+written here.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ AFFILIATION_COLUMNS = {
 }
 # (Japanese, English) for the rows that are not a country.
 STATUS_WORDS = {"unknown": ("不明", "unknown"), "ambiguous": ("判別できない", "ambiguous"),
-                "no_profile": ("プロフィール未取得", "profile not fetched yet")}
+                "no_profile": ("プロフィール未取得", "profile not fetched yet"),
+                "other": ("その他の国・地域", "other countries and regions")}
 NO_PREFECTURE = ("都道府県不明", "prefecture unknown")
+OTHER_PREFECTURES = ("その他の都道府県", "other prefectures")
 KIND_JA = {"government": "行政", "company": "企業", "npo": "NPO・市民団体", "academic": "大学・研究機関",
            "individual": "個人", "unknown": "不明"}
 PERIODS = ("week", "month", "all")
@@ -117,18 +122,42 @@ def _people_by_period(sources) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def fold_small_places(counts: pd.DataFrame, least: int) -> pd.DataFrame:
+    """Places with fewer than `least` people in a period counted together, so that no published row
+    points at one or two people: a small country's rows become the period's `other` row (no
+    country), a small Japanese prefecture's rows Japan's `other` row (JP, no prefecture). Rows that
+    name no place (unknown, ambiguous, no profile, Japan without a prefecture) stay as they are.
+    Each person has one place, so a country's people are the sum of its rows."""
+    period = ["period_kind", "period_start", "period_end"]
+    keys = [*period, "place_status", "country_code", "pref_code"]
+    known = counts["place_status"].to_numpy() == "known"
+    country_people = counts.groupby([*period, "country_code"], dropna=False)["people"].transform("sum")
+    small_country = known & (country_people < least).to_numpy()
+    small_pref = known & ~small_country & (counts["country_code"] == "JP").to_numpy() \
+        & counts["pref_code"].notna().to_numpy() & (counts["people"] < least).to_numpy()
+    if not (small_country.any() or small_pref.any()):
+        return counts
+    out = counts.copy()
+    out.loc[small_country | small_pref, "place_status"] = "other"
+    out.loc[small_country, "country_code"] = None
+    out.loc[small_country | small_pref, "pref_code"] = None
+    return out.groupby(keys, dropna=False)["people"].sum().reset_index()
+
+
 def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sources) -> int:
     """`contributors_by_place`: people per (period, place); see the module's docstring."""
     active = _people_by_period(sources).merge(person_places(db), on="person_id", how="left")
     active["place_status"] = active["place_status"].fillna("no_profile")
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
     out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()
+    out = fold_small_places(out, config.publish.min_place_count)
     names = [((country_name(c, "ja"), country_name(c, "en")) if isinstance(c, str) else STATUS_WORDS[s])
              for c, s in zip(out["country_code"], out["place_status"])]
     out["country_ja"] = [n[0] for n in names]
     out["country_en"] = [n[1] for n in names]
     prefs = [(prefecture(p).name_ja, prefecture(p).name_en) if isinstance(p, str)
-             else NO_PREFECTURE if c == "JP" else (None, None) for p, c in zip(out["pref_code"], out["country_code"])]
+             else (OTHER_PREFECTURES if s == "other" else NO_PREFECTURE) if c == "JP" else (None, None)
+             for p, c, s in zip(out["pref_code"], out["country_code"], out["place_status"])]
     out["prefecture_ja"] = [p[0] for p in prefs]
     out["prefecture_en"] = [p[1] for p in prefs]
     out = out.sort_values(["period_kind", "period_start", "people", "country_code", "pref_code"],
