@@ -194,17 +194,20 @@ def test_contributors_summary(store):
 def test_periodic_family_weeks(store):
     db, config = store
     write_contribution_metrics(db, config)
-    # weeks 02-17 .. 06-29 (20) for the family and R10, 03-09 .. 06-29 (17) for R11; months 6 + 6 + 5
-    assert db.execute("SELECT count(*) FROM metrics_periodic").fetchone()[0] == 20 + 20 + 17 + 6 + 6 + 5
+    # weeks 01-27 (alice's root commit, 02-01) .. 06-29 (23) for the family and R10, 03-09 .. 06-29 (17)
+    # for R11; months 6 + 6 + 5
+    assert db.execute("SELECT count(*) FROM metrics_periodic").fetchone()[0] == 23 + 23 + 17 + 6 + 6 + 5
+    # wk 01-27: alice's commit, a contribution like any other (summary.contributions)
+    check(period(db, "family", "week", "2020-01-27"), contributors=1, new_contributors=1, issues_opened=0)
     # wk 02-17: a only. I6 open at 02-24 00:00 JST, age 3 d 15 h
     check(period(db, "family", "week", "2020-02-17"), contributors=1, new_contributors=1, returning_contributors=0,
           inactive_contributors=0, issues_opened=1, unanswered_issues=1, first_response_issues_median_hours=None,
           open_issues=1, open_issue_age_median_days=3.625, contributor_absence_factor=1, elephant_factor=None,
           bot_activity=0, period_end="2020-02-24", repo_id=None)
     # wk 02-24: b c d e f g. people alice 2 (b g), bob 3 (c d f): absence 1 (bob 3 >= 5/2); elephant:
-    # alice's company only -> 1; new alice, returning bob. I1 answered in 2 h, P2 in 12 h; P2 created
+    # alice's company only -> 1; returning alice (new in wk 01-27) and bob. I1 answered in 2 h, P2 in 12 h; P2 created
     # here and merged 24 h later. Open at 03-02 00:00 JST: I6 (10 d 15 h), I1 (1 d 5 h) -> median 5.91667
-    check(period(db, "family", "week", "2020-02-24"), contributors=2, new_contributors=1, returning_contributors=1,
+    check(period(db, "family", "week", "2020-02-24"), contributors=2, new_contributors=0, returning_contributors=2,
           inactive_contributors=0, issues_opened=1, prs_opened=1, issues_closed=0, prs_closed=0, prs_merged=0,
           change_request_acceptance_ratio=None, change_request_duration_median_hours=24.0,
           first_response_issues_median_hours=2.0, unanswered_issues=0, first_response_prs_median_hours=12.0,
@@ -287,7 +290,7 @@ def test_running_twice_gives_identical_tables(store):
     first = write_contribution_metrics(db, config)
     dump = {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES}
     assert write_contribution_metrics(db, config) == first == {
-        "activity": 15, "contributors_summary": 4, "metrics_periodic": 74, "contributors_by_place": 9,
+        "activity": 15, "contributors_summary": 4, "metrics_periodic": 80, "contributors_by_place": 9,
         "contributors_by_affiliation": 14}
     assert {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES} == dump
 

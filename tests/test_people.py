@@ -136,10 +136,13 @@ def test_no_table_counts_an_account_that_is_not_a_person(trap_store):
     # activity flags, contributors_summary rows
     assert not logins(db, "SELECT user_id FROM activity WHERE is_person = 1") & not_people
     assert logins(db, "SELECT login FROM contributors_summary") == PERSONS
-    # metrics_periodic: contributors of March = the people active in March
+    # metrics_periodic: contributors of March = the persons who took part in March (`contributions`): the
+    # people active in March and copycat, whose commit (a copy made without forking) is a contribution
     march = db.execute("SELECT contributors FROM metrics_periodic WHERE scope = 'family' AND period_kind = 'month' "
                        "AND period_start = '2020-03-01'").fetchone()[0]
-    assert march == len(PERSONS)
+    took_part = db.execute("SELECT count(DISTINCT person_id) FROM contributions WHERE is_person = 1 "
+                           "AND local_date >= '2020-03-01' AND local_date < '2020-04-01'").fetchone()[0]
+    assert march == took_part == len(PERSONS | {"copycat"})
     # derivatives: codeforsapporo's site has its organisation, a placeholder and ghost active, one person
     own = db.execute("SELECT own_contributors FROM derivatives WHERE full_name = 'codeforsapporo/covid19hokkaido'")
     assert own.fetchone()[0] == 1

@@ -254,3 +254,15 @@ def test_reviews_per_merged_pr_and_time_to_first_review(review_store):
           time_to_first_review_median_hours=5.0)
     check(period(db, "alice/covid19", "month", "2020-03-01"), reviews_per_merged_pr=None,
           time_to_first_review_median_hours=None)
+
+
+def test_periodic_contributors_count_reviewers_and_commit_authors(review_store):
+    """Issue 17: metrics_periodic's people are those of every kind of contribution (summary.contributions).
+    Week of 03-02 (JST): carol's issue, comment and PR, and the reviews of alice (r5, r7) and erin (r6),
+    who did nothing else: 3 contributors, erin the one new (carol's first was her review r4, 03-01 19:00
+    JST, the week before). Week of 01-27: alice's root commit (02-01) only."""
+    db, config = review_store
+    write_contribution_metrics(db, config)
+    check(period(db, "family", "week", "2020-03-02"), contributors=3, new_contributors=1, returning_contributors=2)
+    check(period(db, "family", "week", "2020-02-24"), contributors=3, new_contributors=1)  # carol new (r4), alice, bob back
+    check(period(db, "family", "week", "2020-01-27"), contributors=1, new_contributors=1, issues_opened=0)

@@ -22,6 +22,7 @@ from .activity import (
     _period_end,
     _period_start,
     _text_dates,
+    _utc,
 )
 from .affiliations import fewest_for_half
 from .reviews import review_columns
@@ -110,15 +111,35 @@ def _open_issue_age(issues: pd.DataFrame, grid: pd.DataFrame, end_local: pd.Time
     return pd.concat(rows, ignore_index=True)
 
 
-def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: dict,
+def _took_part(db: sqlite_utils.Database, zone: str) -> pd.DataFrame:
+    """Persons' contributions of every kind in the family (summary.contributions, the one definition
+    of taking part: commits, issues, PRs, comments, reviews): person_id (as numbers), repo_id, at
+    (UTC) and the local week and month it falls in."""
+    from .summary import contributions
+
+    who = contributions(db, [r[0] for r in db.execute(FAMILY_REPOS)])
+    who = who[who["is_person"].astype(bool).to_numpy()]
+    at = _utc(who["at"].reset_index(drop=True))
+    keep = at.notna().to_numpy()
+    at, local = at[keep], _local(at[keep], zone)
+    return pd.DataFrame({"person_id": pd.factorize(who["person_id"].to_numpy()[keep])[0],
+                         "repo_id": who["repo_id"].to_numpy()[keep].astype("int64"), "at": at.to_numpy(),
+                         **{f"{kind}_at": _period_start(local, kind).to_numpy() for kind in PERIOD_KINDS}})
+
+
+def _periodic_kind(kind: str, act: pd.DataFrame, took: pd.DataFrame, items: pd.DataFrame, scopes: dict,
                    end_utc: pd.Timestamp, end_local: pd.Timestamp, inactive_days: int) -> pd.DataFrame:
-    """metrics_periodic rows of one period kind, for every scope (each repo, and the family)."""
+    """metrics_periodic rows of one period kind, for every scope (each repo, and the family). People
+    who took part (contributors, new, returning, inactive) are `took`'s, every kind of contribution;
+    the absence factor and the organisations weigh the dated issues, PRs and comments of `act`."""
     keys = KEYS
     act = act[["person_id", "is_person", "is_bot", "repo_id", "at", "org", f"{kind}_at"]].rename(
         columns={f"{kind}_at": "period_start"})
+    took = took[["person_id", "repo_id", "at", f"{kind}_at"]].rename(columns={f"{kind}_at": "period_start"})
 
-    first_period = pd.concat([pd.Series({0: act["period_start"].min()}),
-                              act.groupby("repo_id")["period_start"].min()]).rename_axis("scope")
+    starts = pd.concat([act[["repo_id", "period_start"]], took[["repo_id", "period_start"]]])
+    first_period = pd.concat([pd.Series({0: starts["period_start"].min()}),
+                              starts.groupby("repo_id")["period_start"].min()]).rename_axis("scope")
     last = _period_start(pd.Series([end_local]), kind).iloc[0]
     all_periods = pd.date_range(first_period.min(), last, freq="W-MON" if kind == "week" else "MS")
     grid = pd.DataFrame({"period_start": all_periods}).merge(first_period.rename("first").reset_index(), how="cross")
@@ -127,9 +148,9 @@ def _periodic_kind(kind: str, act: pd.DataFrame, items: pd.DataFrame, scopes: di
     out = grid.set_index(keys)
 
     people = act[act["is_person"].to_numpy() == 1]
-    out["contributors"] = _scoped(people, lambda f, scope: f.groupby([scope, f["period_start"]])["person_id"]
+    out["contributors"] = _scoped(took, lambda f, scope: f.groupby([scope, f["period_start"]])["person_id"]
                                   .nunique()).rename_axis(keys)
-    firsts = _scoped(people, lambda f, scope: f.groupby([scope, f["person_id"]]).agg(
+    firsts = _scoped(took, lambda f, scope: f.groupby([scope, f["person_id"]]).agg(
         period_start=("period_start", "min"), last_period=("period_start", "max"), last_at=("at", "max")))
     firsts = firsts.rename_axis(["scope", "person_id"]).reset_index()
     out["new_contributors"] = firsts.groupby(["scope", "period_start"]).size()
@@ -229,7 +250,9 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
     scopes = {0: FAMILY, **dict(db.execute(f"SELECT id, full_name FROM repos WHERE id IN ({FAMILY_REPOS})").fetchall())}
     end_utc = pd.Timestamp(end.rstrip("Z"))
     end_local = _local(pd.Series([end_utc]), zone).iloc[0]
-    out = pd.concat([_periodic_kind(kind, act, items, scopes, end_utc, end_local, inactive_days)
+    took = _took_part(db, zone)
+    took = took[took["at"] <= end_utc]  # periods end at the data's end, as for `act`
+    out = pd.concat([_periodic_kind(kind, act, took, items, scopes, end_utc, end_local, inactive_days)
                      for kind in PERIOD_KINDS], ignore_index=True)
     out["period_start"] = _text_dates(out["period_start"]).to_numpy()
     out["period_end"] = _text_dates(out["period_end"]).to_numpy()
