@@ -178,3 +178,4 @@ def test_country_names_for_every_table_and_page():
     assert country_name("de", "ja") == "ドイツ" and country_name("DE", "en") == "Germany"
     assert country_name("XX", "en") == "XX" and country_name("Earth", "ja") == "Earth"
     assert origins.country_name is report_text.country_name is country_name
+    assert origins.country_names("DE") == ("ドイツ", "Germany")  # the table's two columns

@@ -50,6 +50,11 @@ KIND_JA = {"government": "行政", "company": "企業", "npo": "NPO・市民団�
 PERIODS = ("week", "month", "all")
 
 
+def country_names(code: str) -> tuple[str, str]:
+    """A country's (Japanese, English) names for the table's two columns (regions.country_name)."""
+    return country_name(code, "ja"), country_name(code, "en")
+
+
 def people_places(db: sqlite_utils.Database) -> pd.DataFrame:
     """Every account's place: user_id, place_status (known | unknown | ambiguous | no_profile),
     country_code, pref_code. Each distinct location is read once."""
@@ -151,7 +156,7 @@ def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sourc
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
     out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()
     out = fold_small_places(out, config.publish.min_place_count)
-    names = [((country_name(c, "ja"), country_name(c, "en")) if isinstance(c, str) else STATUS_WORDS[s])
+    names = [(country_names(c) if isinstance(c, str) else STATUS_WORDS[s])
              for c, s in zip(out["country_code"], out["place_status"])]
     out["country_ja"] = [n[0] for n in names]
     out["country_en"] = [n[1] for n in names]
