@@ -200,14 +200,34 @@ def test_node_and_repository_fields(sim):
 
 
 def test_unknown_garbled_deleted_taken_down_and_private_ids_are_null_with_not_found(sim):
-    ids = [UPSTREAM_ID, "garbage!", node_id("Repository", 999), node_id("Repository", 14), node_id("Repository", 15)]
-    rest = {rid: requests.get(f"{sim.url}/repositories/{rid}", headers=REST_AUTH).status_code for rid in (14, 15)}
+    # 14 deleted, 15 taken down, 17 private to copycat (TOKEN is civicbot-demo's)
+    ids = [UPSTREAM_ID, "garbage!", node_id("Repository", 999)] + [node_id("Repository", i) for i in (14, 15, 17)]
+    rest = {rid: requests.get(f"{sim.url}/repositories/{rid}", headers=REST_AUTH).status_code for rid in (14, 15, 17)}
+    assert rest == {14: 404, 15: 451, 17: 404}
     body = changes(sim, ids)
     assert body["data"]["nodes"][0]["nameWithOwner"] == "Tokyo-Metro-Gov/covid19"
-    assert body["data"]["nodes"][1:] == [None] * 4
-    assert [(e["type"], e["path"]) for e in body["errors"]] == [("NOT_FOUND", ["nodes", i]) for i in range(1, 5)]
+    assert body["data"]["nodes"][1:] == [None] * 5
+    assert [(e["type"], e["path"]) for e in body["errors"]] == [("NOT_FOUND", ["nodes", i]) for i in range(1, 6)]
     assert body["errors"][0]["message"] == "Could not resolve to a node with the global id of 'garbage!'"
-    assert set(rest.values()) <= {404, 451}
+    assert body["errors"][0]["locations"] == [{"line": 4, "column": 3}]
+
+
+def test_a_private_repo_resolves_for_its_owners_token(sim_factory):
+    from worlds import tiny_world
+
+    world = tiny_world()
+    world["tokens"].append({"token": "owner-token", "login": "copycat"})
+    sim = sim_factory(world)
+    body = gql(sim, CHANGES_QUERY, {"ids": [node_id("Repository", 17)]},
+               headers={"Authorization": "bearer owner-token"}).json()
+    assert body["data"]["nodes"][0]["isPrivate"] is True and "errors" not in body
+
+
+def test_dry_run_costs_nothing(sim):
+    body = gql(sim, '{ rateLimit(dryRun: true) { cost remaining } repository(owner: "Tokyo-Metro-Gov", '
+                    'name: "covid19") { issues(first: 100) { nodes { labels(first: 100) { totalCount } } } } }').json()
+    assert body["data"]["rateLimit"] == {"cost": 1, "remaining": 5000}
+    assert requests.get(f"{sim.url}/_sim/requests").json()["graphql_points"] == 0
 
 
 def test_a_field_the_simulator_does_not_model_is_an_error_not_an_invented_value(sim):
