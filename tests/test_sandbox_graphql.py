@@ -230,6 +230,41 @@ def test_dry_run_costs_nothing(sim):
     assert requests.get(f"{sim.url}/_sim/requests").json()["graphql_points"] == 0
 
 
+def test_issues_and_pull_requests_page_by_cursor_in_rests_order(sim):
+    rest = rest_pages(sim, "/repos/Tokyo-Metro-Gov/covid19/issues", state="all", direction="asc")
+    query = """query($after: String) { repository(owner: "Tokyo-Metro-Gov", name: "covid19") {
+      issues(first: 1, after: $after) { totalCount edges { cursor node { number title state } }
+                                         pageInfo { hasNextPage endCursor } }
+      merged: pullRequests(last: 5, states: [MERGED]) { nodes { number state merged } }
+      open: pullRequests(first: 5, states: [OPEN]) { nodes { id fullDatabaseId number } } } }"""
+    numbers, after = [], None
+    while True:
+        repo = gql(sim, query, {"after": after}).json()["data"]["repository"]
+        edge = repo["issues"]["edges"][0]
+        numbers.append(edge["node"]["number"])
+        if not repo["issues"]["pageInfo"]["hasNextPage"]:
+            break
+        after = repo["issues"]["pageInfo"]["endCursor"]
+    assert numbers == [i["number"] for i in rest if "pull_request" not in i]
+    merged = [i["number"] for i in rest if (i.get("pull_request") or {}).get("merged_at")]
+    assert [n["number"] for n in repo["merged"]["nodes"]] == merged and all(n["merged"] for n in repo["merged"]["nodes"])
+    pulls = {p["number"]: p for p in rest_pages(sim, "/repos/Tokyo-Metro-Gov/covid19/pulls")}
+    assert {n["number"]: (n["id"], int(n["fullDatabaseId"])) for n in repo["open"]["nodes"]} == \
+        {k: (p["node_id"], p["id"]) for k, p in pulls.items()}
+
+
+def test_issue_and_pull_request_ids_resolve_like_rests_node_ids(sim):
+    rest = rest_pages(sim, "/repos/Tokyo-Metro-Gov/covid19/issues", state="all")
+    pull = requests.get(f"{sim.url}/repos/Tokyo-Metro-Gov/covid19/pulls/2", headers=REST_AUTH).json()
+    ids = [i["node_id"] for i in rest] + [pull["node_id"]]
+    body = gql(sim, "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Issue { number } "
+                    "... on PullRequest { number } } }", {"ids": ids}).json()
+    got = [(n["__typename"], n.get("number")) for n in body["data"]["nodes"]]
+    # REST's issue list shows a PR's issue id too: it resolves to the PR
+    assert got[:-1] == [("PullRequest" if "pull_request" in i else "Issue", i["number"]) for i in rest]
+    assert got[-1] == ("PullRequest", 2) and "errors" not in body
+
+
 def test_a_field_the_simulator_does_not_model_is_an_error_not_an_invented_value(sim):
     body = gql(sim, "query($id: ID!) { node(id: $id) { ... on Repository { nameWithOwner homepageUrl } } }",
                {"id": UPSTREAM_ID}).json()
