@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -287,9 +288,12 @@ def test_points_follow_githubs_cost_rule_and_are_counted_apart_from_rest(sim):
     assert one.json()["data"]["rateLimit"] == {"limit": 5000, "cost": 1, "remaining": 4999,
                                                "resetAt": one.json()["data"]["rateLimit"]["resetAt"]}
     assert one.headers["x-ratelimit-resource"] == "graphql" and one.headers["x-ratelimit-used"] == "1"
+    reset = datetime.fromtimestamp(int(one.headers["x-ratelimit-reset"]), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert one.json()["data"]["rateLimit"]["resetAt"] == reset
     hundred = gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID] * 100}).json()
     assert hundred["data"]["rateLimit"]["cost"] == 5  # 1 + 5 x 100 = 501 requests -> 5 points
     assert hundred["data"]["rateLimit"]["remaining"] == 4994
+    assert gql(sim, "{ rateLimit { used remaining } }").json()["data"]["rateLimit"] == {"used": 7, "remaining": 4993}
     nested = gql(sim, """{ repository(owner: "Tokyo-Metro-Gov", name: "covid19") {
         issues(first: 100) { nodes { labels(first: 60) { totalCount } } } } rateLimit { cost nodeCount } }""").json()
     assert nested["data"]["rateLimit"] == {"cost": 1, "nodeCount": 100 + 100 * 60}  # 1 + 100 requests -> 1
@@ -299,10 +303,10 @@ def test_points_follow_githubs_cost_rule_and_are_counted_apart_from_rest(sim):
     assert deep["data"]["rateLimit"]["cost"] == 51  # 1 + 100 + 100 x 50 = 5101 requests -> 51
     requests.get(f"{sim.url}/repos/Tokyo-Metro-Gov/covid19", headers=REST_AUTH)
     log = requests.get(f"{sim.url}/_sim/requests").json()
-    assert (log["count"], log["graphql"], log["graphql_points"], log["quota_used"]) == (5, 4, 1 + 5 + 1 + 51, 1)
-    assert [r["points"] for r in log["requests"]] == [1, 5, 1, 51, 0]
+    assert (log["count"], log["graphql"], log["graphql_points"], log["quota_used"]) == (6, 5, 1 + 5 + 1 + 1 + 51, 1)
+    assert [r["points"] for r in log["requests"]] == [1, 5, 1, 1, 51, 0]
     rate = requests.get(f"{sim.url}/rate_limit", headers=REST_AUTH).json()["resources"]
-    assert rate["graphql"]["used"] == 58 and rate["core"]["used"] == 1
+    assert rate["graphql"]["used"] == 59 and rate["core"]["used"] == 1
 
 
 def test_node_limits_are_enforced_like_githubs(sim):
@@ -361,6 +365,20 @@ def test_faults_apply_to_graphql(sim_factory):
     assert gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]}).status_code == 200
     log = requests.get(f"{sim.url}/_sim/requests").json()
     assert [(r["status"], r["fault"], r["points"]) for r in log["requests"]] == [(502, "502", 0), (200, None, 1)]
+
+
+def test_reset_and_truncate_apply_to_graphql(sim_factory, caplog):
+    sim = sim_factory(faults={"rules": [{"kind": "reset", "path": "/graphql", "times": 1},
+                                        {"kind": "truncate", "path": "/graphql", "times": 1}]})
+    with pytest.raises(requests.ConnectionError):
+        gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]})
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]}).json()
+    assert changes(sim, [UPSTREAM_ID])["data"]["nodes"][0]["databaseId"] == 10
+    log = requests.get(f"{sim.url}/_sim/requests").json()["requests"]
+    assert [(r["status"], r["fault"]) for r in log] == [(0, "reset"), (200, "truncate"), (200, None)]
+    # the reset POST's body is drained, never parsed by the server as a request of its own
+    assert not [r for r in caplog.records if r.name == "werkzeug" and "Bad request" in r.getMessage()]
 
 
 def test_a_stall_outlasts_the_clients_timeout(sim_factory):
