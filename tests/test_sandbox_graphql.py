@@ -125,6 +125,12 @@ def test_a_missing_schema_says_what_to_run(tmp_path):
         github_schema(tmp_path / "schema.graphql")
 
 
+def test_without_the_schema_graphql_answers_500_saying_what_to_run(sim, tmp_path):
+    sim.app.graphql.schema_path = tmp_path / "schema.graphql"
+    r = gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]})
+    assert r.status_code == 500 and "run `npm install`" in r.json()["message"]
+
+
 def test_invalid_queries_get_githubs_errors_without_data(sim):
     r = gql(sim, "query { repository(owner: \"Tokyo-Metro-Gov\", name: \"covid19\") { nameWithOwner stars } }")
     body = r.json()

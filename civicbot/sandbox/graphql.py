@@ -167,8 +167,9 @@ def _iso(epoch: int) -> str:
 class GraphQLEndpoint:
     """Answers POST /graphql for a simulator: (status, body, headers) and the log entry filled."""
 
-    def __init__(self, simulator):
+    def __init__(self, simulator, schema_path: Path = SCHEMA_PATH):
         self.sim = simulator
+        self.schema_path = schema_path
 
     def answer(self, body: Any, caller, entry: dict, *, partial: bool = False) -> tuple[int, dict, dict]:
         if caller.login is None:
@@ -183,7 +184,7 @@ class GraphQLEndpoint:
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             return 200, {"errors": [{"message": "Variables are invalid JSON."}]}, bucket.headers("graphql")
-        schema = github_schema()
+        schema = github_schema(self.schema_path)
         try:
             document = parse(body["query"])
         except GraphQLError as exc:
