@@ -363,6 +363,15 @@ def test_enterprise_path(sim):
     assert requests.get(f"{sim.url}/_sim/requests").json()["graphql"] == 1
 
 
+@pytest.mark.parametrize("suffix", ["", "/api/v3"])
+def test_pygithubs_requester_reaches_graphql_from_the_rest_base_url(sim, suffix):
+    from conftest import github
+
+    headers, data = github(sim.url + suffix).requester.graphql_query(CHANGES_QUERY, {"ids": [UPSTREAM_ID]})
+    assert data["data"]["nodes"][0]["nameWithOwner"] == "Tokyo-Metro-Gov/covid19"
+    assert headers["x-ratelimit-resource"] == "graphql"
+
+
 # -- faults and latency ------------------------------------------------------------------------
 
 def test_faults_apply_to_graphql(sim_factory):
