@@ -140,10 +140,14 @@ def test_invalid_queries_get_githubs_errors_without_data(sim):
     assert "data" not in parse_error and parse_error["errors"][0]["locations"]
     missing_variable = gql(sim, CHANGES_QUERY).json()  # $ids is required
     assert "data" not in missing_variable and "$ids" in missing_variable["errors"][0]["message"]
+    for wrong in ({"ids": {"x": 1}}, {"ids": [UPSTREAM_ID], "n": "many"}):  # variables of the wrong type
+        typed = gql(sim, "query($ids: [ID!]!, $n: Int = 1) { nodes(ids: $ids) { id ... on Repository { "
+                         "labels(first: $n) { totalCount } } } }", wrong)
+        assert typed.status_code == 200 and "data" not in typed.json(), typed.text
     no_query = requests.post(sim.url + "/graphql", json={}, headers=AUTH).json()
     assert no_query == {"errors": [{"message": "A query attribute must be specified and must be a string."}]}
     log = requests.get(f"{sim.url}/_sim/requests").json()
-    assert log["graphql"] == 4 and log["graphql_points"] == 0  # refused before running: no points
+    assert log["graphql"] == 6 and log["graphql_points"] == 0  # refused before running: no points
 
 
 # -- answers agree with REST -------------------------------------------------------------------

@@ -113,6 +113,8 @@ class QueryCost:
             self.dry_run = True
         if kind.name.endswith("Connection") and "first" in field.args:
             size = args.get("first") if args.get("first") is not None else args.get("last")
+            if size is not None and not isinstance(size, int):
+                size = MAX_PAGE  # a variable of the wrong type: execution reports it, with no data
             if size is None:
                 raise LimitError("MISSING_PAGINATION_BOUNDARIES", f"You must provide a `first` or `last` value to "
                                  f"properly paginate the `{name}` connection.", node, here)
@@ -124,7 +126,7 @@ class QueryCost:
             multiplier *= size
             self.nodes += multiplier
         elif "ids" in field.args:
-            ids = args.get("ids") or []
+            ids = args.get("ids") if isinstance(args.get("ids"), list) else []  # else: execution reports it
             if len(ids) > MAX_IDS:
                 raise LimitError("EXCESSIVE_PAGINATION", f"You may not request more than {MAX_IDS} node ids; "
                                  f"you requested {len(ids)}.", node, here)
