@@ -278,7 +278,7 @@ def main() -> None:
     parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
                                          "triage 10, charts 100, hostile-text 0.6)")
     parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts", "peer", "harvest",
-                                           "hostile-text", "prior", "search"],
+                                           "hostile-text", "prior", "search", "gqlsim"],
                         help="run one benchmark (peer: side by side with github-to-sqlite, default scale 1)")
     parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated)")
     args = parser.parse_args()
@@ -311,6 +311,9 @@ def main() -> None:
     if args.only == "search":  # not in the default run: it loads its own stores (see benchmarks/search.py)
         from benchmarks.search import bench_search
         results["search"] = bench_search(scales("1,10"), _loaded_store, SERVE_CASE, _free_port, _get, _percentile)
+    if args.only == "gqlsim":  # the simulator's GraphQL endpoint (see benchmarks/gqlsim.py)
+        from benchmarks.gqlsim import bench_gqlsim
+        results["gqlsim"] = bench_gqlsim(scales("1,10"))
     Path("var/benchmarks.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
