@@ -7,7 +7,7 @@ DEMO_PORT ?= 8765
 DATASETTE_PORT ?= 8001
 DEMO_WAIT ?= 60
 
-.PHONY: demo test install clean bench screenshots
+.PHONY: demo demo-npm test install clean bench screenshots
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -22,6 +22,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The demo simulator answers GraphQL against GitHub's published schema (npm): without npm it
+# serves REST only, and the harvest then asks REST about every repo.
+demo-npm:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory node_modules/.installed; \
+	else echo "npm not found: the simulator serves REST only (no GraphQL), so the demo's harvest uses REST for every repo"; fi
+
 test: install
 	$(BIN)/python -m pytest
 
@@ -35,7 +41,7 @@ var/demo-world.json: $(VENV)/.installed
 # base_url set to the simulator's URL, so DEMO_PORT is the only thing to change when 8765 is taken.
 # Loading the world takes the simulator about 6 s of CPU, much longer on a loaded machine: it gets
 # DEMO_WAIT seconds, then its log is shown with what to try.
-demo: $(VENV)/.installed var/demo-world.json
+demo: $(VENV)/.installed var/demo-world.json demo-npm
 	@mkdir -p var && rm -f var/sim.url var/demo.yml
 	@PYTHONUNBUFFERED=1 $(BIN)/civicbot sandbox serve --world var/demo-world.json --port $(DEMO_PORT) \
 		--url-file var/sim.url > var/sim.log 2>&1 & sim=$$!; \
