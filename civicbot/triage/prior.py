@@ -59,7 +59,7 @@ C_GRID = (1.0, 3.0, 10.0, 30.0)  # chosen inside the training data by grouped ou
 FORM_FEATURES = ["log_len_title", "log_len_body", "no_body", "n_checkboxes", "n_list_items", "n_code_blocks",
                  "n_inline_code", "n_links", "n_file_paths", "n_quotes", "small_task_words", "debug_words",
                  "ja_share"]
-RESERVED_RE = re.compile(r"covid-?19|stopcovid", re.IGNORECASE)
+RESERVED_RE = re.compile(r"covid[-_]?19|stopcovid", re.IGNORECASE)  # covid19, covid-19, covid_19, stopcovid*
 DIGITS_RE = re.compile(r"\d+")
 
 
@@ -202,7 +202,7 @@ def train(data: Path, metrics: dict | None = None) -> dict:
             "rows": len(rows), "reserved_dropped": sum(reserved(r["repo"]) for r in rows),
             "near_duplicates_dropped": sum(not reserved(r["repo"]) for r in rows) - len(kept),
             "trained_rows": len(kept), "trained_positives": int(y.sum()), "trained_repos": len(set(groups)),
-            "exclusions": "repositories matching covid-?19 or stopcovid (Tokyo-Metro-Gov/covid19 and its forks)",
+            "exclusions": "repositories matching covid[-_]?19 or stopcovid (Tokyo-Metro-Gov/covid19 and its forks)",
             "dedupe": f"greedy, Jaccard of 4-gram sets >= {DUP_JACCARD}, digits folded",
             "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             "command": "python -m civicbot.triage.prior train --data ../shared/data/real-issues "
