@@ -240,3 +240,22 @@ def test_statement_says_how_the_score_was_blended_in_japanese_then_english(kind,
     assert f"{provenance['trained_rows']} real issues from {provenance['trained_repos']} repositories" in english
     w = prior.own_weight(positives)
     assert f"weight {1 - w:.2f})" in english  # the prior's share
+
+
+def test_with_the_prior_alone_apply_at_the_default_threshold_labels_no_well_specified_japanese_issue(
+        sim_factory, tmp_path):
+    """docs/triage.md (what --apply does for a young project): the tests' well-specified Japanese issues
+    score about 0.45 with the prior alone, under the default threshold 0.5, which stays the safety limit."""
+    from test_triage import UPSTREAM, setup
+
+    from civicbot.config import TriageSettings
+    from civicbot.triage.policy import run_label_policy
+
+    assert TriageSettings().threshold == 0.5
+    _, config, db = setup(sim_factory, tmp_path, threshold=TriageSettings().threshold, allowlist=[UPSTREAM])
+    dry = run_label_policy(db, config, apply=False)
+    assert dry.decisions and all("< threshold 0.5: --apply would not add it" in d.reason for d in dry.decisions)
+    assert max(float(d.reason.split("probability ")[1].split()[0]) for d in dry.decisions) == pytest.approx(0.45, abs=0.02)
+    applied = run_label_policy(db, config, apply=True)
+    assert applied.decisions == []
+    assert any("below the threshold: best was 0.4" in n for n in applied.notes)
