@@ -259,3 +259,25 @@ def test_with_the_prior_alone_apply_at_the_default_threshold_labels_no_well_spec
     applied = run_label_policy(db, config, apply=True)
     assert applied.decisions == []
     assert any("below the threshold: best was 0.4" in n for n in applied.notes)
+
+
+def test_repeated_grouped_splits_keep_repos_apart_start_with_the_shipped_split_and_average_it():
+    rows = []
+    for i in range(96):
+        gfi = i % 4 == 0
+        rows.append(row(f"org{i % 11}/repo", ("Fix typo " if gfi else "Crash ") + str(i),
+                        "small wording" if gfi else "traceback", gfi=gfi, language_guess="en"))
+    _, _, y, groups = prior.arrays(rows)
+    splits = [list(prior_eval.grouped_folds(y, groups, split=s)) for s in range(3)]
+    for folds in splits:
+        assert all(not set(groups[a]) & set(groups[b]) for a, b in folds)
+    assert [sorted(set(groups[b])) for _, b in splits[0]] != [sorted(set(groups[b])) for _, b in splits[1]]
+    single = prior_eval.evaluate_rows(rows)
+    repeated = prior_eval.evaluate_rows(rows, repeats=2)
+    assert "repeated" not in single and repeated["methods"] == single["methods"]  # split 0 is the shipped one
+    prior_figures = repeated["repeated"]["methods"]["prior"]
+    assert repeated["repeated"]["splits"] == 2 and len(prior_figures["per_split"]["roc_auc"]) == 2
+    assert prior_figures["per_split"]["roc_auc"][0] == single["methods"]["prior"]["roc_auc"][0]
+    assert prior_figures["roc_auc"][0] == pytest.approx(np.mean(prior_figures["per_split"]["roc_auc"]), abs=2e-3)
+    assert prior_figures["roc_auc"][1] <= prior_figures["roc_auc"][0] <= prior_figures["roc_auc"][2]
+    assert "mean over 2 grouped splits" in prior_eval.table({"protocol": "p", "reserved": "r", "corpus": repeated})
