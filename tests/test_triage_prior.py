@@ -197,6 +197,8 @@ def test_evaluation_is_leave_repos_out_with_japanese_subsets_and_kana_dojo_apart
     assert set(result["methods"]) == {"prior", "keyword", "recgfi"}
     assert result["repos"] == 9 and result["issues"] == 120
     assert set(result["subsets"]) == {"ja", "ja_without_kana_dojo"}
+    assert set(result["apply_threshold"]) == {"all", "not_ja", "ja", "ja_without_kana_dojo"}
+    assert result["apply_threshold"]["all"]["issues"] == 120
     assert result["subsets"]["ja"]["issues"] == 60
     assert result["subsets"]["ja_without_kana_dojo"]["issues"] == 60 - sum(
         r["repo"] == "lingdojo/kana-dojo" and r["language_guess"] == "ja" for r in rows)
@@ -281,3 +283,18 @@ def test_repeated_grouped_splits_keep_repos_apart_start_with_the_shipped_split_a
     assert prior_figures["roc_auc"][0] == pytest.approx(np.mean(prior_figures["per_split"]["roc_auc"]), abs=2e-3)
     assert prior_figures["roc_auc"][1] <= prior_figures["roc_auc"][0] <= prior_figures["roc_auc"][2]
     assert "mean over 2 grouped splits" in prior_eval.table({"protocol": "p", "reserved": "r", "corpus": repeated})
+
+
+def test_evaluation_says_what_apply_would_take_with_the_prior_alone_per_language():
+    y = np.array([1, 0, 1, 0, 0, 1])
+    even = np.array([0.9, 0.8, 0.55, 0.5, 0.2, 0.1])
+    ja = np.array([True, True, False, False, False, True])
+    table = prior_eval.apply_threshold(y, even, {"all": np.ones(6, bool), "ja": ja, "not_ja": ~ja})
+    assert table["all"]["reach"] == {"0.5": [4, 2], "0.7": [2, 1]}
+    assert table["ja"] == {"issues": 3, "positives": 2, "median": 0.8, "reach": {"0.5": [2, 1], "0.7": [2, 1]}}
+    assert table["not_ja"]["reach"] == {"0.5": [2, 1], "0.7": [0, 0]}
+    # even odds: the calibrated probability with the base rate taken out, as Prior.balanced does
+    assert prior.even_odds(np.array([0.2, 0.5]), 0.2) == pytest.approx([0.5, 0.8])
+    p = prior.load()
+    rate = p.spec["provenance"]["trained_positives"] / p.spec["provenance"]["trained_rows"]
+    assert p.balanced(["README の誤字"], [""]) == pytest.approx(prior.even_odds(p.probability(["README の誤字"], [""]), rate))

@@ -236,9 +236,14 @@ class Prior:
     def balanced(self, titles: list[str], bodies: list[str]) -> np.ndarray:
         """The calibrated probability with the corpus's base rate taken out (even odds): no project's
         base rate is the corpus's, and the triage threshold (0.5) assumes no base rate either."""
-        p = np.clip(self.probability(titles, bodies), 1e-9, 1 - 1e-9)
         rate = self.spec["provenance"]["trained_positives"] / self.spec["provenance"]["trained_rows"]
-        return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) - math.log(rate / (1 - rate)))))
+        return even_odds(self.probability(titles, bodies), rate)
+
+
+def even_odds(probability: np.ndarray, base_rate: float) -> np.ndarray:
+    """A probability calibrated at `base_rate` moved to even odds (the base rate's log-odds taken out)."""
+    p = np.clip(probability, 1e-9, 1 - 1e-9)
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) - math.log(base_rate / (1 - base_rate)))))
 
 
 @lru_cache(maxsize=1)

@@ -77,22 +77,36 @@ def grouped_folds(y: np.ndarray, groups: np.ndarray, folds: int = 5, split: int 
     return kfold.split(np.zeros(len(y)), y, groups)
 
 
-def out_of_fold(rows: list[dict], folds: int = 5, split: int = 0) -> tuple[dict[str, np.ndarray], list[float]]:
-    """Out-of-fold scores of each method, and the C the prior chose in each fold."""
+def out_of_fold(rows: list[dict], folds: int = 5, split: int = 0
+                ) -> tuple[dict[str, np.ndarray], list[float], np.ndarray]:
+    """Out-of-fold scores of each method, the C the prior chose in each fold, and the prior's
+    even-odds probabilities (`Prior.balanced`, each fold's own base rate taken out)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
     titles, bodies, y, groups = prior.arrays(rows)
     recgfi_x = recgfi_matrix(rows)
     scores = {"prior": np.zeros(len(y)), "recgfi": np.zeros(len(y)), "keyword": keyword_scores(rows)}
-    chosen = []
+    chosen, even = [], np.zeros(len(y))
     for train, test in grouped_folds(y, groups, folds, split):
         pick = lambda seq, idx: [seq[i] for i in idx]  # noqa: E731
         fitted = prior.fit(pick(titles, train), pick(bodies, train), y[train], groups[train])
         chosen.append(fitted["C"])
         scores["prior"][test] = prior.Prior(fitted).probability(pick(titles, test), pick(bodies, test))
+        even[test] = prior.even_odds(scores["prior"][test], y[train].mean())
         gb = GradientBoostingClassifier(n_estimators=150, max_depth=3, random_state=0)
         scores["recgfi"][test] = gb.fit(recgfi_x[train], y[train]).predict_proba(recgfi_x[test])[:, 1]
-    return scores, chosen
+    return scores, chosen, even
+
+
+def apply_threshold(y: np.ndarray, even: np.ndarray, subsets: dict[str, np.ndarray],
+                    thresholds=(0.5, 0.7)) -> dict:
+    """What `label --apply` would take with the prior alone: per subset and threshold, the issues
+    whose even-odds probability reaches it, and how many of them are GFIs."""
+    return {name: {"issues": int(keep.sum()), "positives": int(y[keep].sum()),
+                   "median": round(float(np.median(even[keep])), 2) if keep.any() else None,
+                   "reach": {str(t): [int((keep & (even >= t)).sum()), int(y[keep & (even >= t)].sum())]
+                             for t in thresholds}}
+            for name, keep in subsets.items()}
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -142,7 +156,7 @@ def evaluate_rows(rows: list[dict], repeats: int = 1) -> dict:
     templated issues are most of the Japanese positives; the corpus README asks for both), from
     the same out-of-fold scores; with repeats > 1, also the mean over that many grouped splits."""
     _, _, y, groups = prior.arrays(rows)
-    scores, chosen = out_of_fold(rows)
+    scores, chosen, even = out_of_fold(rows)
     result = figures(y, groups, scores)
     result["prior_C_per_fold"] = chosen
     if repeats > 1:
@@ -154,6 +168,8 @@ def evaluate_rows(rows: list[dict], repeats: int = 1) -> dict:
                               for metric, f in (("roc_auc", roc_auc), ("pr_auc", average_precision))}
     ja = np.array([r.get("language_guess") == "ja" for r in rows])
     kana = np.array([r["repo"].lower() == "lingdojo/kana-dojo" for r in rows])
+    result["apply_threshold"] = apply_threshold(y, even, {"all": np.ones(len(y), bool), "not_ja": ~ja, "ja": ja,
+                                                          "ja_without_kana_dojo": ja & ~kana})
     result["subsets"] = {}
     for name, keep in (("ja", ja), ("ja_without_kana_dojo", ja & ~kana)):
         if 0 < y[keep].sum() < keep.sum():
@@ -186,6 +202,15 @@ def table(result: dict) -> str:
         for name, m in part["methods"].items():
             lines.append(f"| {name} | {m['roc_auc'][0]:.3f} [{m['roc_auc'][1]:.3f}, {m['roc_auc'][2]:.3f}] | "
                          f"{m['pr_auc'][0]:.3f} [{m['pr_auc'][1]:.3f}, {m['pr_auc'][2]:.3f}] |")
+    if "apply_threshold" in corpus:
+        thresholds = next(iter(corpus["apply_threshold"].values()))["reach"]
+        lines += ["", "prior alone, even-odds probability (what label --apply compares with its threshold), "
+                      "out of fold: issues reaching each threshold (of them GFI)",
+                  "| issues | median | " + " | ".join(f">= {t}" for t in thresholds) + " |",
+                  "|---|---|" + "---|" * len(thresholds)]
+        for name, part in corpus["apply_threshold"].items():
+            lines.append(f"| {name}: {part['issues']} ({part['positives']} GFI) | {part['median']} | "
+                         + " | ".join(f"{n} ({gfi})" for n, gfi in part["reach"].values()) + " |")
     if "repeated" in corpus:
         part = corpus["repeated"]
         lines += ["", f"all, mean over {part['splits']} grouped splits (the first is the one above; "
