@@ -48,7 +48,7 @@ PERIODS = ("week", "month", "all")
 
 
 @lru_cache(maxsize=None)
-def _country_names(code: str) -> tuple[str, str]:
+def country_names(code: str) -> tuple[str, str]:
     from babel import Locale
 
     return Locale.parse("ja").territories.get(code, code), Locale.parse("en").territories.get(code, code)
@@ -132,7 +132,7 @@ def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sourc
     active["place_status"] = active["place_status"].fillna("no_profile")
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
     out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()
-    names = [(_country_names(c) if isinstance(c, str) else STATUS_WORDS[s])
+    names = [(country_names(c) if isinstance(c, str) else STATUS_WORDS[s])
              for c, s in zip(out["country_code"], out["place_status"])]
     out["country_ja"] = [n[0] for n in names]
     out["country_en"] = [n[1] for n in names]
