@@ -95,3 +95,24 @@ def test_the_docs_link_is_a_rendered_page_in_utf8(store):
     assert get(ds, build_metadata()["about_url"]).headers["content-type"] == "text/html; charset=utf-8"
     for bad in ("/-/docs/..pyproject.toml", "/-/docs/nothing.md", "/-/docs/publish.md.bak"):
         assert get(ds, bad).status_code == 404, bad
+
+
+def test_canned_query_pages_read_japanese_first(store):
+    """The maintainers' pages and the search: count, form fields, buttons, column headings and
+    footer in Japanese then English, none of Datasette's English-only words for developers."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))
+    html = get(make_datasette(store), "/site/search?q=翻訳").text
+    assert "1 件 / 1 row" in html and "条件 / Options" in html and 'value="表示 / Show"' in html
+    assert "検索する語 / words to find</label>" in html
+    assert ">題名 / title</th>" in html and ">GitHub 上のページ / page on GitHub</th>" in html
+    assert 'content: "題名 / title"' in html  # a phone's stacked rows name their column too
+    assert "このデータ / This data:" in html and "で公開 / Powered by Datasette" in html
+    for english in ("Custom SQL query", "Query parameters", "Run SQL", "Edit SQL", "This data as", "Queries took"):
+        assert english not in html, english
+    assert "該当するものはありません / Nothing matches" in get(make_datasette(store), "/site/search?q=存在しない語").text
+    table = get(make_datasette(store), "/site/items").text
+    assert "データのライセンス / Data licence:" in table and "Queries took" not in table
