@@ -254,3 +254,19 @@ def test_maps_say_in_words_when_nobody_is_placed(site, browser):
         page.wait_for_selector(f"#chart-{chart} svg text:has-text('{words}')", timeout=15_000)
         assert page.locator(f"#chart-{chart} path[aria-roledescription='geoshape']").count() == 0, chart
     page.close()
+
+
+def test_a_row_page_reads_down_the_page_with_the_title_readable(site, browser):
+    url, ds = site
+    db_name = next(name for name in ds.databases if not name.startswith("_"))
+    conn = sqlite3.connect(f"file:{ds.get_database(db_name).path}?mode=ro", uri=True)
+    item = conn.execute("SELECT id FROM items WHERE title LIKE '%翻訳%' ORDER BY id DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    for width in (1400, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{url}/{db_name}/items/{item}", wait_until="networkidle")
+        title = page.locator(".row-record td.col-title").bounding_box()
+        assert title["width"] > width * 0.6, (width, title)  # was a column one character wide
+        label = page.evaluate("getComputedStyle(document.querySelector('.row-record td.col-title'), '::before').content")
+        assert label == '"title"'
+        page.close()

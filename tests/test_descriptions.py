@@ -82,7 +82,7 @@ def test_a_row_is_titled_by_its_label_not_its_id(store):
     html = get(make_datasette(store), "/site/items/570000047").text
     h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
     assert "翻訳のお願い" in h1 and "<title>翻訳のお願い" in html
-    assert "from item_id in label_audit" not in html and "from item_id in comments" in html  # internal tables unlinked
+    assert "label_audit:" not in html and "comments: <a" in html  # internal tables unlinked
 
 
 def test_the_docs_link_is_a_rendered_page_in_utf8(store):
@@ -116,3 +116,11 @@ def test_canned_query_pages_read_japanese_first(store):
     assert "該当するものはありません / Nothing matches" in get(make_datasette(store), "/site/search?q=存在しない語").text
     table = get(make_datasette(store), "/site/items").text
     assert "データのライセンス / Data licence:" in table and "Queries took" not in table
+
+
+def test_a_row_page_reads_japanese_first(store):
+    html = get(make_datasette(store), "/site/items/570000047").text
+    assert "このデータ / This data:" in html and "関連する行 / Rows that refer to this one" in html
+    assert '<div class="row-record">' in html
+    for english in ("This data as", "Links from other tables", "Queries took"):
+        assert english not in html, english
