@@ -124,3 +124,16 @@ def test_a_row_page_reads_japanese_first(store):
     assert '<div class="row-record">' in html
     for english in ("This data as", "Links from other tables", "Queries took"):
         assert english not in html, english
+
+
+def test_a_table_page_reads_japanese_first(store):
+    html = get(make_datasette(store), "/site/items").text
+    assert "1 件 / 1 row" in html and "検索 / Search:" in html and 'value="適用 / Apply"' in html
+    assert "このデータ / This data:" in html and "データのライセンス / Data licence:" in html
+    assert "<summary>各列の意味 / What each column means</summary>" in html  # meanings folded away
+    assert '<details class="table-definition">' in html  # and the SQL definition too
+    for english in ("Advanced export", "This data as", "Data license:", "Queries took", "CSV options"):
+        assert english not in html, english
+    tables = get(make_datasette(store), "/site").text
+    assert "<h1>すべての表 / Every table</h1>" in tables and "表 / Tables" in tables and "1 行 / 1 row" in tables
+    assert "Custom SQL query" not in tables and "Data license:" not in tables
