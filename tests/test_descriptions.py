@@ -137,3 +137,14 @@ def test_a_table_page_reads_japanese_first(store):
     tables = get(make_datasette(store), "/site").text
     assert "<h1>すべての表 / Every table</h1>" in tables and "表 / Tables" in tables and "1 行 / 1 row" in tables
     assert "Custom SQL query" not in tables and "Data license:" not in tables
+
+
+def test_dashboard_pages_read_japanese_first(store):
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE derivatives (full_name TEXT)")  # the repository filter's options
+    ds = make_datasette(store)
+    page = get(ds, "/-/dashboards/impact").text
+    assert ">全画面 / Fullscreen</button>" in page and 'value="表示 / Apply"' in page
+    assert "<h1>グラフ / Dashboards</h1>" in get(ds, "/-/dashboards").text
