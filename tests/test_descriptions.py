@@ -148,3 +148,18 @@ def test_dashboard_pages_read_japanese_first(store):
     page = get(ds, "/-/dashboards/impact").text
     assert ">全画面 / Fullscreen</button>" in page and 'value="表示 / Apply"' in page
     assert "<h1>グラフ / Dashboards</h1>" in get(ds, "/-/dashboards").text
+
+
+def test_times_on_pages_read_japanese(store):
+    """A stored UTC time (2020-03-01T00:00:00Z) reads 2020年3月1日 00:00 UTC on the search, a
+    table and a row; the exact value stays in the <time> element and in JSON and CSV."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))
+    ds = make_datasette(store)
+    moment = '<time datetime="2020-03-01T00:00:00Z">2020年3月1日 00:00 UTC</time>'
+    for path in ("/site/search?q=翻訳", "/site/items", "/site/items/570000047"):
+        assert moment in get(ds, path).text, path
+    assert get(ds, "/site/items.json?_shape=array").json()[0]["created_at"] == "2020-03-01T00:00:00Z"
