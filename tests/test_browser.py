@@ -192,10 +192,12 @@ def test_prefecture_maps_draw_all_47_prefectures_with_names_on_hover(site, brows
             people[pref_ja] = people.get(pref_ja, 0) + n
     assert people  # the generated people name prefectures in their profiles
     names = sorted(p.name_ja for p in PREFECTURES)
-    for dashboard, chart, counts, unit in (("people", "japan-map", people, "人"),
-                                           ("diffusion", "map", regional, "件")):
+    for dashboard, chart, counts, unit, steps in (("people", "japan-map", people, "人", "0 1 2–4 5–9 10–19 20+"),
+                                                  ("diffusion", "map", regional, "件", "0 1 2–3 4–7 8+")):
         page = visit(browser, f"{url}/-/dashboards/{dashboard}")["page"]
         drawn = shapes(page, chart)
+        legend = page.eval_on_selector_all(f"#chart-{chart} g.role-legend text", "els => els.map(e => e.textContent)")
+        assert legend[:-1] == steps.split(), legend  # every step labelled (a gradient hid 2 and 5)
         assert len(drawn) == 47, (chart, len(drawn))
         assert sorted(label.split(" / ")[0] for label, _ in drawn) == names, chart
         for label, fill in drawn:
