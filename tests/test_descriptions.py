@@ -132,6 +132,7 @@ def test_a_table_page_reads_japanese_first(store):
     assert "このデータ / This data:" in html and "データのライセンス / Data licence:" in html
     assert "<summary>各列の意味 / What each column means</summary>" in html  # meanings folded away
     assert '<details class="table-definition">' in html  # and the SQL definition too
+    assert "> 降順 / descending</label>" in html and "- 列 / column -" in html
     for english in ("Advanced export", "This data as", "Data license:", "Queries took", "CSV options"):
         assert english not in html, english
     tables = get(make_datasette(store), "/site").text
