@@ -23,8 +23,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_store(folder: Path, scale: float = 0.05, seed: int = 3):
-    """Harvest a generated world (with one hostile issue title) and compute every metric."""
+def build_store(folder: Path, scale: float = 0.05, seed: int = 3, hostile: bool = True):
+    """Harvest a generated world (with one hostile issue title unless `hostile` is false: the
+    screenshots show what visitors usually see) and compute every metric."""
     from civicbot.config import Config
     from civicbot.harvest.client import GitHubClient
     from civicbot.harvest.run import harvest
@@ -36,7 +37,8 @@ def build_store(folder: Path, scale: float = 0.05, seed: int = 3):
     world = generate_world_dict(seed=seed, scale=scale)
     upstream = world["repos"][0]
     first = next(i for i in world["issues"] if i["repo_id"] == upstream["id"] and not i.get("pull_request"))
-    first["title"] = HOSTILE_TITLE
+    if hostile:
+        first["title"] = HOSTILE_TITLE
     with SandboxServer(World(world)) as sim:
         config = Config.model_validate({
             "name": "browser", "upstream": f"{upstream['owner']}/{upstream['name']}", "timezone": "Asia/Tokyo",

@@ -155,3 +155,120 @@ def test_a_window_filter_changes_the_figures(site, browser):
     upstream = metric(page, "proposals")
     assert int(upstream.split()[0]) <= int(window["proposals"].split()[0])
     page.close()
+
+
+def shapes(page, chart: str) -> list[tuple[str, str]]:
+    """(label, fill) of every shape a map chart drew (SVG: one <path> per country or prefecture)."""
+    selector = f"#chart-{chart} path[aria-roledescription='geoshape']"
+    page.wait_for_selector(selector, timeout=15_000)
+    return [tuple(s) for s in page.eval_on_selector_all(
+        selector, "els => els.map(e => [e.getAttribute('aria-label'), e.getAttribute('fill')])")]
+
+
+def tooltip_on(page, chart: str, name: str) -> str:
+    page.locator(f"#chart-{chart} path[aria-label^='{name} /']").hover(force=True)
+    page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+    return page.inner_text("#vg-tooltip-element")
+
+
+def place_rows(ds) -> list[tuple]:
+    db_name = next(name for name in ds.databases if not name.startswith("_"))
+    conn = sqlite3.connect(f"file:{ds.get_database(db_name).path}?mode=ro", uri=True)
+    rows = conn.execute("SELECT country_code, country_ja, pref_code, prefecture_ja, people FROM contributors_by_place"
+                        " WHERE period_kind = 'all'").fetchall()
+    regional = dict(conn.execute("SELECT prefecture_ja, regional_sites FROM diffusion_by_prefecture").fetchall())
+    conn.close()
+    return rows, regional
+
+
+def test_prefecture_maps_draw_all_47_prefectures_with_names_on_hover(site, browser):
+    from civicbot.regions.data import PREFECTURES
+
+    url, ds = site
+    rows, regional = place_rows(ds)
+    people = {}
+    for _, _, pref, pref_ja, n in rows:
+        if pref:
+            people[pref_ja] = people.get(pref_ja, 0) + n
+    assert people  # the generated people name prefectures in their profiles
+    names = sorted(p.name_ja for p in PREFECTURES)
+    for dashboard, chart, counts, unit, steps in (("people", "japan-map", people, "人", "0 1 2–4 5–9 10–19 20+"),
+                                                  ("diffusion", "map", regional, "件", "0 1 2–3 4–7 8+")):
+        page = visit(browser, f"{url}/-/dashboards/{dashboard}")["page"]
+        drawn = shapes(page, chart)
+        legend = page.eval_on_selector_all(f"#chart-{chart} g.role-legend text", "els => els.map(e => e.textContent)")
+        assert legend[:-1] == steps.split(), legend  # every step labelled (a gradient hid 2 and 5)
+        assert len(drawn) == 47, (chart, len(drawn))
+        assert sorted(label.split(" / ")[0] for label, _ in drawn) == names, chart
+        for label, fill in drawn:
+            pref_ja = label.split(" / ")[0]
+            assert label.endswith(f": {counts.get(pref_ja, 0)} {unit}"), (chart, label)
+            assert (fill == "#eeeeee") == (counts.get(pref_ja, 0) == 0), (chart, label, fill)  # grey: nobody / none
+        busiest = max(counts, key=counts.get)
+        tip = tooltip_on(page, chart, busiest)
+        assert busiest in tip and str(counts[busiest]) in tip, tip
+        page.close()
+
+
+def test_world_map_draws_the_countries_and_colours_those_in_the_data(site, browser):
+    url, ds = site
+    rows, _ = place_rows(ds)
+    people: dict[str, int] = {}
+    for code, name_ja, _, _, n in rows:
+        if code:
+            people[name_ja] = people.get(name_ja, 0) + n
+    assert len(people) >= 2
+    page = visit(browser, f"{url}/-/dashboards/people")["page"]
+    drawn = {label.split(" / ")[0]: (label, fill) for label, fill in shapes(page, "world-map")}
+    assert len(drawn) >= 170 and {"日本", "アメリカ合衆国", "ブラジル", "オーストラリア"} <= set(drawn)
+    coloured = {name for name, (_, fill) in drawn.items() if fill != "#eeeeee"}
+    assert coloured == set(people)  # every country present in the data, and no other
+    for name, n in people.items():
+        assert drawn[name][0].endswith(f": {n} 人"), drawn[name]
+    tip = tooltip_on(page, "world-map", "オーストラリア")  # a country whose middle is land
+    assert "オーストラリア" in tip and "Australia" in tip
+    page.close()
+
+
+def test_maps_say_in_words_when_nobody_is_placed(site, browser):
+    """The maps' own SQL on a store where nobody's place is known: words, no shapes."""
+    from civicbot.metrics.origins import PLACE_COLUMNS
+
+    url, ds = site
+    empty = sqlite3.connect(":memory:", check_same_thread=False)
+    empty.execute(f"CREATE TABLE contributors_by_place ({', '.join(PLACE_COLUMNS)})")
+    empty.execute("INSERT INTO contributors_by_place (period_kind, place_status, people) VALUES ('all', 'unknown', 12)")
+    empty.execute("CREATE TABLE diffusion_by_prefecture (pref_code, prefecture_ja, prefecture_en)")
+
+    def nobody_placed(route):
+        from urllib.parse import parse_qs
+
+        sql = parse_qs(urlparse(route.request.url).query)["sql"][0]
+        cursor = empty.execute(sql)
+        rows = [dict(zip([c[0] for c in cursor.description], r)) for r in cursor.fetchall()]
+        route.fulfill(json={"rows": rows, "truncated": False})
+
+    page = visit(browser, f"{url}/-/dashboards/people")["page"]
+    page.route(re.compile(r".*\.json\?sql=.*contributors_by_place.*"), nobody_placed)
+    page.reload(wait_until="networkidle")
+    for chart, words in (("world-map", "まだ所在地のわかる参加者がいません"),
+                         ("japan-map", "まだ都道府県のわかる参加者がいません")):
+        page.wait_for_selector(f"#chart-{chart} svg text:has-text('{words}')", timeout=15_000)
+        assert page.locator(f"#chart-{chart} path[aria-roledescription='geoshape']").count() == 0, chart
+    page.close()
+
+
+def test_a_row_page_reads_down_the_page_with_the_title_readable(site, browser):
+    url, ds = site
+    db_name = next(name for name in ds.databases if not name.startswith("_"))
+    conn = sqlite3.connect(f"file:{ds.get_database(db_name).path}?mode=ro", uri=True)
+    item = conn.execute("SELECT id FROM items WHERE title LIKE '%翻訳%' ORDER BY id DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    for width in (1400, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{url}/{db_name}/items/{item}", wait_until="networkidle")
+        title = page.locator(".row-record td.col-title").bounding_box()
+        assert title["width"] > width * 0.6, (width, title)  # was a column one character wide
+        label = page.evaluate("getComputedStyle(document.querySelector('.row-record td.col-title'), '::before').content")
+        assert label == '"title"'
+        page.close()

@@ -82,7 +82,7 @@ def test_a_row_is_titled_by_its_label_not_its_id(store):
     html = get(make_datasette(store), "/site/items/570000047").text
     h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
     assert "翻訳のお願い" in h1 and "<title>翻訳のお願い" in html
-    assert "from item_id in label_audit" not in html and "from item_id in comments" in html  # internal tables unlinked
+    assert "label_audit:" not in html and "comments: <a" in html  # internal tables unlinked
 
 
 def test_the_docs_link_is_a_rendered_page_in_utf8(store):
@@ -95,3 +95,72 @@ def test_the_docs_link_is_a_rendered_page_in_utf8(store):
     assert get(ds, build_metadata()["about_url"]).headers["content-type"] == "text/html; charset=utf-8"
     for bad in ("/-/docs/..pyproject.toml", "/-/docs/nothing.md", "/-/docs/publish.md.bak"):
         assert get(ds, bad).status_code == 404, bad
+
+
+def test_canned_query_pages_read_japanese_first(store):
+    """The maintainers' pages and the search: count, form fields, buttons, column headings and
+    footer in Japanese then English, none of Datasette's English-only words for developers."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))
+    html = get(make_datasette(store), "/site/search?q=翻訳").text
+    assert "1 件 / 1 row" in html and "条件 / Options" in html and 'value="表示 / Show"' in html
+    assert "検索する語 / words to find</label>" in html
+    assert ">題名 / title</th>" in html and ">GitHub 上のページ / page on GitHub</th>" in html
+    assert 'content: "題名 / title"' in html  # a phone's stacked rows name their column too
+    assert "このデータ / This data:" in html and "で公開 / Powered by Datasette" in html
+    for english in ("Custom SQL query", "Query parameters", "Run SQL", "Edit SQL", "This data as", "Queries took"):
+        assert english not in html, english
+    assert "該当するものはありません / Nothing matches" in get(make_datasette(store), "/site/search?q=存在しない語").text
+    table = get(make_datasette(store), "/site/items").text
+    assert "データのライセンス / Data licence:" in table and "Queries took" not in table
+
+
+def test_a_row_page_reads_japanese_first(store):
+    html = get(make_datasette(store), "/site/items/570000047").text
+    assert "このデータ / This data:" in html and "関連する行 / Rows that refer to this one" in html
+    assert '<div class="row-record">' in html
+    for english in ("This data as", "Links from other tables", "Queries took"):
+        assert english not in html, english
+
+
+def test_a_table_page_reads_japanese_first(store):
+    html = get(make_datasette(store), "/site/items").text
+    assert "1 件 / 1 row" in html and "検索 / Search:" in html and 'value="適用 / Apply"' in html
+    assert "このデータ / This data:" in html and "データのライセンス / Data licence:" in html
+    assert "<summary>各列の意味 / What each column means</summary>" in html  # meanings folded away
+    assert '<details class="table-definition">' in html  # and the SQL definition too
+    assert "> 降順 / descending</label>" in html and "- 列 / column -" in html
+    for english in ("Advanced export", "This data as", "Data license:", "Queries took", "CSV options"):
+        assert english not in html, english
+    tables = get(make_datasette(store), "/site").text
+    assert "<h1>すべての表 / Every table</h1>" in tables and "表 / Tables" in tables and "1 行 / 1 row" in tables
+    assert "Custom SQL query" not in tables and "Data license:" not in tables
+
+
+def test_dashboard_pages_read_japanese_first(store):
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE derivatives (full_name TEXT)")  # the repository filter's options
+    ds = make_datasette(store)
+    page = get(ds, "/-/dashboards/impact").text
+    assert ">全画面 / Fullscreen</button>" in page and 'value="表示 / Apply"' in page
+    assert "<h1>グラフ / Dashboards</h1>" in get(ds, "/-/dashboards").text
+
+
+def test_times_on_pages_read_japanese(store):
+    """A stored UTC time (2020-03-01T00:00:00Z) reads 2020年3月1日 00:00 UTC on the search, a
+    table and a row; the exact value stays in the <time> element and in JSON and CSV."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))
+    ds = make_datasette(store)
+    moment = '<time datetime="2020-03-01T00:00:00Z">2020年3月1日 00:00 UTC</time>'
+    for path in ("/site/search?q=翻訳", "/site/items", "/site/items/570000047"):
+        assert moment in get(ds, path).text, path
+    assert get(ds, "/site/items.json?_shape=array").json()[0]["created_at"] == "2020-03-01T00:00:00Z"

@@ -262,3 +262,18 @@ def test_no_persons_location_or_company_is_published_or_served(site, tmp_path):
             leaked = {v for v in values & locations if len(v) > 8 and "," in v}  # "Tokyo, Japan", "Sapporo, Hokkaido"
             assert not leaked, (table, column, leaked)
     assert conn.execute("SELECT sum(people) FROM contributors_by_place WHERE period_kind = 'all'").fetchone()[0] > 0
+
+
+def test_every_date_axis_reads_japanese():
+    """Dates on every chart's axis read 2020年3月8日 (or 2020年3月), never ISO 2020-03-08."""
+    axes = 0
+    for slug, dashboard in load_dashboards().items():
+        for name, chart in dashboard["charts"].items():
+            spec = chart.get("display") if chart.get("library") == "vega-lite" else None
+            for part in [spec or {}, *((spec or {}).get("layer") or [])]:
+                for channel, enc in (part.get("encoding") or {}).items():
+                    if isinstance(enc, dict) and enc.get("type") == "temporal":
+                        axes += 1
+                        fmt = enc["axis"]["format"]
+                        assert "年" in fmt and not re.search(r"%-?[Ymd]-", fmt), (slug, name, fmt)
+    assert axes >= 6

@@ -57,10 +57,11 @@ def for_public(text: str | None) -> str | None:
     return " ".join(kept).strip() or None
 
 
-def load_descriptions(path: Path | None = None) -> dict[str, dict]:
-    """Public descriptions, Japanese / English (dashboards/descriptions.yml), by table."""
+def load_descriptions(path: Path | None = None, part: str = "tables") -> dict[str, Any]:
+    """Public descriptions, Japanese / English (dashboards/descriptions.yml): by table, or
+    `query_columns` (the canned queries' column headings)."""
     data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "descriptions.yml").read_text(encoding="utf-8")) or {}
-    return data.get("tables") or {}
+    return data.get(part) or {}
 
 
 def parse_doc(text: str, doc_name: str = "") -> dict[str, dict[str, Any]]:
@@ -266,6 +267,9 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     triage = getattr(config, "triage", None)
     queries = load_queries(dashboards_dir / "queries.yml", existing,
                            top_per_repo=triage.top_per_repo if triage is not None else 5)
+    labels = load_descriptions(dashboards_dir / "descriptions.yml", "query_columns")
+    for query in queries.values():
+        query.setdefault("labels", labels)  # templates/query.html: column headings and form fields
     return {
         "title": f"civicbot: {ja} / {en}",
         "description": f"{ja}：GitHub の公開記録から集めたデータ。 / {en}: data harvested from the public "
