@@ -257,8 +257,8 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         if existing is None or table in existing:
             tables.setdefault(table, {})["hidden"] = True
     if "items" in tables:
-        tables["items"].update({"fts_table": "items_search", "fts_pk": "id", "label_column": "title",
-                                "sort_desc": "created_at"})
+        # No fts_table: the site plugin's own search box takes its place (site_plugin.filters_from_request).
+        tables["items"].update({"label_column": "title", "sort_desc": "created_at"})
     if "users" in tables:
         tables["users"]["label_column"] = "login"
     if "repos" in tables:
