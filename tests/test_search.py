@@ -147,3 +147,20 @@ def test_the_items_page_lists_the_newest_first_without_sorting_every_item(store)
     conn = sqlite3.connect(store)
     plan = " | ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + data["query"]["sql"], data["query"]["params"]))
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_serving_keeps_the_long_lived_objects_out_of_the_collectors_walks():
+    """`civicbot serve` freezes what lives as long as the server, so full collections (every few
+    page renders) no longer walk it: the search page's p95 in the benchmark (docs/performance.md)."""
+    import gc
+    import inspect
+
+    from civicbot.publish import commands
+
+    gc.unfreeze()
+    try:
+        commands.settle_memory()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert "settle_memory()" in inspect.getsource(commands.serve.callback)
