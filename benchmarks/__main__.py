@@ -4,7 +4,8 @@ Without --scales, generate and metrics run at 1,10,100, triage at 10, charts at 
 hostile-text (feature extraction on 65,536-character worst-case bodies) at 0.6; prior (training
 the cold-start prior on the real corpus, scoring it, and scoring N synthetic issues) at 100000.
 
-Each case runs in a fresh subprocess so peak memory (ru_maxrss) is its own. Figures are
+Each case runs in a fresh subprocess so peak memory (ru_maxrss) is its own. `--store DIR` keeps
+the stores the charts and search benchmarks load, one per scale, and reuses them. Figures are
 printed as a table and written to var/benchmarks.json; docs/performance.md records them.
 """
 
@@ -14,7 +15,6 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 CASE = r"""
@@ -92,16 +93,14 @@ print(json.dumps({"seconds": round(seconds, 2), "model": result.model, "positive
 SERVE_CASE = r"""
 import sys, uvicorn
 from civicbot.cli import _load
-from civicbot.publish.commands import make_datasette, prepare_live
+from civicbot.publish.commands import make_datasette, prepare_live, settle_memory
 config = _load(sys.argv[1])
 path = prepare_live(config)
-uvicorn.run(make_datasette(path, config).app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
+ds = make_datasette(path, config)
+settle_memory()
+uvicorn.run(ds.app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
             lifespan="on")
 """
-
-CHART_REQUESTS = 20  # per query, after one warm-up
-CHART_TARGET_MS = 250
-
 
 def _loaded_store(tmp: Path, scale: float) -> tuple[Path, dict]:
     """A store loaded from a generated world (seed 1), and the bench configuration that points at it."""
@@ -116,6 +115,34 @@ def _loaded_store(tmp: Path, scale: float) -> tuple[Path, dict]:
     config.write_text(f"name: bench\nupstream: Tokyo-Metro-Gov/covid19\ntimezone: Asia/Tokyo\n"
                       f"database: {{path: '{db}'}}\n", encoding="utf-8")
     return config, counts
+
+
+@contextmanager
+def _store(scale: float, keep: str | None):
+    """(folder, config, counts) of a loaded store: in a temporary folder, or with `--store DIR`
+    kept in DIR/scale-N and reused by the next run (a store of 10^6 items takes minutes to load)."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(dir="var") as tmp:
+            yield (Path(tmp), *_loaded_store(Path(tmp), scale))
+        return
+    folder = Path(keep) / f"scale-{scale:g}"
+    done = folder / "counts.json"
+    if not done.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps(_loaded_store(folder, scale)[1]), encoding="utf-8")
+    yield folder, folder / "bench.yml", json.loads(done.read_text(encoding="utf-8"))
+
+
+def _with_metrics(folder: Path, config: Path) -> float:
+    """Seconds `civicbot metrics` took on the store (run once per kept store)."""
+    done = folder / "metrics.json"
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf-8"))["seconds"]
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", METRICS_CASE, str(config)], check=True, capture_output=True)
+    seconds = round(time.perf_counter() - started, 1)
+    done.write_text(json.dumps({"seconds": seconds}), encoding="utf-8")
+    return seconds
 
 
 def _load_average() -> float:
@@ -173,17 +200,6 @@ def bench_triage(scales: list[float]) -> list[dict]:
     return rows
 
 
-def _chart_queries() -> list[tuple[str, str]]:
-    """(dashboard/chart, SQL) for every chart with a query in dashboards/dashboards.yml."""
-    import yaml
-
-    from civicbot.publish.metadata import DASHBOARDS_DIR
-
-    data = yaml.safe_load((DASHBOARDS_DIR / "dashboards.yml").read_text(encoding="utf-8")) or {}
-    return [(f"{dname}/{cname}", chart["query"]) for dname, dashboard in data.items()
-            for cname, chart in (dashboard.get("charts") or {}).items() if chart.get("query")]
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -216,63 +232,6 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))]
 
 
-def bench_charts(scales: list[float]) -> list[dict]:
-    """Chart and canned queries over HTTP against `civicbot serve` (uvicorn, 127.0.0.1) on a
-    store loaded from a generated world with metrics computed: p50/p95 of 20 requests each."""
-    rows = []
-    for scale in scales:
-        with tempfile.TemporaryDirectory(dir="var") as tmp:
-            config, counts = _loaded_store(Path(tmp), scale)
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", METRICS_CASE, str(config)], check=True, capture_output=True)
-            metrics_seconds = time.perf_counter() - started
-            port = _free_port()
-            server = subprocess.Popen([sys.executable, "-c", SERVE_CASE, str(config), str(port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                started = time.perf_counter()
-                while True:  # prepare_live builds the search index first
-                    if server.poll() is not None:
-                        raise RuntimeError(f"civicbot serve exited: {server.stderr.read()}")
-                    try:
-                        with urllib.request.urlopen(f"{base}/-/versions.json", timeout=5):
-                            break
-                    except (urllib.error.URLError, ConnectionError, TimeoutError):
-                        time.sleep(0.5)
-                startup_seconds = time.perf_counter() - started
-                with urllib.request.urlopen(f"{base}/-/databases.json", timeout=30) as response:
-                    db = json.load(response)[0]["name"]
-                with urllib.request.urlopen(f"{base}/-/metadata.json", timeout=30) as response:
-                    canned = list(((json.load(response).get("databases") or {}).get(db) or {}).get("queries") or {})
-                urls = [("chart", name, f"{base}/{db}.json?" + urllib.parse.urlencode({"sql": sql, "_shape": "array"}))
-                        for name, sql in _chart_queries()]
-                urls += [("canned", name, f"{base}/{db}/{name}.json") for name in canned]
-                load_before = _load_average()
-                queries = []
-                for kind, name, url in urls:
-                    _get(url)  # warm-up
-                    results = [_get(url) for _ in range(CHART_REQUESTS)]
-                    ms = [r[0] for r in results]
-                    errors = sorted({f"{r[1]} {r[2]}".strip() for r in results if r[1] != 200})
-                    queries.append({"kind": kind, "query": name, "p50_ms": round(statistics.median(ms), 1),
-                                    "p95_ms": round(_percentile(ms, 95), 1), "max_ms": round(max(ms), 1),
-                                    "failed": sum(r[1] != 200 for r in results), "errors": errors})
-                    q = queries[-1]
-                    flag = "" if q["p95_ms"] < CHART_TARGET_MS and not errors else "  MISSES"
-                    failed = f"  {q['failed']}/{CHART_REQUESTS} failed: {'; '.join(errors)}" if errors else ""
-                    print(f"charts   scale {scale:>6}: {kind:6} {name:42} p50 {q['p50_ms']:8.1f} ms  "
-                          f"p95 {q['p95_ms']:8.1f} ms{flag}{failed}", flush=True)
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-            rows.append({"scale": scale, "items": counts.get("items", 0), "metrics_seconds": round(metrics_seconds, 1),
-                         "server_startup_seconds": round(startup_seconds, 1), "requests_per_query": CHART_REQUESTS,
-                         "target_p95_ms": CHART_TARGET_MS, "load_average_before": load_before,
-                         "load_average_after": _load_average(), "queries": queries})
-    return rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
@@ -280,6 +239,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts", "peer", "harvest",
                                            "hostile-text", "prior", "search", "gqlsim"],
                         help="run one benchmark (peer: side by side with github-to-sqlite, default scale 1)")
+    parser.add_argument("--store", metavar="DIR", help="charts, search: keep each scale's loaded store in "
+                                                       "DIR/scale-N and reuse it on the next run")
     parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated)")
     args = parser.parse_args()
 
@@ -295,7 +256,9 @@ def main() -> None:
     if args.only in (None, "triage"):
         results["triage"] = bench_triage(scales("10"))
     if args.only in (None, "charts"):
-        results["charts"] = bench_charts(scales("100"))
+        from benchmarks.charts import bench_charts
+        results["charts"] = bench_charts(scales("100"), lambda scale: _store(scale, args.store), _with_metrics,
+                                         SERVE_CASE, _free_port, _get, _percentile, _load_average)
     if args.only in (None, "peer"):
         from benchmarks.peer import bench_peer
         results["peer"] = bench_peer(scales("1"))
@@ -310,7 +273,8 @@ def main() -> None:
         results["prior"] = bench_prior(scales("100000"))
     if args.only == "search":  # not in the default run: it loads its own stores (see benchmarks/search.py)
         from benchmarks.search import bench_search
-        results["search"] = bench_search(scales("1,10"), _loaded_store, SERVE_CASE, _free_port, _get, _percentile)
+        results["search"] = bench_search(scales("1,10"), lambda scale: _store(scale, args.store), SERVE_CASE,
+                                         _free_port, _get, _percentile)
     if args.only == "gqlsim":  # the simulator's GraphQL endpoint (see benchmarks/gqlsim.py)
         from benchmarks.gqlsim import bench_gqlsim
         results["gqlsim"] = bench_gqlsim(scales("1,10"))

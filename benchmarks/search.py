@@ -3,7 +3,8 @@
 A store loaded from a generated world (seed 1; scale 1 is about 10^4 items, 10 about 10^5,
 100 about 10^6), its search index built as `civicbot serve` builds it, then the visitor's two
 search boxes over HTTP against `civicbot serve` (uvicorn, 127.0.0.1): the `search` canned query
-and the items table's `?_search=`, 20 requests per term after one warm-up, p50/p95.
+("search"), the items table's `?_search=` as JSON ("items") and as the HTML page a visitor sees,
+with its count of matches ("page"); 20 requests per term after one warm-up, p50/p95.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 # (kind, term): 1-2 character Japanese, 3+ characters, English, mixed, folded forms.
 TERMS = [("1-2 chars", "東京"), ("1-2 chars", "翻訳"), ("1-2 chars", "字"),
          ("3+ chars", "グラフ"), ("3+ chars", "ｸﾞﾗﾌ"), ("3+ chars", "陽性患者"),
          ("English", "translation"), ("English", "page"), ("English", "README"), ("English", "i18n"),
-         ("mixed", "翻訳 translation")]
+         ("mixed", "翻訳 translation"), ("no search", "")]  # "": the items page before a search
 REQUESTS = 20
 TARGET_MS = 100
 
@@ -40,14 +39,17 @@ print(json.dumps({"index_seconds": round(seconds, 1), "index_mb": round((pages o
 """
 
 
-def bench_search(scales: list[float], loaded_store, serve_case, free_port, get, percentile) -> list[dict]:
+def bench_search(scales: list[float], store, serve_case, free_port, get, percentile) -> list[dict]:
     rows = []
     for scale in scales:
-        with tempfile.TemporaryDirectory(dir="var") as tmp:
-            config, counts = loaded_store(Path(tmp), scale)
-            db_path = Path(tmp) / "bench.db"
-            index = json.loads(subprocess.run([sys.executable, "-c", INDEX_CASE, str(db_path)], check=True,
-                                              capture_output=True, text=True).stdout)
+        with store(scale) as (folder, config, counts):
+            built = folder / "index.json"  # a kept store (--store) keeps its index and its figures
+            if built.exists():
+                index = json.loads(built.read_text(encoding="utf-8"))
+            else:
+                index = json.loads(subprocess.run([sys.executable, "-c", INDEX_CASE, str(folder / "bench.db")],
+                                                  check=True, capture_output=True, text=True).stdout)
+                built.write_text(json.dumps(index), encoding="utf-8")
             print(f"search   scale {scale:>6}: {counts.get('items', 0)} items, index built in "
                   f"{index['index_seconds']} s, {index['index_mb']} MB", flush=True)
             port = free_port()
@@ -67,17 +69,22 @@ def bench_search(scales: list[float], loaded_store, serve_case, free_port, get, 
                 with urllib.request.urlopen(f"{base}/-/databases.json", timeout=30) as response:
                     db = json.load(response)[0]["name"]
                 for kind, term in TERMS:
+                    table, found = f"{base}/{db}/items", 100  # the page without a search shows a full page
                     for box, url in (("search", f"{base}/{db}/search.json?" + urllib.parse.urlencode(
                                           {"q": term, "_shape": "array"})),
-                                     ("items", f"{base}/{db}/items.json?" + urllib.parse.urlencode(
-                                          {"_search": term, "_shape": "array", "_size": 100}))):
+                                     ("items", f"{table}.json?" + urllib.parse.urlencode(
+                                          {"_search": term, "_shape": "array", "_size": 100})),
+                                     ("page", f"{table}?" + urllib.parse.urlencode({"_search": term})
+                                      if term else table)):
+                        if not term and box != "page":
+                            continue
                         get(url)  # warm-up
                         results = [get(url) for _ in range(REQUESTS)]
                         ms = [r[0] for r in results]
                         errors = sorted({f"{r[1]} {r[2]}".strip() for r in results if r[1] != 200})
-                        with urllib.request.urlopen(url.replace(".json?", ".json?_nocount=1&") if box == "items"
-                                                    else url, timeout=60) as response:
-                            found = len(json.load(response))
+                        if box != "page":  # the page shows the JSON box's rows, with their count
+                            with urllib.request.urlopen(url, timeout=60) as response:
+                                found = len(json.load(response))
                         q = {"kind": kind, "term": term, "box": box, "rows": found,
                              "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(percentile(ms, 95), 1),
                              "max_ms": round(max(ms), 1), "errors": errors}

@@ -152,3 +152,21 @@ def test_the_last_harvest_is_shown_in_the_projects_zone_on_the_japanese_page():
     assert japanese_date("2026-12-06T04:21:33Z") == "2026年12月6日 04:21 UTC"  # no zone known: said as UTC
     assert japanese_date("2026-12-06T04:21:33Z", "Not/AZone") == "2026年12月6日 04:21 UTC"
     assert japanese_date("2020-03-04", "Asia/Tokyo") == "2020年3月4日"
+
+
+@pytest.mark.parametrize("chart", ["people", "proposals", "merged", "bot-share", "release-share"])
+def test_the_impact_figures_read_only_indexes_under_every_filter(site, chart):
+    """The figures count up to millions of rows at 10^6 items: each reads covering indexes of the
+    metrics tables (written by their writers), never a table's rows nor `items` (docs/performance.md)."""
+    config, _, db = site
+    dashboard = load_dashboards(database="demo", config=config)["impact"]
+    derivative = db.execute("SELECT full_name FROM derivatives LIMIT 1").fetchone()[0]
+    for filters in ({}, {"date_from": "2020-03-01", "date_to": "2020-06-30"}, {"repo": UPSTREAM},
+                    {"repo": derivative}, {"date_from": "2020-03-01", "repo": derivative}):
+        params = {key: filters.get(key, "") for key in dashboard["filters"]}
+        sql = replace_opts_in_query(dashboard["charts"][chart]["query"], filters)
+        for line in (r[-1] for r in db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()):
+            read = re.match(r"(?:SCAN|SEARCH) (\w+)", line)
+            assert "items" not in line, (filters, line)
+            if read and read.group(1) not in ("discoveries", "repos", "persons", "p", "CONSTANT"):
+                assert "COVERING INDEX" in line or "INTEGER PRIMARY KEY" in line, (filters, line)

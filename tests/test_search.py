@@ -108,3 +108,59 @@ def test_the_search_page_shows_results_not_sql(store):
     html = get(make_datasette(store), "/site/search?q=翻訳").text
     shown = re.sub(r"<script.*?</script>|<[^>]+>", "", html, flags=re.S)  # text, not links such as Edit SQL
     assert "翻訳のお願い" in shown and "MATCH" not in shown and "civicbot_search_match" not in shown
+
+
+def test_the_search_box_reads_the_newest_matches_only(store, monkeypatch):
+    """The items table's box (HTML and JSON) takes the newest MAX_MATCHES matches from the index, so
+    its rows, count and sort read a bounded set; Datasette's own box counted and sorted them all."""
+    from civicbot.publish import site_plugin
+
+    monkeypatch.setattr(site_plugin, "MAX_MATCHES", 1)
+    ds = make_datasette(store)
+    data = get(ds, "/site/items.json?_search=グラフ").json()  # items 1 and 5 match
+    assert [r[0] for r in data["rows"]] == [5] and data["filtered_table_rows_count"] == 1
+    assert "LIMIT 1)" in data["query"]["sql"]
+    conn = sqlite3.connect(store)
+    register_functions(conn)
+    plan = " | ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + data["query"]["sql"],
+                                                 data["query"]["params"]))
+    assert "SEARCH items USING INTEGER PRIMARY KEY" in plan and not re.search(r"SCAN items\b(?!_)", plan), plan
+    page = get(ds, "/site/items?_search=グラフ").text
+    assert 'name="_search" value="グラフ"' in page and "最大 1 件" in page and "newest 1 at most" in page
+    assert 'name="_search" value=""' in get(ds, "/site/items").text  # the box is on the table's page
+    wrong = get(ds, "/site/items.json?_search_nothing=x")
+    assert wrong.status_code == 400 and "title, body" in wrong.json()["error"]
+
+
+def test_the_box_and_the_canned_query_keep_the_same_number_of_matches():
+    from civicbot.publish.metadata import load_queries
+    from civicbot.publish.site_plugin import MAX_MATCHES
+
+    assert f"THEN {MAX_MATCHES} ELSE" in load_queries()["search"]["sql"]
+
+
+def test_the_items_page_lists_the_newest_first_without_sorting_every_item(store):
+    """The table page a visitor opens before searching: newest first by id, which the primary key
+    gives in order (ordering by created_at sorted all 10^6 items first: 0.8 s, docs/performance.md)."""
+    data = get(make_datasette(store), "/site/items.json").json()
+    assert [r[0] for r in data["rows"]] == sorted(ITEMS, reverse=True)
+    conn = sqlite3.connect(store)
+    plan = " | ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + data["query"]["sql"], data["query"]["params"]))
+    assert "TEMP B-TREE" not in plan, plan
+
+
+def test_serving_keeps_the_long_lived_objects_out_of_the_collectors_walks():
+    """`civicbot serve` freezes what lives as long as the server, so full collections (every few
+    page renders) no longer walk it: the search page's p95 in the benchmark (docs/performance.md)."""
+    import gc
+    import inspect
+
+    from civicbot.publish import commands
+
+    gc.unfreeze()
+    try:
+        commands.settle_memory()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert "settle_memory()" in inspect.getsource(commands.serve.callback)

@@ -289,7 +289,8 @@ def write_activity(db: sqlite_utils.Database, config: Config, sources: Sources |
     """
     act = _sources(db, config, sources).activity
     return _replace(db, "activity", act, ACTIVITY_COLUMNS, None,
-                    indexes=(["kind", "source_id"], ["user_id", "at"]))
+                    # the last: the dashboards' figures count a repo's PRs in a window from the index alone
+                    indexes=(["kind", "source_id"], ["user_id", "at"], ["kind", "repo_id", "local_date", "item_id"]))
 
 
 def _activity(db: sqlite_utils.Database, config: Config, sources: Sources | None) -> tuple[Sources, pd.DataFrame]:

@@ -39,7 +39,7 @@ GITHUB_GHOST = "ghost"
 
 ACCOUNT_COLUMNS = {"user_id": int, "login": str, "type": str, "kind": str, "is_person": int,
                    "is_automation": int, "reason": str, "detected": int, "prs": int}
-PR_KIND_COLUMNS = {"item_id": int, "repo_id": int, "user_id": int, "pr_kind": str, "reason": str}
+PR_KIND_COLUMNS = {"item_id": int, "repo_id": int, "user_id": int, "pr_kind": str, "reason": str, "merged_at": str}
 
 
 def _globs(patterns: list[str]) -> re.Pattern | None:
@@ -61,7 +61,7 @@ def _first_match(values: pd.Series, patterns: list[str]) -> pd.Series:
 
 def _prs(db: sqlite_utils.Database) -> pd.DataFrame:
     return pd.read_sql_query(
-        """SELECT id AS item_id, repo_id, user_id, title, created_at, head_repo_id, head_ref, base_ref
+        """SELECT id AS item_id, repo_id, user_id, title, created_at, head_repo_id, head_ref, base_ref, merged_at
            FROM items WHERE is_pull_request = 1""", db.conn)
 
 
@@ -163,7 +163,8 @@ def pr_kind_frame(prs: pd.DataFrame, accounts: pd.DataFrame, config: Config) -> 
     kind[reason.notna()] = "release"
     kind[is_automation] = "automation"
     return pd.DataFrame({"item_id": prs["item_id"], "repo_id": prs["repo_id"], "user_id": prs["user_id"],
-                         "pr_kind": kind, "reason": reason}).sort_values("item_id", ignore_index=True)
+                         "pr_kind": kind, "reason": reason, "merged_at": prs["merged_at"]}
+                        ).sort_values("item_id", ignore_index=True)
 
 
 def write_classification(db: sqlite_utils.Database, config: Config) -> dict[str, int]:
@@ -174,7 +175,8 @@ def write_classification(db: sqlite_utils.Database, config: Config) -> dict[str,
     persons = person_frame(db, config, accounts)
     return {"accounts": replace_frame(db, "accounts", accounts, ACCOUNT_COLUMNS, "user_id", indexes=(["kind"],)),
             "pr_kinds": replace_frame(db, "pr_kinds", kinds, PR_KIND_COLUMNS, "item_id",
-                                      indexes=(["repo_id", "pr_kind"],)),
+                                      # the last: merges of a repo in a window, read from the index alone
+                                      indexes=(["repo_id", "pr_kind"], ["repo_id", "merged_at", "pr_kind"])),
             "persons": replace_frame(db, "persons", persons, PERSON_COLUMNS, "identity",
                                      indexes=(["person_id"], ["user_id"]))}
 

@@ -211,7 +211,9 @@ def write_contributions(db: sqlite_utils.Database, config: Config) -> int:
     who = who.assign(local_date=at.dt.tz_convert(config.timezone).dt.strftime("%Y-%m-%d"))
     who = who[at.notna()].sort_values(["at", "kind"], ignore_index=True)
     return replace_frame(db, "contributions", who[list(CONTRIBUTION_COLUMNS)], CONTRIBUTION_COLUMNS, None,
-                         indexes=(["local_date"], ["repo_id", "local_date"], ["person_id"]))
+                         # covering the dashboards' people figure: per repo, and per person (docs/performance.md)
+                         indexes=(["local_date"], ["repo_id", "local_date", "is_person", "person_id"],
+                                  ["person_id", "local_date", "repo_id", "is_person"]))
 
 
 def read_contributions(db: sqlite_utils.Database, config: Config, ids: list[int] | None = None,
