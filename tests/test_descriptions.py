@@ -127,6 +127,11 @@ def test_a_row_page_reads_japanese_first(store):
 
 
 def test_a_table_page_reads_japanese_first(store):
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))  # as publishing does: the items box needs the search index
     html = get(make_datasette(store), "/site/items").text
     assert "1 件 / 1 row" in html and "検索 / Search:" in html and 'value="適用 / Apply"' in html
     assert "このデータ / This data:" in html and "データのライセンス / Data licence:" in html
