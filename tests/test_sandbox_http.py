@@ -259,6 +259,7 @@ def test_cli_serve_prints_its_address_and_serves(tmp_path):
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
     assert f"base URL:  {url}" in output
+    assert f"GraphQL:   {url}/graphql" in output  # GitHub's schema is built before the first query
 
 
 def test_cli_rejects_a_bad_world(tmp_path):

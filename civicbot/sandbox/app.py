@@ -25,7 +25,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .faults import FaultPlan, FaultPlanError
-from .quota import DEFAULT_LIMITS, UNAUTHENTICATED_LIMITS, Quota
+from .graphql import GraphQLEndpoint, SchemaMissing
+from .quota import DEFAULT_LIMITS, UNAUTHENTICATED_LIMITS, Quota, user_id
 from .render import Renderer, Urls
 from .world import Repo, World, WorldError, parse_time
 
@@ -33,6 +34,8 @@ DOCS = "https://docs.github.com/rest"
 MAX_SEARCH_RESULTS = 1000
 # GitHub Enterprise serves the API under /api/v3; accept it so the same client code is tested both ways.
 ENTERPRISE_PREFIX = "/api/v3"
+# GraphQL: api.github.com/graphql; GitHub Enterprise serves it at /api/graphql.
+GRAPHQL_PATH, ENTERPRISE_GRAPHQL_PATH = "/graphql", "/api/graphql"
 # What a fault returns for a connection reset (no response at all): the connection is cut
 # once the request is logged.
 RESET = Response()
@@ -112,6 +115,7 @@ class Simulator:
         self.observers: list[Callable[[dict], None]] = []
         self.faults = faults or FaultPlan()
         self.quota = Quota(clock)
+        self.graphql = GraphQLEndpoint(self)
         self.web_url = web_url
         self.requests: list[dict] = []
         self._log_lock = threading.Lock()
@@ -130,7 +134,7 @@ class Simulator:
         base = request.host_url.rstrip("/") + prefix
         renderer = Renderer(self.world, Urls(api=base, web=self.web_url or request.host_url.rstrip("/")))
         entry = {"method": request.method, "path": path, "query": request.query_string.decode("latin-1"),
-                 "status": 0, "quota": 0, "login": None, "fault": None, "time": time.time()}
+                 "status": 0, "quota": 0, "points": 0, "login": None, "fault": None, "time": time.time()}
         # status 0 in the log means no HTTP answer was sent (an injected connection reset).
         try:
             response = self._handle(request, path, base, renderer, entry)
@@ -166,6 +170,8 @@ class Simulator:
                 entry["status"] = fault_response.status_code
                 return fault_response
 
+        if path == GRAPHQL_PATH:
+            return self._after_fault(rule, self._graphql(request, caller, entry, rule), entry)
         if not free and bucket.remaining == 0:
             entry["status"] = 403
             return _json_response(_rate_limit_body(caller, request), 403, bucket.headers(resource))
@@ -183,6 +189,11 @@ class Simulator:
             self.quota.spend(bucket)
             entry["quota"] = 1
         response.headers.update(bucket.headers(resource))
+        return self._after_fault(rule, response, entry)
+
+    @staticmethod
+    def _after_fault(rule, response: Response, entry: dict) -> Response:
+        """The answer as a fault that alters a normal answer leaves it (truncate, lost_answer)."""
         entry["status"] = response.status_code
         if rule is not None and rule.kind == "truncate" and response.status_code == 200:
             _truncate(response)
@@ -190,6 +201,18 @@ class Simulator:
             entry["status"] = 0  # done, but no answer sent: the client cannot know a write happened
             return RESET
         return response
+
+    def _graphql(self, request: Request, caller: Caller, entry: dict, rule) -> Response:
+        if request.method != "POST":
+            return _json_response({"message": "Not Found", "documentation_url": DOCS, "status": "404"}, 404)
+        try:
+            status, body, headers = self.graphql.answer(_json_body(request), caller, entry,
+                                                        partial=rule is not None and rule.kind == "partial")
+        except ApiError as exc:
+            return _json_response(exc.body, exc.status, exc.headers)
+        except SchemaMissing as exc:
+            return _json_response({"message": str(exc)}, 500)
+        return _json_response(body, status, headers)
 
     # -- authentication, faults, conditional answers -------------------------------------
 
@@ -201,8 +224,7 @@ class Simulator:
         entry = self.world.tokens.get(token.strip()) if scheme.lower() in ("token", "bearer") else None
         if entry is None:
             raise ApiError(401, "Bad credentials", DOCS)
-        limits = {"core": entry.get("core_limit", DEFAULT_LIMITS["core"]),
-                  "search": entry.get("search_limit", DEFAULT_LIMITS["search"])}
+        limits = {res: entry.get(f"{res}_limit", DEFAULT_LIMITS[res]) for res in DEFAULT_LIMITS}
         return Caller(entry["login"], entry["login"], limits, entry.get("can_write", True))
 
     def _fault(self, rule, request: Request) -> Response | None:
@@ -542,7 +564,7 @@ class Simulator:
         return Answer(body, headers=_link_header(request, base, "/search/repositories", page, per_page, len(matches)))
 
     def get_rate_limit(self, request, base, renderer, caller) -> Answer:
-        buckets = {res: self.quota.bucket(caller.identity, res, caller.limits[res]) for res in ("core", "search")}
+        buckets = {res: self.quota.bucket(caller.identity, res, caller.limits[res]) for res in DEFAULT_LIMITS}
         shaped = {res: {"limit": b.limit, "remaining": b.remaining, "reset": b.reset, "used": b.used}
                   for res, b in buckets.items()}
         return Answer({"resources": shaped, "rate": shaped["core"]})
@@ -678,7 +700,11 @@ class Simulator:
             after = int(request.args.get("after", 0))
             with self._log_lock:
                 rows = self.requests[after:]
-            return _json_response({"count": len(self.requests), "quota_used": sum(r["quota"] for r in self.requests),
+                graphql = [r for r in self.requests if r["path"] == GRAPHQL_PATH]
+                count = len(self.requests)
+            # quota_used is REST's (core and search); GraphQL spends points from a budget of its own.
+            return _json_response({"count": count, "quota_used": sum(r["quota"] for r in self.requests),
+                                   "graphql": len(graphql), "graphql_points": sum(r["points"] for r in graphql),
                                    "requests": rows})
         if path == "/_sim/requests" and method == "DELETE":
             with self._log_lock:
@@ -696,8 +722,7 @@ class Simulator:
             identity = token["login"] if token else login or f"ip:{body.get('ip', '127.0.0.1')}"
             resource = body.get("resource", "core")
             limits = dict(UNAUTHENTICATED_LIMITS) if identity.startswith("ip:") else {
-                "core": (token or {}).get("core_limit", DEFAULT_LIMITS["core"]),
-                "search": (token or {}).get("search_limit", DEFAULT_LIMITS["search"])}
+                res: (token or {}).get(f"{res}_limit", DEFAULT_LIMITS[res]) for res in DEFAULT_LIMITS}
             bucket = self.quota.set(identity, resource, limits[resource], remaining=body.get("remaining"),
                                     reset_in=body.get("reset_in"))
             return _json_response({"identity": identity, "resource": resource, "limit": bucket.limit,
@@ -782,6 +807,8 @@ def search_repositories(world: World, q: str) -> list[tuple[Repo, float]]:
 
 def _api_path(path: str) -> tuple[str, str]:
     """The API path without an Enterprise-style /api/v3 prefix, and the prefix found."""
+    if path == ENTERPRISE_GRAPHQL_PATH:
+        return GRAPHQL_PATH, ""
     if path.startswith(ENTERPRISE_PREFIX + "/"):
         return path[len(ENTERPRISE_PREFIX):], ENTERPRISE_PREFIX
     return path, ""
@@ -876,7 +903,7 @@ def _rate_limit_body(caller: Caller, request: Request) -> dict:
 
 
 def caller_id(caller: Caller) -> int:
-    return int(hashlib.sha1(caller.login.encode()).hexdigest()[:7], 16)
+    return user_id(caller.login)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -15,7 +15,7 @@ from .world import World, WorldError
 
 @click.group()
 def sandbox() -> None:
-    """A local GitHub REST API simulator (for the demo, tests and benchmarks)."""
+    """A local GitHub API simulator, REST and GraphQL (for the demo, tests and benchmarks)."""
 
 
 @sandbox.command()
@@ -51,6 +51,7 @@ def serve(world_path: Path, host: str, port: int, faults_path: Path | None, requ
     click.echo(f"GitHub simulator serving {world_path} ({counts['repos']} repos, {counts['issues']} issues and PRs, "
                f"{counts['comments']} comments, {counts['events']} events)")
     click.echo(f"  base URL:  {server.url}")
+    click.echo(f"  GraphQL:   {_graphql_status(server.url)}")
     tokens = ", ".join(t["token"] for t in world.data.get("tokens", [])) or "(none: anonymous only)"
     click.echo(f"  tokens:    {tokens}")
     click.echo(f"  requests:  {server.url}/_sim/requests   (Ctrl-C to stop)")
@@ -63,6 +64,17 @@ def serve(world_path: Path, host: str, port: int, faults_path: Path | None, requ
         pass
     finally:
         server.stop()
+
+
+def _graphql_status(url: str) -> str:
+    """Build GitHub's schema now (a second) so the first GraphQL answer is not the slow one."""
+    from .graphql import SchemaMissing, github_schema
+
+    try:
+        github_schema()
+    except SchemaMissing as exc:
+        return f"off ({exc})"
+    return f"{url}/graphql"
 
 
 @sandbox.command()

@@ -24,6 +24,7 @@ KINDS = {
     "truncate": "a 200 whose body stops halfway (Content-Length promises more)",
     "lost_answer": "the request is performed (a write changes the world), then the connection is reset unanswered",
     "404": "404 Not Found, as GitHub answers for a missing repo (a stray one inside a list, with page)",
+    "partial": "GraphQL only: a 200 whose every second `nodes` entry is null with a SERVICE_UNAVAILABLE error",
 }
 
 

@@ -1,14 +1,21 @@
-"""Per-token rate-limit buckets, as GitHub keeps them (core and search, reset windows)."""
+"""Per-token rate-limit buckets, as GitHub keeps them (core, search and graphql, reset windows)."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
 
-WINDOWS = {"core": 3600, "search": 60}
-UNAUTHENTICATED_LIMITS = {"core": 60, "search": 10}
-DEFAULT_LIMITS = {"core": 5000, "search": 30}
+# graphql counts points, not requests (civicbot/sandbox/graphql.py); GitHub refuses it anonymously.
+WINDOWS = {"core": 3600, "search": 60, "graphql": 3600}
+UNAUTHENTICATED_LIMITS = {"core": 60, "search": 10, "graphql": 0}
+DEFAULT_LIMITS = {"core": 5000, "search": 30, "graphql": 5000}
+
+
+def user_id(login: str) -> int:
+    """The numeric user id rate-limit messages show for a login."""
+    return int(hashlib.sha1(login.encode()).hexdigest()[:7], 16)
 
 
 @dataclass
@@ -52,9 +59,9 @@ class Quota:
             bucket.refresh(self._clock())
             return bucket
 
-    def spend(self, bucket: Bucket) -> None:
+    def spend(self, bucket: Bucket, amount: int = 1) -> None:
         with self._lock:
-            bucket.used += 1
+            bucket.used += amount
 
     def set(self, identity: str, resource: str, limit: int, *, remaining: int | None = None,
             reset_in: int | None = None) -> Bucket:
