@@ -120,7 +120,7 @@ class Harvester(Discovery, Resources, Profiles):
                                        else "config pattern" if any(p.search(login) for p in patterns) else None)
         self.result: HarvestResult | None = None
         self.batch = BatchDetection(self)
-        self.upstream_moved = False  # the upstream's REST pass saw its repo object change
+        self.upstream_moved = False  # the upstream's REST pass saw a push
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -212,12 +212,14 @@ class Harvester(Discovery, Resources, Profiles):
         known = self._known_id(target)
         if self.batch.unchanged(known, [t.repo_id or self._known_id(t) for t in queue[:self.batch.settings.batch_size]]):
             return self._unchanged_repo(known, target)
+        pushed_before = self._pushed_at(known)
         repo_id, repo_changed = self._repo(target)
         if repo_id is None:
             self._listed_repo_missing(target)
             return []
         if target.method == "upstream":
-            self.upstream_id, self.upstream_moved = repo_id, repo_changed
+            # Its branch moved (a push): a skipped fork's compare with it may have changed.
+            self.upstream_id, self.upstream_moved = repo_id, self._pushed_at(repo_id) != pushed_before
         parent_id = target.parent_id if target.method != "listed" else getattr(self, "upstream_id", None)
         with write_transaction(self.db):
             write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
@@ -270,6 +272,10 @@ class Harvester(Discovery, Resources, Profiles):
             forks += self._site_list_targets(repo_id)
         self.batch.passed(repo_id)
         return forks
+
+    def _pushed_at(self, repo_id: int | None) -> str | None:
+        row = self.db.execute("SELECT pushed_at FROM repos WHERE id = ?", [repo_id]).fetchone() if repo_id else None
+        return row[0] if row else None
 
     def _known_id(self, target: _Target) -> int | None:
         """The repo's id when it was stored before (by id once known: renames keep it)."""
