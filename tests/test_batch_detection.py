@@ -258,7 +258,7 @@ def test_a_repo_is_skipped_only_when_its_answer_matches_after_a_complete_recent_
 
     batch = BatchDetection(h)  # the next run
     assert batch.unchanged(1, [2, 3, 4]) and batch.unchanged(2, [3, 4]) and not batch.unchanged(4, [])
-    assert batch.skipped == 2 and h.client.asked[1:] == [IDS]
+    assert batch.skipped_ids == {1, 2} and h.client.asked[1:] == [IDS]
 
     # what keeps a matching repo out of the skip: an incomplete list, a review the budget left, an old pass
     h.db.execute("UPDATE sync_state SET complete = 0 WHERE repo_id = 1 AND resource = 'comments'")
@@ -321,7 +321,7 @@ def test_graphql_failures_fall_back_to_rest_never_to_a_skip(tmp_path, failure):
         h.client.graphql_quota.remaining = 200  # at graphql_reserve (default 200): not asked
     asked = len(h.client.asked)
     assert [batch.unchanged(r, [1, 2, 3]) for r in (1, 2, 3)] == [False, False, False]
-    assert batch.skipped == 0
+    assert not batch.skipped_ids
     if failure in ("reserve", "disabled", "full"):
         assert len(h.client.asked) == asked  # nothing asked
     if failure == "rate_limited":

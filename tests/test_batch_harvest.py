@@ -98,7 +98,7 @@ def test_a_refresh_with_batch_detection_stores_what_a_rest_refresh_stores(sim_fa
     quiet = run(*both["on"])
     log = sim.app.requests[start:]
     assert quiet.unchanged == quiet.repos and quiet.graphql_requests >= 1
-    assert not [e["path"] for e in log if e["path"].startswith(("/repos/", "/repositories/"))]  # zero per-repo REST
+    assert {e["path"] for e in log} == {"/graphql"}  # no REST at all, fork owners' repo lists included
 
     touched = edit_every_kind(sim, world, new_fork["id"])
     start = len(sim.app.requests)

@@ -145,7 +145,7 @@ class BatchDetection:
         self.asked: set[int] = set()  # repo ids asked (or given up on) this run
         self.answers: dict[int, str] = {}  # repo id -> fingerprint answered this run
         self.failures = 0  # GraphQL requests in a row that answered nothing usable
-        self.skipped = 0  # repos skipped this run
+        self.skipped_ids: set[int] = set()  # repos skipped this run
 
     # -- asking --------------------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ class BatchDetection:
             return False
         with write_transaction(self.h.db):
             self.h.db.execute("UPDATE repo_fingerprints SET checked_at = ? WHERE repo_id = ?", [utc_text(), repo_id])
-        self.skipped += 1
+        self.skipped_ids.add(repo_id)
         return True
 
     def _pass_complete(self, repo_id: int) -> bool:

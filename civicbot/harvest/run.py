@@ -190,7 +190,7 @@ class Harvester(Discovery, Resources, Profiles):
             result.quota_used = self.client.quota_used - start_quota
             result.graphql_requests = self.client.graphql_requests - start_graphql[0]
             result.graphql_points = self.client.graphql_points - start_graphql[1]
-            result.unchanged = self.batch.skipped
+            result.unchanged = len(self.batch.skipped_ids)
             error = result.error or ("; ".join(f"{k}: {v}" for k, v in result.failed.items()) or None)
             quota, points = self.client.quota, self.client.graphql_quota
             write.finish_run(self.db, run_id, outcome=result.outcome, requests_made=result.requests_made,
