@@ -278,9 +278,13 @@ def main() -> None:
     parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
                                          "triage 10, charts 100, hostile-text 0.6)")
     parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts", "peer", "harvest",
-                                           "hostile-text", "prior", "search"],
+                                           "hostile-text", "prior", "search", "gqlharvest"],
                         help="run one benchmark (peer: side by side with github-to-sqlite, default scale 1)")
-    parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated)")
+    parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated; "
+                                                            "gqlharvest: one value, default 300)")
+    parser.add_argument("--forks", type=int, default=3000, help="gqlharvest: quiet forks added to the family")
+    parser.add_argument("--sample-forks", type=int, default=261,
+                        help="gqlharvest: quiet forks of the REST-only family, measured and extrapolated per repo")
     args = parser.parse_args()
 
     def scales(default: str) -> list[float]:
@@ -311,6 +315,10 @@ def main() -> None:
     if args.only == "search":  # not in the default run: it loads its own stores (see benchmarks/search.py)
         from benchmarks.search import bench_search
         results["search"] = bench_search(scales("1,10"), _loaded_store, SERVE_CASE, _free_port, _get, _percentile)
+    if args.only == "gqlharvest":  # not in the default run: about half an hour (benchmarks/gqlharvest.py)
+        from benchmarks.gqlharvest import bench_gqlharvest
+        latency = float(args.latency_ms) if "," not in args.latency_ms else 300.0
+        results["gqlharvest"] = bench_gqlharvest(args.forks, args.sample_forks, latency)
     Path("var/benchmarks.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
