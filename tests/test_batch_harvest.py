@@ -5,11 +5,15 @@ every kind, asks REST only about the repos that changed, and survives GraphQL's 
 from __future__ import annotations
 
 import copy
+import io
+import json
 
 import pytest
 from harvest_helpers import canonical_dump, family_config
+from rich.console import Console
 
 from civicbot.harvest.client import GitHubClient
+from civicbot.harvest.report import _summary, show_status
 from civicbot.harvest.run import harvest
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store
@@ -83,7 +87,7 @@ def edit_every_kind(sim, world, new_fork_id: int) -> set[int]:
     return touched
 
 
-def test_a_refresh_with_batch_detection_stores_what_a_rest_refresh_stores(sim_factory, tmp_path):
+def test_a_refresh_with_batch_detection_stores_what_a_rest_refresh_stores(sim_factory, tmp_path, capsys):
     world = generate_world_dict(seed=SEED, scale=SCALE)
     new_fork = hidden_fork(world)
     sim = sim_factory(copy.deepcopy(world))
@@ -117,6 +121,20 @@ def test_a_refresh_with_batch_detection_stores_what_a_rest_refresh_stores(sim_fa
     for table in dumps["off"]:
         assert dumps["on"][table] == dumps["off"][table], table
     assert result.graphql_points >= result.graphql_requests >= 1
+
+    # `civicbot status` and the summary line: GraphQL requests, points and points left beside REST's
+    config = both["on"][0]
+    assert show_status(config, as_json=True) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["runs"][0]["graphql_requests"] == result.graphql_requests
+    assert shown["runs"][0]["graphql_points"] == result.graphql_points
+    assert shown["quota"]["graphql"]["remaining"] is not None and shown["quota"]["remaining"] is not None
+    assert show_status(config) == 0
+    assert "GraphQL points left: " in capsys.readouterr().out
+    out = io.StringIO()
+    _summary(config, result, GitHubClient(config, [DEMO_TOKEN]), Console(file=out, width=400), json_log=False)
+    assert (f"{result.requests_made} requests (GraphQL: {result.graphql_requests} requests, "
+            f"{result.graphql_points} points, {result.unchanged} repos unchanged)") in out.getvalue()
 
 
 @pytest.mark.parametrize("fault", [
