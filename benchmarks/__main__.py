@@ -278,7 +278,7 @@ def main() -> None:
     parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
                                          "triage 10, charts 100, hostile-text 0.6)")
     parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts", "peer", "harvest",
-                                           "hostile-text", "prior", "search", "gqlharvest"],
+                                           "hostile-text", "prior", "search", "gqlsim", "gqlharvest"],
                         help="run one benchmark (peer: side by side with github-to-sqlite, default scale 1)")
     parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated; "
                                                             "gqlharvest: one value, default 300)")
@@ -319,6 +319,9 @@ def main() -> None:
         from benchmarks.gqlharvest import bench_gqlharvest
         latency = float(args.latency_ms) if "," not in args.latency_ms else 300.0
         results["gqlharvest"] = bench_gqlharvest(args.forks, args.sample_forks, latency)
+    if args.only == "gqlsim":  # the simulator's GraphQL endpoint (see benchmarks/gqlsim.py)
+        from benchmarks.gqlsim import bench_gqlsim
+        results["gqlsim"] = bench_gqlsim(scales("1,10"))
     Path("var/benchmarks.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 

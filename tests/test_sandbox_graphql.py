@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -124,6 +125,12 @@ def test_a_missing_schema_says_what_to_run(tmp_path):
         github_schema(tmp_path / "schema.graphql")
 
 
+def test_without_the_schema_graphql_answers_500_saying_what_to_run(sim, tmp_path):
+    sim.app.graphql.schema_path = tmp_path / "schema.graphql"
+    r = gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]})
+    assert r.status_code == 500 and "run `npm install`" in r.json()["message"]
+
+
 def test_invalid_queries_get_githubs_errors_without_data(sim):
     r = gql(sim, "query { repository(owner: \"Tokyo-Metro-Gov\", name: \"covid19\") { nameWithOwner stars } }")
     body = r.json()
@@ -133,10 +140,14 @@ def test_invalid_queries_get_githubs_errors_without_data(sim):
     assert "data" not in parse_error and parse_error["errors"][0]["locations"]
     missing_variable = gql(sim, CHANGES_QUERY).json()  # $ids is required
     assert "data" not in missing_variable and "$ids" in missing_variable["errors"][0]["message"]
+    for wrong in ({"ids": {"x": 1}}, {"ids": [UPSTREAM_ID], "n": "many"}):  # variables of the wrong type
+        typed = gql(sim, "query($ids: [ID!]!, $n: Int = 1) { nodes(ids: $ids) { id ... on Repository { "
+                         "labels(first: $n) { totalCount } } } }", wrong)
+        assert typed.status_code == 200 and "data" not in typed.json(), typed.text
     no_query = requests.post(sim.url + "/graphql", json={}, headers=AUTH).json()
     assert no_query == {"errors": [{"message": "A query attribute must be specified and must be a string."}]}
     log = requests.get(f"{sim.url}/_sim/requests").json()
-    assert log["graphql"] == 4 and log["graphql_points"] == 0  # refused before running: no points
+    assert log["graphql"] == 6 and log["graphql_points"] == 0  # refused before running: no points
 
 
 # -- answers agree with REST -------------------------------------------------------------------
@@ -230,6 +241,41 @@ def test_dry_run_costs_nothing(sim):
     assert requests.get(f"{sim.url}/_sim/requests").json()["graphql_points"] == 0
 
 
+def test_issues_and_pull_requests_page_by_cursor_in_rests_order(sim):
+    rest = rest_pages(sim, "/repos/Tokyo-Metro-Gov/covid19/issues", state="all", direction="asc")
+    query = """query($after: String) { repository(owner: "Tokyo-Metro-Gov", name: "covid19") {
+      issues(first: 1, after: $after) { totalCount edges { cursor node { number title state } }
+                                         pageInfo { hasNextPage endCursor } }
+      merged: pullRequests(last: 5, states: [MERGED]) { nodes { number state merged } }
+      open: pullRequests(first: 5, states: [OPEN]) { nodes { id fullDatabaseId number } } } }"""
+    numbers, after = [], None
+    while True:
+        repo = gql(sim, query, {"after": after}).json()["data"]["repository"]
+        edge = repo["issues"]["edges"][0]
+        numbers.append(edge["node"]["number"])
+        if not repo["issues"]["pageInfo"]["hasNextPage"]:
+            break
+        after = repo["issues"]["pageInfo"]["endCursor"]
+    assert numbers == [i["number"] for i in rest if "pull_request" not in i]
+    merged = [i["number"] for i in rest if (i.get("pull_request") or {}).get("merged_at")]
+    assert [n["number"] for n in repo["merged"]["nodes"]] == merged and all(n["merged"] for n in repo["merged"]["nodes"])
+    pulls = {p["number"]: p for p in rest_pages(sim, "/repos/Tokyo-Metro-Gov/covid19/pulls")}
+    assert {n["number"]: (n["id"], int(n["fullDatabaseId"])) for n in repo["open"]["nodes"]} == \
+        {k: (p["node_id"], p["id"]) for k, p in pulls.items()}
+
+
+def test_issue_and_pull_request_ids_resolve_like_rests_node_ids(sim):
+    rest = rest_pages(sim, "/repos/Tokyo-Metro-Gov/covid19/issues", state="all")
+    pull = requests.get(f"{sim.url}/repos/Tokyo-Metro-Gov/covid19/pulls/2", headers=REST_AUTH).json()
+    ids = [i["node_id"] for i in rest] + [pull["node_id"]]
+    body = gql(sim, "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Issue { number } "
+                    "... on PullRequest { number } } }", {"ids": ids}).json()
+    got = [(n["__typename"], n.get("number")) for n in body["data"]["nodes"]]
+    # REST's issue list shows a PR's issue id too: it resolves to the PR
+    assert got[:-1] == [("PullRequest" if "pull_request" in i else "Issue", i["number"]) for i in rest]
+    assert got[-1] == ("PullRequest", 2) and "errors" not in body
+
+
 def test_a_field_the_simulator_does_not_model_is_an_error_not_an_invented_value(sim):
     body = gql(sim, "query($id: ID!) { node(id: $id) { ... on Repository { nameWithOwner homepageUrl } } }",
                {"id": UPSTREAM_ID}).json()
@@ -252,9 +298,12 @@ def test_points_follow_githubs_cost_rule_and_are_counted_apart_from_rest(sim):
     assert one.json()["data"]["rateLimit"] == {"limit": 5000, "cost": 1, "remaining": 4999,
                                                "resetAt": one.json()["data"]["rateLimit"]["resetAt"]}
     assert one.headers["x-ratelimit-resource"] == "graphql" and one.headers["x-ratelimit-used"] == "1"
+    reset = datetime.fromtimestamp(int(one.headers["x-ratelimit-reset"]), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert one.json()["data"]["rateLimit"]["resetAt"] == reset
     hundred = gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID] * 100}).json()
     assert hundred["data"]["rateLimit"]["cost"] == 5  # 1 + 5 x 100 = 501 requests -> 5 points
     assert hundred["data"]["rateLimit"]["remaining"] == 4994
+    assert gql(sim, "{ rateLimit { used remaining } }").json()["data"]["rateLimit"] == {"used": 7, "remaining": 4993}
     nested = gql(sim, """{ repository(owner: "Tokyo-Metro-Gov", name: "covid19") {
         issues(first: 100) { nodes { labels(first: 60) { totalCount } } } } rateLimit { cost nodeCount } }""").json()
     assert nested["data"]["rateLimit"] == {"cost": 1, "nodeCount": 100 + 100 * 60}  # 1 + 100 requests -> 1
@@ -264,10 +313,10 @@ def test_points_follow_githubs_cost_rule_and_are_counted_apart_from_rest(sim):
     assert deep["data"]["rateLimit"]["cost"] == 51  # 1 + 100 + 100 x 50 = 5101 requests -> 51
     requests.get(f"{sim.url}/repos/Tokyo-Metro-Gov/covid19", headers=REST_AUTH)
     log = requests.get(f"{sim.url}/_sim/requests").json()
-    assert (log["count"], log["graphql"], log["graphql_points"], log["quota_used"]) == (5, 4, 1 + 5 + 1 + 51, 1)
-    assert [r["points"] for r in log["requests"]] == [1, 5, 1, 51, 0]
+    assert (log["count"], log["graphql"], log["graphql_points"], log["quota_used"]) == (6, 5, 1 + 5 + 1 + 1 + 51, 1)
+    assert [r["points"] for r in log["requests"]] == [1, 5, 1, 1, 51, 0]
     rate = requests.get(f"{sim.url}/rate_limit", headers=REST_AUTH).json()["resources"]
-    assert rate["graphql"]["used"] == 58 and rate["core"]["used"] == 1
+    assert rate["graphql"]["used"] == 59 and rate["core"]["used"] == 1
 
 
 def test_node_limits_are_enforced_like_githubs(sim):
@@ -318,6 +367,15 @@ def test_enterprise_path(sim):
     assert requests.get(f"{sim.url}/_sim/requests").json()["graphql"] == 1
 
 
+@pytest.mark.parametrize("suffix", ["", "/api/v3"])
+def test_pygithubs_requester_reaches_graphql_from_the_rest_base_url(sim, suffix):
+    from conftest import github
+
+    headers, data = github(sim.url + suffix).requester.graphql_query(CHANGES_QUERY, {"ids": [UPSTREAM_ID]})
+    assert data["data"]["nodes"][0]["nameWithOwner"] == "Tokyo-Metro-Gov/covid19"
+    assert headers["x-ratelimit-resource"] == "graphql"
+
+
 # -- faults and latency ------------------------------------------------------------------------
 
 def test_faults_apply_to_graphql(sim_factory):
@@ -326,6 +384,20 @@ def test_faults_apply_to_graphql(sim_factory):
     assert gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]}).status_code == 200
     log = requests.get(f"{sim.url}/_sim/requests").json()
     assert [(r["status"], r["fault"], r["points"]) for r in log["requests"]] == [(502, "502", 0), (200, None, 1)]
+
+
+def test_reset_and_truncate_apply_to_graphql(sim_factory, caplog):
+    sim = sim_factory(faults={"rules": [{"kind": "reset", "path": "/graphql", "times": 1},
+                                        {"kind": "truncate", "path": "/graphql", "times": 1}]})
+    with pytest.raises(requests.ConnectionError):
+        gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]})
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        gql(sim, CHANGES_QUERY, {"ids": [UPSTREAM_ID]}).json()
+    assert changes(sim, [UPSTREAM_ID])["data"]["nodes"][0]["databaseId"] == 10
+    log = requests.get(f"{sim.url}/_sim/requests").json()["requests"]
+    assert [(r["status"], r["fault"]) for r in log] == [(0, "reset"), (200, "truncate"), (200, None)]
+    # the reset POST's body is drained, never parsed by the server as a request of its own
+    assert not [r for r in caplog.records if r.name == "werkzeug" and "Bad request" in r.getMessage()]
 
 
 def test_a_stall_outlasts_the_clients_timeout(sim_factory):

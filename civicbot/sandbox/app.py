@@ -144,6 +144,7 @@ class Simulator:
                 observer(entry)
         if response is RESET:
             # Only now, once logged: a client that sees the reset and asks for the log finds it there.
+            request.get_data()  # a POST's unread body would otherwise be parsed as a next request
             _abort_connection(request.environ)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)

@@ -113,6 +113,8 @@ class QueryCost:
             self.dry_run = True
         if kind.name.endswith("Connection") and "first" in field.args:
             size = args.get("first") if args.get("first") is not None else args.get("last")
+            if size is not None and not isinstance(size, int):
+                size = MAX_PAGE  # a variable of the wrong type: execution reports it, with no data
             if size is None:
                 raise LimitError("MISSING_PAGINATION_BOUNDARIES", f"You must provide a `first` or `last` value to "
                                  f"properly paginate the `{name}` connection.", node, here)
@@ -124,7 +126,7 @@ class QueryCost:
             multiplier *= size
             self.nodes += multiplier
         elif "ids" in field.args:
-            ids = args.get("ids") or []
+            ids = args.get("ids") if isinstance(args.get("ids"), list) else []  # else: execution reports it
             if len(ids) > MAX_IDS:
                 raise LimitError("EXCESSIVE_PAGINATION", f"You may not request more than {MAX_IDS} node ids; "
                                  f"you requested {len(ids)}.", node, here)
@@ -167,8 +169,9 @@ def _iso(epoch: int) -> str:
 class GraphQLEndpoint:
     """Answers POST /graphql for a simulator: (status, body, headers) and the log entry filled."""
 
-    def __init__(self, simulator):
+    def __init__(self, simulator, schema_path: Path = SCHEMA_PATH):
         self.sim = simulator
+        self.schema_path = schema_path
 
     def answer(self, body: Any, caller, entry: dict, *, partial: bool = False) -> tuple[int, dict, dict]:
         if caller.login is None:
@@ -183,7 +186,7 @@ class GraphQLEndpoint:
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             return 200, {"errors": [{"message": "Variables are invalid JSON."}]}, bucket.headers("graphql")
-        schema = github_schema()
+        schema = github_schema(self.schema_path)
         try:
             document = parse(body["query"])
         except GraphQLError as exc:

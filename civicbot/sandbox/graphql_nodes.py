@@ -43,6 +43,7 @@ class Context:
     world: World
     login: str | None
     rate_limit: "RateLimit"
+    _items: dict[int, tuple[Repo, dict]] | None = None
 
     def visible(self, repo: Repo | None) -> bool:
         # As REST: deleted and taken-down repos are gone, a private one shows only to its owner.
@@ -63,14 +64,13 @@ class Context:
         return found or not_found(f"Could not resolve to a node with the global id of '{ident}'")
 
     def _item(self, kind: str, number: int) -> Any:
-        issue_id = number - (pull_request_id(0) if kind == "PullRequest" else 0)
-        for repo in self.world.repos.values():
-            if not self.visible(repo):
-                continue
-            for item in repo.items:
-                if item["id"] == issue_id and (item.get("pull_request") is not None) == (kind == "PullRequest"):
-                    return ItemNode(self, repo, item)
-        return None
+        if self._items is None:  # built once per request that asks for an issue or PR by id
+            self._items = {item["id"]: (repo, item) for repo in self.world.repos.values() for item in repo.items}
+        repo, item = self._items.get(number - (pull_request_id(0) if kind == "PullRequest" else 0), (None, None))
+        # An Issue id of a PR (REST's issue lists show one) is that PR, as issue and PR are one on GitHub.
+        if item is None or not self.visible(repo) or (kind == "PullRequest" and item.get("pull_request") is None):
+            return None
+        return ItemNode(self, repo, item)
 
 
 class Root:
@@ -201,6 +201,7 @@ class RepositoryNode:
         d = repo.data
         self.id = node_id("Repository", repo.id)
         self.databaseId = repo.id
+        self.fullDatabaseId = str(repo.id)
         self.name = d["name"]
         self.nameWithOwner = repo.full_name
         self.description = d.get("description")
@@ -277,7 +278,10 @@ class ItemNode:
         pull = item.get("pull_request")
         self.typename = "PullRequest" if pull is not None else "Issue"
         self.id = node_id("PullRequest", pull_request_id(item["id"])) if pull is not None else node_id("Issue", item["id"])
+        # A PR's REST id is past 2^31 here: databaseId (Int) then fails as GitHub's does for large ids;
+        # fullDatabaseId (BigInt, a string) holds it.
         self.databaseId = pull_request_id(item["id"]) if pull is not None else item["id"]
+        self.fullDatabaseId = str(self.databaseId)
         self.number = item["number"]
         self.title = item["title"]
         self.body = item.get("body") or ""
