@@ -160,3 +160,18 @@ def test_graphql_faults_send_repos_to_rest_and_lose_nothing(sim_factory, tmp_pat
     dumps = {name: canonical_dump(db) for name, (_, db) in both.items()}
     for table in dumps["off"]:
         assert dumps["on"][table] == dumps["off"][table], table
+
+
+def test_a_store_from_before_migration_13_learns_the_graphql_ids_on_its_next_refresh(sim_factory, tmp_path):
+    world = generate_world_dict(seed=SEED, scale=SCALE)
+    sim = sim_factory(copy.deepcopy(world))
+    config, db = stores(world, sim, tmp_path)["on"]
+    run(config, db)
+    db.execute("UPDATE repos SET node_id = NULL")  # as migration 13 leaves an existing store
+    db.execute("DELETE FROM repo_fingerprints")
+    db.conn.commit()
+    first = run(config, db)  # each repo object asked whole once: a 304 would carry no id
+    assert first.graphql_requests == 0 and first.unchanged == 0
+    assert db.execute("SELECT count(*) FROM repos WHERE node_id IS NULL AND status = 'active'").fetchone()[0] == 0
+    run(config, db)  # asked by GraphQL before its REST pass: the fingerprints are stored
+    assert run(config, db).unchanged == first.repos
