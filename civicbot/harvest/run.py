@@ -210,7 +210,8 @@ class Harvester(Discovery, Resources, Profiles):
 
     def harvest_repo(self, target: _Target, queue: list[_Target] = ()) -> list[_Target]:
         known = self._known_id(target)
-        if self.batch.unchanged(known, [t.repo_id or self._known_id(t) for t in queue[:self.batch.settings.batch_size]]):
+        upcoming = [self._known_id(t) for t in queue[:self.batch.settings.batch_size]]  # asked in the same batch
+        if self.batch.unchanged(known, upcoming):
             return self._unchanged_repo(known, target)
         pushed_before = self._pushed_at(known)
         repo_id, repo_changed = self._repo(target)
@@ -278,7 +279,7 @@ class Harvester(Discovery, Resources, Profiles):
         return row[0] if row else None
 
     def _known_id(self, target: _Target) -> int | None:
-        """The repo's id when it was stored before (by id once known: renames keep it)."""
+        """The repo's id when it was stored before: by id once known, so a renamed repo is still found."""
         if target.repo_id:
             return target.repo_id
         known = self.db.execute("SELECT repo_id FROM repo_names WHERE full_name = ? ORDER BY last_seen_at DESC",
@@ -308,9 +309,7 @@ class Harvester(Discovery, Resources, Profiles):
 
     def _repo(self, target: _Target) -> tuple[int | None, bool]:
         """Fetch the repo object: (id, whether it changed); id None when GitHub no longer serves it."""
-        known = self.db.execute("SELECT repo_id FROM repo_names WHERE full_name = ? ORDER BY last_seen_at DESC",
-                                [target.full_name]).fetchone()
-        repo_id = target.repo_id or (known[0] if known else None)
+        repo_id = self._known_id(target)
         # A store from before batch detection lacks the GraphQL id: the repo object (asked whole,
         # once, since a 304 has no body) brings it.
         refill = bool(repo_id) and self.batch.on and self.db.execute(
