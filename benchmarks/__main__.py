@@ -237,11 +237,15 @@ def main() -> None:
     parser.add_argument("--scales", help="world scales (comma-separated; default 1,10,100, "
                                          "triage 10, charts 100, hostile-text 0.6)")
     parser.add_argument("--only", choices=["generate", "metrics", "triage", "charts", "peer", "harvest",
-                                           "hostile-text", "prior", "search", "gqlsim"],
+                                           "hostile-text", "prior", "search", "gqlsim", "gqlharvest"],
                         help="run one benchmark (peer: side by side with github-to-sqlite, default scale 1)")
     parser.add_argument("--store", metavar="DIR", help="charts, search: keep each scale's loaded store in "
                                                        "DIR/scale-N and reuse it on the next run")
-    parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated)")
+    parser.add_argument("--latency-ms", default="0,50", help="harvest: simulated latency per response (comma-separated; "
+                                                            "gqlharvest: one value, default 300)")
+    parser.add_argument("--forks", type=int, default=3000, help="gqlharvest: quiet forks added to the family")
+    parser.add_argument("--sample-forks", type=int, default=261,
+                        help="gqlharvest: quiet forks of the REST-only family, measured and extrapolated per repo")
     args = parser.parse_args()
 
     def scales(default: str) -> list[float]:
@@ -275,6 +279,10 @@ def main() -> None:
         from benchmarks.search import bench_search
         results["search"] = bench_search(scales("1,10"), lambda scale: _store(scale, args.store), SERVE_CASE,
                                          _free_port, _get, _percentile)
+    if args.only == "gqlharvest":  # not in the default run: about half an hour (benchmarks/gqlharvest.py)
+        from benchmarks.gqlharvest import bench_gqlharvest
+        latency = float(args.latency_ms) if "," not in args.latency_ms else 300.0
+        results["gqlharvest"] = bench_gqlharvest(args.forks, args.sample_forks, latency)
     if args.only == "gqlsim":  # the simulator's GraphQL endpoint (see benchmarks/gqlsim.py)
         from benchmarks.gqlsim import bench_gqlsim
         results["gqlsim"] = bench_gqlsim(scales("1,10"))

@@ -229,7 +229,8 @@ def write_config(config: Config, yml, **database) -> "Path":
 
 # Bookkeeping of runs and of the sync itself differs between two harvests by nature, as do
 # these provenance columns; everything else must not.
-BOOKKEEPING_TABLES = {"schema_version", "harvest_runs", "sqlite_sequence", "sync_state", "job_runs", "heartbeat",
+BOOKKEEPING_TABLES = {"schema_version", "harvest_runs", "sqlite_sequence", "sync_state", "repo_fingerprints",
+                      "job_runs", "heartbeat",
                       "gfi_candidates", "gfi_evaluation", "label_audit", "store_secrets"}
 # Salted per store: compared as which rows share a value (the first sha of each), not the value.
 SALTED = {("commits", "author_email_hash")}

@@ -35,6 +35,7 @@ FAMILY_TABLES = {
     "repo_languages",  # migration 9
     "reviews", "review_comments",  # migration 11
     "commits", "store_secrets",  # migration 12
+    "repo_fingerprints",  # migration 13
 }
 N = SCHEMA_VERSION  # tests below add migrations after the real ones
 TOKYO = {"id": 248988339, "full_name": "Tokyo-Metro-Gov/covid19", "owner": "Tokyo-Metro-Gov", "name": "covid19"}

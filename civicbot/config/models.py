@@ -199,6 +199,19 @@ class ReleaseSettings(Strict):
         description="Base branches (globs) into which every PR is a release merge, whatever its head.")
 
 
+class BatchDetection(Strict):
+    enabled: bool = Field(
+        True, description="Ask GitHub's GraphQL API, up to 100 repos a request, whether anything civicbot harvests "
+                          "changed; an unchanged repo then costs no REST request (docs/harvest.md).")
+    batch_size: int = Field(100, ge=1, le=100, description="Repos per GraphQL request (GitHub allows at most 100).")
+    full_pass_hours: float = Field(
+        24, gt=0, le=8760, description="Hours after which a repo gets a REST pass even when GraphQL says it did not "
+                                       "change (it catches what GraphQL cannot see, e.g. an edited comment).")
+    graphql_reserve: int = Field(
+        200, ge=0, le=1_000_000, description="GraphQL points of the hourly budget left unused; below it the harvest "
+                                             "asks REST only.")
+
+
 class HarvestSettings(Strict):
     resources: list[Resource] = Field(
         list(RESOURCES), description=f"What to harvest from each repo, a subset of: {', '.join(RESOURCES)} "
@@ -213,6 +226,8 @@ class HarvestSettings(Strict):
         500, ge=0, le=1_000_000, description="Requests per run for the reviews of pull requests (one per PR changed "
                                              "since the last pass, oldest first); what does not fit waits for the "
                                              "next run.")
+    batch: BatchDetection = Field(default_factory=BatchDetection,
+                                  description="Batch change detection over GraphQL (docs/harvest.md).")
 
 
 class PublicValueSettings(Strict):

@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -63,7 +63,7 @@ from . import transport
 __all__ = [
     "BadResponse", "GitHubClient", "Gone", "HarvestHTTPError", "LimitExceeded", "NotFound", "OriginRefused",
     "Page", "Quota", "RateLimited", "Refused", "RepoMoved", "TakenDown", "TokenRefused", "TransientError",
-    "Unanswered", "make_github",
+    "Unanswered", "graphql_url", "make_github",
 ]
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,15 @@ def make_github(config: Config, token: str | None) -> Github:
     return g
 
 
+def graphql_url(base_url: str) -> str:
+    """GitHub's GraphQL endpoint for a REST base_url: api.github.com/graphql, HOST/api/graphql on
+    GitHub Enterprise (REST at HOST/api/v3), and {base}/graphql elsewhere (the simulator)."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    path = path[: -len("/api/v3")] + "/api/graphql" if path.endswith("/api/v3") else path + "/graphql"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(float(value))
@@ -269,6 +278,10 @@ class GitHubClient:
         self.requests_made = 0
         self.answers = 0  # HTTP answers received (none yet and a connection error: base_url unreachable)
         self.quota_used = 0  # primary quota this client spent, from the rate-limit headers
+        # GraphQL (batch change detection) has its own budget, in points: counted apart from REST.
+        self.graphql_requests = 0
+        self.graphql_points = 0
+        self.graphql_quota = Quota()
         self.base_path = urlsplit(config.github.base_url).path.rstrip("/")
         self.origin = transport.origin_of(config.github.base_url)
 
@@ -297,7 +310,10 @@ class GitHubClient:
         h = {k.lower(): v for k, v in (headers or {}).items()}
         remaining, reset, limit = (_int(h.get("x-ratelimit-remaining")), _int(h.get("x-ratelimit-reset")),
                                    _int(h.get("x-ratelimit-limit")))
-        if h.get("x-ratelimit-resource", "core") == "core" and remaining is not None:
+        if h.get("x-ratelimit-resource") == "graphql" and remaining is not None:
+            self.graphql_quota.remaining, self.graphql_quota.reset = remaining, reset
+            self.graphql_quota.limit = limit if limit is not None else self.graphql_quota.limit
+        elif h.get("x-ratelimit-resource", "core") == "core" and remaining is not None:
             # Quota spent: the fall of `remaining` within one window; the first answer seen
             # counts 1 unless it was a free 304.
             before = self.quota
@@ -344,9 +360,10 @@ class GitHubClient:
         log.warning("refused: %s", exc)  # messages carry paths and hosts, never a token
         return exc
 
-    def _request(self, path: str, params: dict[str, Any] | None,
-                 headers: dict[str, str] | None) -> tuple[int, dict[str, Any], str]:
-        """One GET through PyGithub, with this module's retries; returns (status, headers, text)."""
+    def _request(self, path: str, params: dict[str, Any] | None, headers: dict[str, str] | None,
+                 body: Any = None) -> tuple[int, dict[str, Any], str]:
+        """One GET (a POST of `body` to GraphQL when given) through PyGithub, with this module's
+        retries; returns (status, headers, text)."""
         retry = self.config.github.retry
         attempt = 0
         while True:
@@ -354,9 +371,13 @@ class GitHubClient:
             self._pick_token()
             g = self._githubs[self._current]
             try:
-                self.requests_made += 1
+                if body is None:
+                    self.requests_made += 1
+                else:
+                    self.graphql_requests += 1
                 status, resp_headers, text = g.requester.requestJson(
-                    "GET", path, parameters=dict(params) if params else None, headers=dict(headers or {}))
+                    "GET" if body is None else "POST", path, parameters=dict(params) if params else None,
+                    headers=dict(headers or {}), input=body)
             except transport.Refusal as e:
                 kind = OriginRefused if e.kind == "origin" else LimitExceeded
                 raise self._refused(kind(path, 0, str(e))) from None
@@ -474,6 +495,31 @@ class GitHubClient:
         if status != 204 and not isinstance(page.body, dict):
             raise BadResponse(path, status, f"expected a JSON object, got {type(page.body).__name__}")
         return page
+
+    def graphql(self, query: str, variables: dict[str, Any]) -> Any:
+        """POST a GraphQL query (to graphql_url(base_url), same token); returns the decoded answer,
+        errors included (the caller reads them: GitHub answers most of them with a 200).
+
+        A query only reads, so unlike other POSTs it is safe to send again: a lost answer
+        (connection reset, timeout) is retried here, with backoff, `retry.total` times.
+        """
+        url, retry = graphql_url(self.config.github.base_url), self.config.github.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, headers, text = self._request(url, None, None, body={"query": query, "variables": variables})
+                break
+            except Unanswered:
+                if attempt > retry.total:
+                    raise
+                self._sleep(self._backoff(attempt))
+        if status != 200:
+            self._raise_for(url, status, headers, text)
+        body = self._parse(url, text)
+        if not isinstance(body, dict):
+            raise BadResponse(url, status, f"expected a JSON object, got {type(body).__name__}")
+        return body
 
     def search_pages(self, path: str, params: dict[str, Any]) -> Iterator[Page]:
         """A search answer page by page (`{"total_count", "items"}`): `Page.items` holds the items."""

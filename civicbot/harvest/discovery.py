@@ -69,8 +69,11 @@ class Discovery:
             owners = self.db.execute(
                 """SELECT r.owner, min(r.id) FROM discoveries d JOIN repos r ON r.id = d.repo_id
                    WHERE d.method = 'fork' GROUP BY lower(r.owner) ORDER BY lower(r.owner)""").fetchall()
+            # An owner whose fork GraphQL vouched for this run waits for that fork's next REST pass
+            # (at most harvest.batch.full_pass_hours): a request per quiet owner would undo the batch.
+            vouched = self.batch.skipped_ids
             sources += [(f"owner: {o}", f"/users/{o}/repos", {"type": "owner"}, fork_id)
-                        for o, fork_id in owners if is_owner(o)]  # (stored by an older civicbot?)
+                        for o, fork_id in owners if is_owner(o) and fork_id not in vouched]
         return sources
 
     def _discover_shared_roots(self, seen: set[str]) -> list[_Target]:

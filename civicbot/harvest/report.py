@@ -161,18 +161,24 @@ def _summary(config: Config, result: HarvestResult, client: GitHubClient, consol
     if json_log:
         print(json.dumps({"kind": "summary", "run_id": result.run_id, "outcome": result.outcome,
                           "repos": result.repos, "requests": result.requests_made, "quota_used": result.quota_used,
+                          "graphql_requests": result.graphql_requests, "graphql_points": result.graphql_points,
+                          "unchanged": result.unchanged, "graphql_left": client.graphql_quota.remaining,
                           "items_written": result.items_written, "failed": result.failed,
                           "skipped": len(result.skipped), "quota_left": client.quota.remaining,
                           "error": result.error, "exit_code": result.exit_code}, ensure_ascii=False), flush=True)
         return
     quota = client.quota.remaining if client.quota.remaining is not None else "unknown"
+    graphql = (f" (GraphQL: {result.graphql_requests} requests, {result.graphql_points} points, "
+               f"{result.unchanged} repos unchanged)" if result.graphql_requests else "")
     console.print(f"harvest run {result.run_id}: {result.outcome} - {result.repos} repos, {result.requests_made} "
-                  f"requests, {result.quota_used} quota used, {result.items_written} rows written, "
+                  f"requests{graphql}, {result.quota_used} quota used, {result.items_written} rows written, "
                   f"quota left {quota} -> {Path(config.database.path)}", markup=False, soft_wrap=True)
     for name, reason in result.failed.items():
         console.print(f"  failed: {name}: {reason}", markup=False, soft_wrap=True)
     for line in result.skipped[:20]:
         console.print(f"  skipped: {line}", markup=False, soft_wrap=True)
+    for line in result.batch_notes[:5]:
+        console.print(f"  {line}", markup=False, soft_wrap=True)
     if len(result.skipped) > 20:
         console.print(f"  ... and {len(result.skipped) - 20} more skipped", markup=False)
     if result.outcome == "interrupted":
@@ -211,7 +217,8 @@ def show_status(config: Config, *, as_json: bool = False) -> int:
         print(f"civicbot: no database yet at {path}; run `civicbot harvest -c ...` first", file=sys.stderr)
         return 1
     db = open_store(path)
-    runs = list(db.query("SELECT id, started_at, ended_at, outcome, requests_made, quota_used, items_written, error "
+    runs = list(db.query("SELECT id, started_at, ended_at, outcome, requests_made, quota_used, graphql_requests, "
+                         "graphql_points, items_written, error "
                          "FROM harvest_runs ORDER BY id DESC LIMIT 5"))
     repos = list(db.query("""SELECT r.full_name, r.status, COUNT(s.resource) AS resources,
                              SUM(s.complete) AS complete, MAX(s.updated_at) AS synced_at
@@ -258,6 +265,10 @@ def show_status(config: Config, *, as_json: bool = False) -> int:
     else:
         console.print(f"quota left: {quota['remaining']} (as of {when(quota['as_of'])}, resets at "
                       f"{when(quota['reset']) or 'unknown'})", markup=False, soft_wrap=True)
+    points = quota["graphql"]
+    if points["remaining"] is not None:
+        console.print(f"GraphQL points left: {points['remaining']} (as of {when(points['as_of'])}, resets at "
+                      f"{when(points['reset']) or 'unknown'})", markup=False, soft_wrap=True)
     return 0
 
 
@@ -281,4 +292,7 @@ def _daemon_status(config: Config, db) -> tuple[list[dict], dict | None, dict]:
                      "WHERE quota_left IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
     quota = {"remaining": row[1], "reset": row[2], "as_of": row[0]} if row else {"remaining": None, "reset": None,
                                                                                   "as_of": None}
+    row = db.execute("SELECT ended_at, graphql_left, graphql_reset_at FROM harvest_runs "
+                     "WHERE graphql_left IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+    quota["graphql"] = dict(zip(("as_of", "remaining", "reset"), row or (None, None, None)))
     return jobs, heartbeat, quota

@@ -26,6 +26,7 @@ from civicbot.store.runs import settle_abandoned_runs
 from civicbot.store.schema import utc_text
 from civicbot.store.transaction import write_transaction
 
+from .batch import BatchDetection
 from .client import (
     GitHubClient,
     Gone,
@@ -63,6 +64,10 @@ class HarvestResult:
     outcome: str
     requests_made: int = 0
     quota_used: int | None = None
+    graphql_requests: int = 0  # batch change detection (docs/harvest.md), apart from the REST requests
+    graphql_points: int = 0
+    unchanged: int = 0  # repos GraphQL vouched for: no REST request this run
+    batch_notes: list[str] = field(default_factory=list)  # why batch detection sent repos to REST
     items_written: int = 0
     repos: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # full_name -> reason
@@ -117,6 +122,8 @@ class Harvester(Discovery, Resources, Profiles):
         self.bot_rule = lambda login: ("config login" if login.lower() in logins
                                        else "config pattern" if any(p.search(login) for p in patterns) else None)
         self.result: HarvestResult | None = None
+        self.batch = BatchDetection(self)
+        self.upstream_moved = False  # the upstream's REST pass saw a push
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -127,6 +134,7 @@ class Harvester(Discovery, Resources, Profiles):
         self.result = result = HarvestResult(run_id=run_id, outcome="running")
         self.prov = write.Provenance(run_id, utc_text())
         start_requests, start_quota = self.client.requests_made, self.client.quota_used
+        start_graphql = self.client.graphql_requests, self.client.graphql_points
         queue = [_Target(self.config.upstream, 0, method="upstream", evidence="the configured upstream")]
         queue += [_Target(d.repo, 0) for d in self.config.discovery.listed]
         seen: set[str] = set()
@@ -146,7 +154,7 @@ class Harvester(Discovery, Resources, Profiles):
                 self.progress({"kind": "repo", "repo": target.full_name, "done": len(seen) - 1,
                                "queued": len(queue), "quota": self.client.quota.remaining})
                 try:
-                    forks = self.harvest_repo(target)
+                    forks = self.harvest_repo(target, queue)
                 except (TokenRefused, RateLimited):
                     raise  # the run's, not the repo's: no other repo could do better
                 except HarvestHTTPError as exc:  # anything else GitHub answered fails this repo only
@@ -183,13 +191,16 @@ class Harvester(Discovery, Resources, Profiles):
         finally:
             result.requests_made = self.client.requests_made - start_requests
             result.quota_used = self.client.quota_used - start_quota
+            result.graphql_requests = self.client.graphql_requests - start_graphql[0]
+            result.graphql_points = self.client.graphql_points - start_graphql[1]
+            result.unchanged = len(self.batch.skipped_ids)
             error = result.error or ("; ".join(f"{k}: {v}" for k, v in result.failed.items()) or None)
-            quota = self.client.quota
+            quota, points = self.client.quota, self.client.graphql_quota
             write.finish_run(self.db, run_id, outcome=result.outcome, requests_made=result.requests_made,
                              quota_used=result.quota_used, items_written=result.items_written, error=error,
-                             quota_left=quota.remaining,
-                             quota_reset_at=utc_text(datetime.fromtimestamp(quota.reset, timezone.utc))
-                             if quota.reset else None)
+                             quota_left=quota.remaining, quota_reset_at=_utc(quota.reset),
+                             graphql_requests=result.graphql_requests, graphql_points=result.graphql_points,
+                             graphql_left=points.remaining, graphql_reset_at=_utc(points.reset))
         return result
 
     def _check_reserve(self) -> None:
@@ -200,13 +211,19 @@ class Harvester(Discovery, Resources, Profiles):
 
     # -- one repo ----------------------------------------------------------------------------
 
-    def harvest_repo(self, target: _Target) -> list[_Target]:
+    def harvest_repo(self, target: _Target, queue: list[_Target] = ()) -> list[_Target]:
+        known = self._known_id(target)
+        upcoming = [self._known_id(t) for t in queue[:self.batch.settings.batch_size]]  # asked in the same batch
+        if self.batch.unchanged(known, upcoming):
+            return self._unchanged_repo(known, target)
+        pushed_before = self._pushed_at(known)
         repo_id, repo_changed = self._repo(target)
         if repo_id is None:
             self._listed_repo_missing(target)
             return []
         if target.method == "upstream":
-            self.upstream_id = repo_id
+            # Its branch moved (a push): a skipped fork's compare with it may have changed.
+            self.upstream_id, self.upstream_moved = repo_id, self._pushed_at(repo_id) != pushed_before
         parent_id = target.parent_id if target.method != "listed" else getattr(self, "upstream_id", None)
         with write_transaction(self.db):
             write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
@@ -256,14 +273,51 @@ class Harvester(Discovery, Resources, Profiles):
             forks = self._forks(repo_id, path, target.depth)
         if target.method == "upstream":  # after the forks: a listed fork is found as a fork first
             forks += self._site_list_targets(repo_id)
+        self.batch.passed(repo_id)
+        return forks
+
+    def _pushed_at(self, repo_id: int | None) -> str | None:
+        row = self.db.execute("SELECT pushed_at FROM repos WHERE id = ?", [repo_id]).fetchone() if repo_id else None
+        return row[0] if row else None
+
+    def _known_id(self, target: _Target) -> int | None:
+        """The repo's id when it was stored before: by id once known, so a renamed repo is still found."""
+        if target.repo_id:
+            return target.repo_id
+        known = self.db.execute("SELECT repo_id FROM repo_names WHERE full_name = ? ORDER BY last_seen_at DESC",
+                                [target.full_name]).fetchone()
+        return known[0] if known else None
+
+    def _unchanged_repo(self, repo_id: int, target: _Target) -> list[_Target]:
+        """A repo GraphQL vouched for: no REST request, except what its upstream's change asks
+        (a fork's compare with a moved upstream); its known forks are visited (asked in batches)."""
+        if target.method == "upstream":
+            self.upstream_id = repo_id
+        parent_id = target.parent_id if target.method != "listed" else getattr(self, "upstream_id", None)
+        with write_transaction(self.db):
+            write.record_discovery(self.db, repo_id, target.method, parent_id, target.evidence, self.prov)
+        self._shared_root_evidence(repo_id, target)
+        self._site_listing_evidence(repo_id, target)
+        if self.upstream_moved:
+            self._check_reserve()
+            self._divergence(repo_id)
+        forks: list[_Target] = []
+        if "forks" in self.resources and self.config.discovery.forks.enabled:
+            forks = self._fork_targets(repo_id, f"/repos/{self.db['repos'].get(repo_id)['full_name']}",
+                                       target.depth, [], set())
+        if target.method == "upstream":
+            forks += self._site_list_targets(repo_id)
         return forks
 
     def _repo(self, target: _Target) -> tuple[int | None, bool]:
         """Fetch the repo object: (id, whether it changed); id None when GitHub no longer serves it."""
-        known = self.db.execute("SELECT repo_id FROM repo_names WHERE full_name = ? ORDER BY last_seen_at DESC",
-                                [target.full_name]).fetchone()
-        repo_id = target.repo_id or (known[0] if known else None)
-        if target.unchanged and repo_id and not self.full and write.sync_state(self.db, repo_id, "repo")["complete"]:
+        repo_id = self._known_id(target)
+        # A store from before batch detection lacks the GraphQL id: the repo object (asked whole,
+        # once, since a 304 has no body) brings it.
+        refill = bool(repo_id) and self.batch.on and self.db.execute(
+            "SELECT node_id IS NULL FROM repos WHERE id = ?", [repo_id]).fetchone() == (1,)
+        if (target.unchanged and repo_id and not self.full and not refill
+                and write.sync_state(self.db, repo_id, "repo")["complete"]):
             # A fork's full object embeds its parent, so it changes whenever the upstream does;
             # the fork list already told us the fork itself did not.
             return repo_id, False
@@ -272,7 +326,7 @@ class Harvester(Discovery, Resources, Profiles):
         state = write.sync_state(self.db, repo_id, "repo") if repo_id else {"etag": None}
         self._check_reserve()
         try:
-            page = self.client.get_json(path, etag=None if self.full else state["etag"])
+            page = self.client.get_json(path, etag=None if self.full or refill else state["etag"])
         except NotFound:
             return self._lost(repo_id, "gone", target), False
         except (TakenDown, Gone) as exc:
@@ -322,6 +376,10 @@ class Harvester(Discovery, Resources, Profiles):
                 changed.add(fork_id)
 
         listed = self._whole_list(repo_id, path, "forks", "forks", store_fork)
+        return self._fork_targets(repo_id, path, depth, listed, changed)
+
+    def _fork_targets(self, repo_id: int, path: str, depth: int, listed: list, changed: set[int]) -> list[_Target]:
+        discovery = self.config.discovery.forks
         # Forks seen before are visited again even when GitHub stopped listing them (or the
         # list was unchanged): that is how a deleted fork gets its status.
         known = [{"full_name": r["full_name"], "id": r["id"]} for r in self.db.query(
@@ -341,6 +399,10 @@ class Harvester(Discovery, Resources, Profiles):
                 targets.append(_Target(fork["full_name"], depth + 1, fork.get("id"), unchanged, method="fork",
                                        parent_id=repo_id, evidence=f"fork of {path.removeprefix('/repos/')}"))
         return targets
+
+
+def _utc(epoch: int | None) -> str | None:
+    return utc_text(datetime.fromtimestamp(epoch, timezone.utc)) if epoch else None
 
 
 def reserve_reached(config: Config, client: GitHubClient) -> StopHarvest:

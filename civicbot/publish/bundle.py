@@ -34,9 +34,9 @@ from .metadata import DASHBOARDS_DIR, DOCS_DIR, DOCS_MOUNT, STATIC_MOUNT, build_
 from .search import enable_search
 
 # Internal bookkeeping, never published: the daemon's pid and host, job details, the labeller's
-# audit, harvest cursors, the salt of the e-mail hashes (store_secrets). harvest_runs stays
+# audit, harvest cursors and change fingerprints, the salt of the e-mail hashes (store_secrets). harvest_runs stays
 # (items point at it) without its error text, which can name hosts and paths.
-DROP_TABLES = ("sync_state", "candidates", "heartbeat", "job_runs", "label_audit", "store_secrets")
+DROP_TABLES = ("sync_state", "repo_fingerprints", "candidates", "heartbeat", "job_runs", "label_audit", "store_secrets")
 DROP_COLUMNS = {"harvest_runs": ("error",)}
 PLUGINS_DIR = "plugins"
 PLUGIN_FILE = "civicbot_site.py"

@@ -27,7 +27,7 @@ STATIC_MOUNT = "civicbot-static"
 # Internal bookkeeping: kept in the live database, hidden from the site's lists (still readable
 # with SQL on `civicbot serve`, the maintainer's own site) and dropped from the published bundle
 # (bundle.DROP_TABLES; harvest_runs is published without its error column).
-HIDDEN_TABLES = ("sync_state", "schema_version", "candidates", "sqlite_sequence", "harvest_runs",
+HIDDEN_TABLES = ("sync_state", "repo_fingerprints", "schema_version", "candidates", "sqlite_sequence", "harvest_runs",
                  "heartbeat", "job_runs", "label_audit", "gfi_evaluation",
                  "items_search", "items_search_state", "store_secrets")
 

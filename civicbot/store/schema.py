@@ -645,6 +645,31 @@ def add_commits(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+_BATCH_DETECTION = """
+ALTER TABLE repos ADD COLUMN node_id TEXT;
+
+CREATE TABLE repo_fingerprints (
+    repo_id INTEGER PRIMARY KEY REFERENCES repos (id),
+    fingerprint TEXT NOT NULL,
+    checked_at UTC,
+    rest_pass_at UTC
+);
+
+ALTER TABLE harvest_runs ADD COLUMN graphql_requests INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE harvest_runs ADD COLUMN graphql_points INTEGER;
+ALTER TABLE harvest_runs ADD COLUMN graphql_left INTEGER;
+ALTER TABLE harvest_runs ADD COLUMN graphql_reset_at UTC
+"""
+
+
+def add_batch_detection(db: sqlite_utils.Database) -> None:
+    """Batch change detection over GraphQL: each repo's GraphQL id (`repos.node_id`, filled by the
+    next REST answer that carries it: no raw JSON is stored to backfill from), the fingerprint of
+    its last GraphQL answer (`repo_fingerprints`), and the GraphQL points of each run."""
+    for statement in _ddl(_BATCH_DETECTION):
+        db.execute(statement)
+
+
 # Append only: a released migration is never edited, since databases out there already ran it.
 MIGRATIONS: list[Migration] = [
     Migration(1, "create the project family tables", create_family_tables),
@@ -662,6 +687,8 @@ MIGRATIONS: list[Migration] = [
     Migration(10, "profiles: users.profile_etag, profile_status", add_profile_etag),
     Migration(11, "code review: reviews, review_comments", create_review_tables),
     Migration(12, "dated commits: commits, store_secrets; sync_state 'commits' becomes 'root_commit'", add_commits),
+    Migration(13, "batch change detection: repos.node_id, repo_fingerprints, harvest_runs graphql_*",
+              add_batch_detection),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1].number

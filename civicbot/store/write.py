@@ -242,6 +242,10 @@ def upsert_repo(db: sqlite_utils.Database, repo: dict, prov: Provenance, rule: B
         "topics": json.dumps(repo.get("topics") or [], ensure_ascii=False),
         "last_seen_at": prov.harvested_at, **prov.columns(),
     }
+    if isinstance(repo.get("node_id"), str):  # batch change detection asks GraphQL by it
+        row["node_id"] = repo["node_id"][:200]
+    elif not minimal:  # a full object without one: '' (not NULL) so it is not asked for again
+        row["node_id"] = ""
     license_ = repo.get("license")
     row["license_spdx_id"] = license_.get("spdx_id") if isinstance(license_, dict) else None
     if not minimal:
