@@ -199,3 +199,16 @@ def test_the_definitions_page_is_japanese_first_and_speaks_to_people(store):
         assert not DEVELOPER.search(prose), (anchor, DEVELOPER.search(prose))
         assert not [n for n in names if "_" in n and re.search(rf"\b{n}\b", prose)], anchor
         assert not re.search(r"\b(def|SELECT|migration)\b|\w\.\w+\(", prose), anchor
+
+
+def test_a_table_page_has_no_english_only_words_left(store):
+    """The breadcrumb, the sort line under the count and the column headings: Japanese first."""
+    html = get(make_datasette(store), "/site/items?_sort_desc=created_at").text
+    assert ">ホーム / home</a>" in html and ">home</a>" not in html
+    assert "created_at の降順 / sorted by created_at descending" in html
+    assert re.search(r'data-column="created_at" title="created_at"[^>]*>\s*<a [^>]*>作成日時（UTC） / created \(UTC\)', html)
+    assert re.search(r'data-column="repo_id" title="repo_id"[^>]*>\s*<a [^>]*>リポジトリ（ID） / repository \(id\)', html)
+    assert 'content: "題名 / title"' in html  # a phone's stacked rows too
+    filtered = get(make_datasette(store), "/site/items?state=open&_sort=id").text
+    assert "絞り込み: state = &#34;open&#34;、id の昇順 / where state = &#34;open&#34; sorted by id" in filtered
+    assert "該当なし / 0 records" in get(make_datasette(store), "/site/items?state=nothing").text

@@ -309,6 +309,27 @@ def render_cell(value, column, table, database, datasette):
     return None
 
 
+_SORTED = re.compile(r"\s*sorted by (.+?)( descending)?$")
+
+
+def human_japanese(text: str | None) -> str:
+    """Datasette's English line under a table's row count ("where state = open sorted by
+    created_at descending"), Japanese first: 絞り込み: state = open、created_at の降順 / ..."""
+    if not text:
+        return ""
+    sort = _SORTED.search(text)
+    where = (text[:sort.start()] if sort else text).strip()
+    ja = ["絞り込み: " + where.removeprefix("where ").replace(" and ", "、")] if where else []
+    if sort:
+        ja.append(f"{sort[1]} の{'降順' if sort[2] else '昇順'}")
+    return "、".join(ja) + " / " + text
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["in_japanese"] = human_japanese
+
+
 LOG = logging.getLogger("civicbot.site")
 SLOW_TITLE = "時間がかかりすぎました / This took too long"
 SLOW_MESSAGE = ("この検索・集計は時間内に終わりませんでした。語を増やすか、期間やリポジトリを絞ってもう一度お試しください。 / "
