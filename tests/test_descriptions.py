@@ -171,6 +171,7 @@ def test_times_on_pages_read_japanese(store):
 
 def definition_sections(html: str) -> list[tuple[str, str]]:
     """(anchor, prose) of each term on the definitions page, its links' targets left out."""
+    html = html.split('<div class="definitions">', 1)[1].split("\n</div>", 1)[0]  # the page's own text
     parts = re.split(r'<h[23] id="([^"]+)">', html)[1:]
     return [(anchor, re.sub(r"<[^>]+>", " ", body)) for anchor, body in zip(parts[::2], parts[1::2])]
 

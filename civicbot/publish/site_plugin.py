@@ -383,12 +383,16 @@ def _docs_file(datasette, name: str):
     return path
 
 
-def _markdown_page(datasette, path, title: str, lang: str) -> Response:
+def _markdown_html(path) -> str:
     import markdown
 
     html = markdown.markdown(path.read_text(encoding="utf-8"), extensions=["tables", "fenced_code", "attr_list"])
     # Links between docs stay on rendered pages.
-    html = re.sub(r'href="(?!https?:|/|#)([A-Za-z0-9_-]+\.md)', r'href="/-/docs/\1', html)
+    return re.sub(r'href="(?!https?:|/|#)([A-Za-z0-9_-]+\.md)', r'href="/-/docs/\1', html)
+
+
+def _markdown_page(datasette, path, title: str, lang: str) -> Response:
+    html = _markdown_html(path)
     page = (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)}</title>'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<link rel="stylesheet" href="{datasette.urls.static("app.css")}"></head><body>'
@@ -406,7 +410,9 @@ async def docs_page(datasette, request):
 
 async def definitions_page(datasette, request):
     """/-/definitions: docs/definitions.md, the one source of the public definitions, in Japanese."""
-    return _markdown_page(datasette, _docs_file(datasette, DEFINITIONS), DEFINITIONS_TITLE, "ja")
+    body = Markup(_markdown_html(_docs_file(datasette, DEFINITIONS)))  # our own file, not GitHub text
+    return Response.html(await datasette.render_template("definitions.html", {"title": DEFINITIONS_TITLE,
+                                                                              "body": body}, request=request))
 
 
 def japanese_date(value: str | None, zone: str | None = None) -> str:
