@@ -213,3 +213,15 @@ def test_a_table_page_has_no_english_only_words_left(store):
     filtered = get(make_datasette(store), "/site/items?state=open&_sort=id").text
     assert "絞り込み: state = &#34;open&#34;、id の昇順 / where state = &#34;open&#34; sorted by id" in filtered
     assert "該当なし / 0 records" in get(make_datasette(store), "/site/items?state=nothing").text
+
+
+def test_the_report_uses_the_sites_words_and_points_to_its_definitions(store):
+    """The printable report's glossary names contributors' forks as the site does, its people as
+    the definitions page knows them, and its footer sends readers to the definitions page."""
+    from civicbot.publish.report_text import TEXT
+
+    page = get(make_datasette(store), "/-/definitions").text
+    for lang in ("ja", "en"):
+        assert "/-/definitions" in TEXT[lang]["footer"]("2020-03-01", "0", "o/r")
+    assert "協力者のフォーク" in dict(TEXT["ja"]["definitions"]) and "Contributors' forks" in dict(TEXT["en"]["definitions"])
+    assert "協力した人" in page and "people who contributed" in page and "協力者のフォーク / Contributors' forks" in page
