@@ -210,6 +210,7 @@ def test_a_table_page_has_no_english_only_words_left(store):
     assert re.search(r'data-column="created_at" title="created_at"[^>]*>\s*<a [^>]*>作成日時（UTC） / created \(UTC\)', html)
     assert re.search(r'data-column="repo_id" title="repo_id"[^>]*>\s*<a [^>]*>リポジトリ / repository<', html)
     assert 'content: "題名 / title"' in html  # a phone's stacked rows too
+    assert ">技術的な定義（英語） / technical definition</a>" in html  # the developers' docs say they are English
     filtered = get(make_datasette(store), "/site/items?state=open&_sort=id").text
     assert "絞り込み: state = &#34;open&#34;、id の昇順 / where state = &#34;open&#34; sorted by id" in filtered
     assert "該当なし / 0 records" in get(make_datasette(store), "/site/items?state=nothing").text

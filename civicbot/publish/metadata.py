@@ -252,7 +252,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         columns.update(words.get("columns") or {})
         tables[table] = {
             "description_html": f"{_escape(description)} "
-                                f"(<a href=\"{DOCS_PAGES}/{info['doc']}\">定義 / definitions</a>)",
+                                f"(<a href=\"{DOCS_PAGES}/{info['doc']}\">技術的な定義（英語） / technical definition</a>)",
             "columns": columns,
             # templates/_table.html: the column headings, Japanese / English where a label exists
             "labels": {c: labels[c] for c in columns if c in labels},
