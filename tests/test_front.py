@@ -130,8 +130,9 @@ def test_the_home_page_shows_the_figures_and_the_ways_in(site):
 
 
 def test_every_definition_link_leads_to_a_term_on_the_definitions_page(site):
-    """The home page's and the dashboards' definition links: the site's own page of words (200,
-    UTF-8), each at an anchor the page has; no figure links to the English developer docs."""
+    """The home page's, the dashboards' and the maintainers' pages' definition links: the site's own
+    page of words (200, UTF-8), each at an anchor the page has; no figure links to the English
+    developer docs."""
     config, path, db = site
     ds = make_datasette(path, config)
     html = get(ds, "/").text
@@ -142,6 +143,12 @@ def test_every_definition_link_leads_to_a_term_on_the_definitions_page(site):
     for chart in (c for d in dashboards.values() for c in d["charts"].values()):
         found = re.findall(r"/-/definitions#[a-z-]+", chart.get("description", "") + str(chart.get("display", "")))
         assert found or chart["library"] == "markdown" and "/-/definitions" in chart["display"], chart
+        links += found
+    queries = [q for q in ds.metadata()["databases"]["demo"]["queries"] if q != "search"]
+    assert {"first_timers_waiting", "stale_claims", "regulars_at_risk"} <= set(queries)
+    for query in queries:  # the maintainers' pages: each links to its own words
+        found = re.findall(r'href="(/-/definitions#[a-z-]+)"', get(ds, f"/demo/{query}").text)
+        assert found == [f"/-/definitions#{query.replace('_', '-')}"], query
         links += found
     page = get(ds, "/-/definitions")
     assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
