@@ -37,7 +37,7 @@ def pages(ds) -> list[tuple[str, str]]:
     dashboards = metadata.get("plugins", {}).get("datasette-dashboards", {})
     queries = metadata["databases"][db].get("queries", {})
     return ([("home", "/")] + [(f"dashboard-{slug}", f"/-/dashboards/{slug}") for slug in dashboards]
-            + [("search", f"/{db}/search?q=翻訳"), ("definitions", "/-/docs/metrics.md")]
+            + [("search", f"/{db}/search?q=翻訳"), ("definitions", "/-/definitions")]
             + [(f"query-{name}", f"/{db}/{name}") for name in queries if name != "search"]
             + [("tables", f"/{db}"), ("table-items", f"/{db}/items?_size=20"), ("row-item", f"/{db}/items/{item[0]}")])
 

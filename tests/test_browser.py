@@ -120,9 +120,14 @@ def test_home_page_shows_the_headline_figures_and_the_ways_in(site, browser):
     assert "はじめの 3 週間" in text and "全期間" in text and "協力者のフォーク" in text and "最後の収集" in text
     queries = [q for q in ds.metadata()["databases"][db_name]["queries"] if q != "search"]
     assert queries
-    for href in ("/-/dashboards/impact", "/-/dashboards/diffusion", "/-/docs/metrics.md", f"/{db_name}",
-                 *(f"/{db_name}/{q}" for q in queries)):
+    for href in ("/-/dashboards/impact", "/-/dashboards/diffusion", "/-/definitions", "/-/docs/metrics.md",
+                 f"/{db_name}", *(f"/{db_name}/{q}" for q in queries)):
         assert page.locator(f'a[href="{href}"]').count() >= 1, href
+    page.click(".figure[data-figure=people] a >> text=定義 / definition")  # a figure's definition, in Japanese
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{url}/-/definitions#people" and page.locator("html[lang=ja]").count() == 1
+    assert page.locator("#people").is_visible() and "参加した人" in page.inner_text("#people")
+    page.go_back()
     page.fill("#front-q", "翻訳")
     page.click("form.search input[type=submit]")
     page.wait_for_load_state("networkidle")

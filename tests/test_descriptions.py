@@ -88,10 +88,13 @@ def test_a_row_is_titled_by_its_label_not_its_id(store):
 def test_the_docs_link_is_a_rendered_page_in_utf8(store):
     ds = make_datasette(store)
     base = (DASHBOARDS_DIR / "templates" / "base.html").read_text(encoding="utf-8")
-    link = re.search(r'<a href="([^"]+)">[^<]*docs</a>', base).group(1)
-    page = get(ds, link)
-    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
-    assert "<h1>" in page.text and "<table>" in page.text and "\n## " not in page.text
+    link = re.search(r'<a href="([^"]+)">[^<]*definitions</a>', base).group(1)
+    assert link == "/-/definitions"
+    for path in (link, "/-/docs/publish.md"):  # the visitors' words, and the developers' docs
+        page = get(ds, path)
+        assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+        assert "<h1>" in page.text and "\n## " not in page.text
+    assert "<table>" in page.text
     assert get(ds, build_metadata()["about_url"]).headers["content-type"] == "text/html; charset=utf-8"
     for bad in ("/-/docs/..pyproject.toml", "/-/docs/nothing.md", "/-/docs/publish.md.bak"):
         assert get(ds, bad).status_code == 404, bad
@@ -169,3 +172,62 @@ def test_times_on_pages_read_japanese(store):
     for path in ("/site/search?q=翻訳", "/site/items", "/site/items/570000047"):
         assert moment in get(ds, path).text, path
     assert get(ds, "/site/items.json?_shape=array").json()[0]["created_at"] == "2020-03-01T00:00:00Z"
+
+
+def definition_sections(html: str) -> list[tuple[str, str]]:
+    """(anchor, prose) of each term on the definitions page, its links' targets left out."""
+    html = html.split('<div class="definitions">', 1)[1].split("\n</div>", 1)[0]  # the page's own text
+    parts = re.split(r'<h[23] id="([^"]+)">', html)[1:]
+    return [(anchor, re.sub(r"<[^>]+>", " ", body)) for anchor, body in zip(parts[::2], parts[1::2])]
+
+
+def test_the_definitions_page_is_japanese_first_and_speaks_to_people(store):
+    """/-/definitions: UTF-8 HTML in Japanese (lang="ja"), each term headed Japanese / English and
+    explained in Japanese before English, naming no table, column, function or migration."""
+    import sqlite_utils
+
+    ds = make_datasette(store)
+    page = get(ds, "/-/definitions")
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<html lang="ja">' in page.text and "用語と数字の定義" in page.text
+    sections = definition_sections(page.text)
+    assert len(sections) >= 20
+    # Every table of the store, and the metrics' and the home page's tables.
+    names = set(sqlite_utils.Database(store).table_names()) | {
+        "headline_figures", "pr_kinds", "contributions", "contributors_by_place", "public_value",
+        "diffusion_by_prefecture", "diffusion_daily", "metrics_periodic", "data_end", "first_contributions"}
+    for anchor, prose in sections:
+        heading, _, text = prose.partition("\n")
+        ja, _, en = heading.partition(" / ")
+        assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en), anchor
+        first_ja, first_en = JAPANESE.search(text), re.search(r"[A-Za-z]{4}", text)
+        assert first_ja and first_en and first_ja.start() < first_en.start(), anchor
+        assert not DEVELOPER.search(prose), (anchor, DEVELOPER.search(prose))
+        assert not [n for n in names if "_" in n and re.search(rf"\b{n}\b", prose)], anchor
+        assert not re.search(r"\b(def|SELECT|migration)\b|\w\.\w+\(", prose), anchor
+
+
+def test_a_table_page_has_no_english_only_words_left(store):
+    """The breadcrumb, the sort line under the count and the column headings: Japanese first."""
+    html = get(make_datasette(store), "/site/items?_sort_desc=created_at").text
+    assert ">ホーム / home</a>" in html and ">home</a>" not in html
+    assert "created_at の降順 / sorted by created_at descending" in html
+    assert re.search(r'data-column="created_at" title="created_at"[^>]*>\s*<a [^>]*>作成日時（UTC） / created \(UTC\)', html)
+    assert re.search(r'data-column="repo_id" title="repo_id"[^>]*>\s*<a [^>]*>リポジトリ / repository<', html)
+    assert 'content: "題名 / title"' in html  # a phone's stacked rows too
+    assert ">技術的な定義（英語） / technical definition</a>" in html  # the developers' docs say they are English
+    filtered = get(make_datasette(store), "/site/items?state=open&_sort=id").text
+    assert "絞り込み: state = &#34;open&#34;、id の昇順 / where state = &#34;open&#34; sorted by id" in filtered
+    assert "該当なし / 0 records" in get(make_datasette(store), "/site/items?state=nothing").text
+
+
+def test_the_report_uses_the_sites_words_and_points_to_its_definitions(store):
+    """The printable report's glossary names contributors' forks as the site does, its people as
+    the definitions page knows them, and its footer sends readers to the definitions page."""
+    from civicbot.publish.report_text import TEXT
+
+    page = get(make_datasette(store), "/-/definitions").text
+    for lang in ("ja", "en"):
+        assert "/-/definitions" in TEXT[lang]["footer"]("2020-03-01", "0", "o/r")
+    assert "協力者のフォーク" in dict(TEXT["ja"]["definitions"]) and "Contributors' forks" in dict(TEXT["en"]["definitions"])
+    assert "協力した人" in page and "people who contributed" in page and "協力者のフォーク / Contributors' forks" in page

@@ -129,6 +129,36 @@ def test_the_home_page_shows_the_figures_and_the_ways_in(site):
     assert "SELECT" not in text and "Traceback" not in text
 
 
+def test_every_definition_link_leads_to_a_term_on_the_definitions_page(site):
+    """The home page's, the dashboards' and the maintainers' pages' definition links: the site's own
+    page of words (200, UTF-8), each at an anchor the page has; no figure links to the English
+    developer docs."""
+    config, path, db = site
+    ds = make_datasette(path, config)
+    html = get(ds, "/").text
+    cards = re.findall(r'<div class="figure" data-figure="[^"]+">.*?</div>\s*</div>', html, re.S)
+    assert cards and all('href="/-/definitions#' in card and "/-/docs/" not in card for card in cards)
+    links = re.findall(r'href="(/-/definitions[^"]*)"', html)
+    dashboards = load_dashboards(database="demo", config=config)
+    for chart in (c for d in dashboards.values() for c in d["charts"].values()):
+        found = re.findall(r"/-/definitions#[a-z-]+", chart.get("description", "") + str(chart.get("display", "")))
+        assert found or chart["library"] == "markdown" and "/-/definitions" in chart["display"], chart
+        links += found
+    queries = [q for q in ds.metadata()["databases"]["demo"]["queries"] if q != "search"]
+    assert {"first_timers_waiting", "stale_claims", "regulars_at_risk"} <= set(queries)
+    for query in queries:  # the maintainers' pages: each links to its own words
+        found = re.findall(r'href="(/-/definitions#[a-z-]+)"', get(ds, f"/demo/{query}").text)
+        assert found == [f"/-/definitions#{query.replace('_', '-')}"], query
+        links += found
+    page = get(ds, "/-/definitions")
+    assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+    ids = set(re.findall(r'id="([^"]+)"', page.text))
+    anchors = {link.partition("#")[2] for link in links}
+    assert {"people", "proposals", "accepted", "automation", "release-merges", "regional-sites",
+            "contributor-forks", "prefectures", "public-value", "places", "periods", "data"} <= anchors
+    assert anchors - {""} <= ids, anchors - ids
+
+
 def test_the_bundle_carries_the_figures_and_status_but_not_the_harvest_cursors(site, tmp_path):
     from civicbot.publish.bundle import build_bundle
 

@@ -24,7 +24,7 @@ def test_every_kind_of_page_is_photographed(tmp_path):
     got = dict(pages(ds))
     queries = [q for q in ds.metadata()["databases"]["site"]["queries"] if q != "search"]
     assert {"first_timers_waiting", "good_first_issue_candidates"} <= set(queries)
-    expected = {"home": "/", "search": "/site/search?q=翻訳", "definitions": "/-/docs/metrics.md",
+    expected = {"home": "/", "search": "/site/search?q=翻訳", "definitions": "/-/definitions",
                 "tables": "/site", "row-item": "/site/items/570000047",
                 **{f"dashboard-{slug}": f"/-/dashboards/{slug}" for slug in load_dashboards()},
                 **{f"query-{name}": f"/site/{name}" for name in queries}}

@@ -225,6 +225,17 @@ def test_bundle_carries_the_plugin_and_its_limits(bundle):
     assert_bounded(base, target.stem, proc.pid)
 
 
+def test_bundle_serves_the_definitions_page_and_japanese_table_pages(bundle):
+    """Plain Datasette with the bundle's plugin, templates and docs: /-/definitions in Japanese,
+    a table page's sort line and breadcrumb in Japanese first."""
+    base, _, target, _ = bundle
+    status, text = fetch(f"{base}/-/definitions")
+    assert status == 200 and '<html lang="ja">' in text and 'id="people"' in text and "参加した人" in text
+    status, text = fetch(f"{base}/{target.stem}/items?_sort_desc=created_at")
+    assert status == 200 and "created_at の降順 / sorted by created_at descending" in text
+    assert ">ホーム / home</a>" in text and ">作成日時（UTC） / created (UTC)&nbsp;" in text
+
+
 def test_bundle_publishes_no_internal_table(bundle):
     _, out, target, _ = bundle
     conn = sqlite3.connect(target)

@@ -32,8 +32,8 @@ FIGURE_COLUMNS = {"figure": str, "label": str, "whole_period": "ANY", "first_wee
 STATUS_COLUMNS = {"whole_from": str, "whole_to": str, "first_weeks_from": str, "first_weeks_to": str,
                   "harvested_at": str, "harvest_outcome": str, "family_repos": int, "repos_harvested": int,
                   "repos_incomplete": int, "repos_unavailable": int, "timezone": str}
-METRICS_DOC = "/-/docs/metrics.md"
-DIFFUSION_DOC = "/-/docs/diffusion.md"
+# Each figure's definition: its anchor on the site's definitions page (docs/definitions.md).
+DEFINITIONS = "/-/definitions"
 # (whole_period and first_weeks are ANY: counts stay integers, shares are percentages.)
 # Where a visitor sees the rows behind a figure: a table page of this database, filtered to the
 # window: {lo} and {hi} are its first and last day, {lo_utc} and {hi_utc} its bounds in UTC.
@@ -110,20 +110,21 @@ def figure_rows(db: sqlite_utils.Database, config) -> list[dict]:
             "regional_sites": sites, "prefectures": prefs, "contributor_forks": forks,
         }
     labels = [
-        ("people", "改善に協力した人 / people who took part", "人", METRICS_DOC,
+        ("people", "改善に協力した人 / people who took part", "人", DEFINITIONS + "#people",
          "activity?is_person=1&local_date__gte={lo}&local_date__lte={hi}"),
-        ("proposals", "提案 / proposals (pull requests)", "件", METRICS_DOC, PRS),
-        ("accepted", "取り入れられた提案 / accepted proposals", "件", METRICS_DOC, MERGED),
+        ("proposals", "提案 / proposals (pull requests)", "件", DEFINITIONS + "#proposals", PRS),
+        ("accepted", "取り入れられた提案 / accepted proposals", "件", DEFINITIONS + "#accepted", MERGED),
         ("bot_share", "ボット・自動化の PR の割合（数えない） / share of pull requests by bots (not counted)", "%",
-         METRICS_DOC, "pr_kinds?pr_kind=automation"),
+         DEFINITIONS + "#automation", "pr_kinds?pr_kind=automation"),
         ("release_share", "リリース・同期マージの割合（数えない） / share of merges that are releases (not counted)", "%",
-         METRICS_DOC, "pr_kinds?pr_kind=release"),
-        ("issues_created", "作られたイシュー / issues opened", "件", METRICS_DOC, ISSUES),
-        ("issues_closed", "完了したイシュー / issues closed", "件", METRICS_DOC, CLOSED),
-        ("regional_sites", "地域のサイト / regional sites", "件", DIFFUSION_DOC, DERIVATIVES + "pref_code__notblank=1"),
-        ("prefectures", "地域のサイトがある都道府県 / prefectures with a regional site", "都道府県", DIFFUSION_DOC,
+         DEFINITIONS + "#release-merges", "pr_kinds?pr_kind=release"),
+        ("issues_created", "作られたイシュー / issues opened", "件", DEFINITIONS + "#issues", ISSUES),
+        ("issues_closed", "完了したイシュー / issues closed", "件", DEFINITIONS + "#issues", CLOSED),
+        ("regional_sites", "地域のサイト / regional sites", "件", DEFINITIONS + "#regional-sites",
+         DERIVATIVES + "pref_code__notblank=1"),
+        ("prefectures", "地域のサイトがある都道府県 / prefectures with a regional site", "都道府県", DEFINITIONS + "#prefectures",
          "diffusion_by_prefecture?regional_sites__gt=0"),
-        ("contributor_forks", "協力者のフォーク（地域なし） / contributors' forks (no region)", "件", DIFFUSION_DOC,
+        ("contributor_forks", "協力者のフォーク（地域なし） / contributors' forks (no region)", "件", DEFINITIONS + "#contributor-forks",
          DERIVATIVES + "pref_code__isnull=1"),
     ]
     places = [_placeholders(lo, hi, config) for lo, hi in bounds]

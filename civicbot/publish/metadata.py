@@ -241,6 +241,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     ja, en = _title(config)
     docs = documented_tables(docs_dir)
     public = load_descriptions(dashboards_dir / "descriptions.yml")
+    labels = load_descriptions(dashboards_dir / "descriptions.yml", "query_columns")
     tables: dict[str, dict[str, Any]] = {}
     for table, info in docs.items():
         if existing is not None and table not in existing:
@@ -251,8 +252,10 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         columns.update(words.get("columns") or {})
         tables[table] = {
             "description_html": f"{_escape(description)} "
-                                f"(<a href=\"{DOCS_PAGES}/{info['doc']}\">定義 / definitions</a>)",
+                                f"(<a href=\"{DOCS_PAGES}/{info['doc']}\">技術的な定義（英語） / technical definition</a>)",
             "columns": columns,
+            # templates/_table.html: the column headings, Japanese / English where a label exists
+            "labels": {c: labels[c] for c in columns if c in labels},
         }
     for table in HIDDEN_TABLES:
         if existing is None or table in existing:
@@ -269,7 +272,6 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     triage = getattr(config, "triage", None)
     queries = load_queries(dashboards_dir / "queries.yml", existing,
                            top_per_repo=triage.top_per_repo if triage is not None else 5)
-    labels = load_descriptions(dashboards_dir / "descriptions.yml", "query_columns")
     for query in queries.values():
         query.setdefault("labels", labels)  # templates/query.html: column headings and form fields
     return {

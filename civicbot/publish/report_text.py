@@ -59,7 +59,7 @@ TEXT = {
         "bots_note": "すべてボット (自動化アカウント) を除いた数です。人数は同じ人を 1 人と数えます。",
         "reach_title": "地域への広がり",
         "reach": lambda sites, prefs, end: f"{end:%Y年%-m月%-d日}までに {sites:,} の地域サイトが {prefs:,} 都道府県で作られました。",
-        "forks": lambda k: f"このほか、協力者が提案のために作った個人的なコピー (フォーク) が {k:,} 件あります (地域サイトには数えません)。",
+        "forks": lambda k: f"このほか、協力者が提案のために作ったコピー (協力者のフォーク) が {k:,} 件あります (地域サイトには数えません)。",
         "map_title": "都道府県別の地域サイト数",
         "map_caption": lambda end: f"都道府県別の地域サイト数 ({end:%Y年%-m月%-d日}時点)。沖縄県は左上の枠内。",
         "curve_title": "地域サイトのある都道府県の数",
@@ -90,11 +90,11 @@ TEXT = {
             ("取り入れられた提案", "期間中にマージされた提案。"),
             ("作成・完了", "期間中に作成された / 閉じられた課題とプルリクエスト (ボットを除く)。"),
             ("地域サイト", "上流から派生したリポジトリのうち、地域 (都道府県) が特定できたもの。"),
-            ("個人的なコピー", "地域の特定できない派生リポジトリ。主に協力者が提案を送るために作ったフォーク。"),
+            ("協力者のフォーク", "地域の特定できない派生リポジトリ。主に協力者が提案を送るために作ったコピー。"),
             ("期間", "プロジェクトのタイムゾーンでの暦日。初日と最終日を含みます。"),
         ],
         "footer": lambda as_of, version, upstream: (f"データの時点: {as_of or '不明'}。出典: GitHub ({upstream} と派生リポジトリ)。"
-                                                    f"civicbot {version} で作成。定義の詳細: docs/metrics.md。"),
+                                                    f"civicbot {version} で作成。定義の詳細: サイトの「用語と数字の定義」 (/-/definitions)。"),
     },
     "en": {
         "lang": "en",
@@ -109,7 +109,7 @@ TEXT = {
         "bots_note": "All counts leave out bots (automation accounts). Each person is counted once.",
         "reach_title": "Reach across Japan",
         "reach": lambda sites, prefs, end: f"By {end:%-d %B %Y}, {sites:,} regional sites had been made in {prefs:,} prefectures.",
-        "forks": lambda k: f"Besides these, contributors made {k:,} personal copies (forks) to send proposals; they are not counted as regional sites.",
+        "forks": lambda k: f"Besides these, contributors made {k:,} copies (contributors' forks) to send proposals; they are not counted as regional sites.",
         "map_title": "Regional sites per prefecture",
         "map_caption": lambda end: f"Regional sites per prefecture, as of {end:%-d %B %Y}. Okinawa in the framed inset, top left.",
         "curve_title": "Prefectures with a regional site",
@@ -141,12 +141,12 @@ TEXT = {
             ("Accepted proposals", "Proposals merged in the period."),
             ("Created / closed", "Issues and pull requests opened / closed in the period (bots left out)."),
             ("Regional sites", "Repositories derived from the upstream whose region (prefecture) is known."),
-            ("Personal copies", "Derived repositories with no region: mostly contributors' forks for sending proposals."),
+            ("Contributors' forks", "Derived repositories with no region: mostly copies contributors made to send proposals."),
             ("Period", "Calendar days in the project's time zone, first and last day included."),
         ],
         "footer": lambda as_of, version, upstream: (f"Data as of {as_of or 'unknown'}. Source: GitHub ({upstream} and "
                                                     f"its derived repositories). Made with civicbot {version}. "
-                                                    "Full definitions: docs/metrics.md."),
+                                                    "Full definitions: the site's definitions page (/-/definitions)."),
     },
 }
 

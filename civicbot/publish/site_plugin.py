@@ -350,6 +350,27 @@ def render_cell(value, column, table, database, datasette):
     return None
 
 
+_SORTED = re.compile(r"\s*sorted by (.+?)( descending)?$")
+
+
+def human_japanese(text: str | None) -> str:
+    """Datasette's English line under a table's row count ("where state = open sorted by
+    created_at descending"), Japanese first: 絞り込み: state = open、created_at の降順 / ..."""
+    if not text:
+        return ""
+    sort = _SORTED.search(text)
+    where = (text[:sort.start()] if sort else text).strip()
+    ja = ["絞り込み: " + where.removeprefix("where ").replace(" and ", "、")] if where else []
+    if sort:
+        ja.append(f"{sort[1]} の{'降順' if sort[2] else '昇順'}")
+    return "、".join(ja) + " / " + text
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["in_japanese"] = human_japanese
+
+
 LOG = logging.getLogger("civicbot.site")
 SLOW_TITLE = "時間がかかりすぎました / This took too long"
 SLOW_MESSAGE = ("この検索・集計は時間内に終わりませんでした。語を増やすか、期間やリポジトリを絞ってもう一度お試しください。 / "
@@ -380,35 +401,59 @@ def handle_exception(datasette, request, exception):
 
 
 _DOC_NAME = re.compile(r"[A-Za-z0-9_-]+\.md")
+# The visitors' page of words and figures (docs/definitions.md): Japanese first, each term with
+# a stable anchor (`{#people}`) that the home page and the dashboards link to.
+DEFINITIONS = "definitions.md"
+DEFINITIONS_TITLE = "用語と数字の定義 / What the words and figures mean"
 
 
 @hookimpl
 def register_routes():
-    return [(r"^/-/docs/(?P<name>[^/]+)$", docs_page)]
+    return [(r"^/-/docs/(?P<name>[^/]+)$", docs_page), (r"^/-/definitions$", definitions_page)]
+
+
+def _docs_file(datasette, name: str):
+    from pathlib import Path
+
+    from datasette.utils.asgi import NotFound
+
+    folder = next((path for mount, path in datasette.static_mounts if mount == "docs"), None)
+    path = Path(folder or "", name)
+    if folder is None or not _DOC_NAME.fullmatch(name) or not path.is_file():
+        raise NotFound("no such page / ページがありません")
+    return path
+
+
+def _markdown_html(path) -> str:
+    import markdown
+
+    html = markdown.markdown(path.read_text(encoding="utf-8"), extensions=["tables", "fenced_code", "attr_list"])
+    # Links between docs stay on rendered pages.
+    return re.sub(r'href="(?!https?:|/|#)([A-Za-z0-9_-]+\.md)', r'href="/-/docs/\1', html)
+
+
+def _markdown_page(datasette, path, title: str, lang: str) -> Response:
+    html = _markdown_html(path)
+    page = (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="stylesheet" href="{datasette.urls.static("app.css")}"></head><body>'
+            f'<div class="page-header"><a href="{datasette.urls.instance()}">&larr; ホーム / home</a></div>'
+            f'<section class="content">{html}</section></body></html>')
+    return Response.html(page)
 
 
 async def docs_page(datasette, request):
     """A page of the docs folder (the `docs` static mount) as HTML in UTF-8: served raw, Markdown
     is `text/markdown` without a charset and browsers show its Japanese as mojibake."""
-    from pathlib import Path
-
-    import markdown
-    from datasette.utils.asgi import NotFound
-
     name = request.url_vars["name"]
-    folder = next((path for mount, path in datasette.static_mounts if mount == "docs"), None)
-    path = Path(folder or "", name)
-    if folder is None or not _DOC_NAME.fullmatch(name) or not path.is_file():
-        raise NotFound("no such page / ページがありません")
-    html = markdown.markdown(path.read_text(encoding="utf-8"), extensions=["tables", "fenced_code"])
-    # Links between docs stay on rendered pages.
-    html = re.sub(r'href="(?!https?:|/|#)([A-Za-z0-9_-]+\.md)', r'href="/-/docs/\1', html)
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(name)}</title>'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<link rel="stylesheet" href="{datasette.urls.static("app.css")}"></head><body>'
-            f'<div class="page-header"><a href="{datasette.urls.instance()}">&larr; civicbot</a></div>'
-            f'<section class="content">{html}</section></body></html>')
-    return Response.html(page)
+    return _markdown_page(datasette, _docs_file(datasette, name), name, "en")
+
+
+async def definitions_page(datasette, request):
+    """/-/definitions: docs/definitions.md, the one source of the public definitions, in Japanese."""
+    body = Markup(_markdown_html(_docs_file(datasette, DEFINITIONS)))  # our own file, not GitHub text
+    return Response.html(await datasette.render_template("definitions.html", {"title": DEFINITIONS_TITLE,
+                                                                              "body": body}, request=request))
 
 
 def japanese_date(value: str | None, zone: str | None = None) -> str:
