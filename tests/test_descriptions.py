@@ -156,7 +156,9 @@ def test_dashboard_pages_read_japanese_first(store):
     ds = make_datasette(store)
     page = get(ds, "/-/dashboards/impact").text
     assert ">全画面 / Fullscreen</button>" in page and 'value="表示 / Apply"' in page
-    assert "<h1>グラフ / Dashboards</h1>" in get(ds, "/-/dashboards").text
+    assert ">ホーム / home</a> /" in page and ">グラフ / dashboards</a>" in page  # the breadcrumb too
+    listing = get(ds, "/-/dashboards").text
+    assert "<h1>グラフ / Dashboards</h1>" in listing and ">ホーム / home</a>" in listing
 
 
 def test_times_on_pages_read_japanese(store):
