@@ -270,6 +270,8 @@ def _harvest(config: Path, sim: _Simulator) -> dict:
     search_quota = sum(r["quota"] for r in log["requests"] if r["path"].startswith("/search/"))
     return {"seconds": round(result["seconds"], 2), "requests": log["count"], "quota": log["quota_used"],
             "core_quota": log["quota_used"] - search_quota, "search_quota": search_quota,
+            # batch change detection's POST /graphql: counted in requests, spending points, not quota
+            "graphql_requests": log.get("graphql", 0), "graphql_points": log.get("graphql_points", 0),
             "not_modified": statuses.get(304, 0), "harvester_cpu_s": round(result["cpu_seconds"], 1),
             "simulator_cpu_s": round(cpu_after - cpu_before, 1) if None not in (cpu_before, cpu_after) else None,
             "peak_rss_mb": round(result["peak_rss_mb"], 1),
