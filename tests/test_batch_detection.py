@@ -217,6 +217,7 @@ class StubClient:
 
         self.respond, self.asked = respond, []
         self.graphql_points, self.graphql_quota = 0, Quota()
+        self.has_token = True  # GraphQL answers no one without a token
 
     def graphql(self, query, variables):
         self.asked.append(list(variables["ids"]))
@@ -298,7 +299,7 @@ def test_a_changed_answer_or_any_doubt_sends_the_repo_to_rest(tmp_path):
     assert BatchDetection(h).unchanged(1, [])
 
 
-@pytest.mark.parametrize("failure", ["5xx", "rate_limited", "reserve", "disabled", "full"])
+@pytest.mark.parametrize("failure", ["5xx", "rate_limited", "reserve", "disabled", "full", "no_token"])
 def test_graphql_failures_fall_back_to_rest_never_to_a_skip(tmp_path, failure):
     h = harvester(tmp_path, whole, enabled=failure != "disabled")
     batch = BatchDetection(h)
@@ -316,13 +317,14 @@ def test_graphql_failures_fall_back_to_rest_never_to_a_skip(tmp_path, failure):
         respond = whole
     h.client.respond = respond
     h.full = failure == "full"
+    h.client.has_token = failure != "no_token"  # GraphQL answers no one without a token: never asked
     batch = BatchDetection(h)
     if failure == "reserve":
         h.client.graphql_quota.remaining = 200  # at graphql_reserve (default 200): not asked
     asked = len(h.client.asked)
     assert [batch.unchanged(r, [1, 2, 3]) for r in (1, 2, 3)] == [False, False, False]
     assert not batch.skipped_ids
-    if failure in ("reserve", "disabled", "full"):
+    if failure in ("reserve", "disabled", "full", "no_token"):
         assert len(h.client.asked) == asked  # nothing asked
     if failure == "rate_limited":
         assert not batch.on and len(h.client.asked) == asked + 1  # asked once, then off for the run

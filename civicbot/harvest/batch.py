@@ -141,7 +141,8 @@ class BatchDetection:
         self.h = harvester
         settings = harvester.config.harvest.batch
         self.settings = settings
-        self.on = settings.enabled and not harvester.full
+        # GraphQL answers no one without a token (REST still does, 60 requests an hour): no token, no batch.
+        self.on = settings.enabled and not harvester.full and harvester.client.has_token
         self.asked: set[int] = set()  # repo ids asked (or given up on) this run
         self.answers: dict[int, str] = {}  # repo id -> fingerprint answered this run
         self.failures = 0  # GraphQL requests in a row that answered nothing usable
