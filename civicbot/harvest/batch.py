@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from civicbot.store import write
-from civicbot.store.schema import utc_text
+from civicbot.store.schema import from_utc_text, utc_text
 from civicbot.store.transaction import write_transaction
 
 from .client import HarvestHTTPError, NotFound, RateLimited, TokenRefused, _int
@@ -187,14 +187,14 @@ class BatchDetection:
             self.failures += 1
             self.h.result.batch_notes.append(f"batch change detection: {len(ids)} repos asked REST instead: {exc}")
             return
-        answer = read_answer(ids, body, {node_ids[r]: r for r in batch})
+        by_node = {node_ids[r]: r for r in batch}
+        answer = read_answer(ids, body, by_node)
         count_points(self.h.client, answer.rate_limit)
         if answer.rate_limited:
             self.on = False
             self.h.result.batch_notes.append("batch change detection off for this run: GraphQL rate limit exceeded")
             return
         self.failures = 0 if answer.fingerprints else self.failures + 1
-        by_node = {node_ids[r]: r for r in batch}
         self.answers.update({by_node[n]: fp for n, fp in answer.fingerprints.items()})
 
     # -- deciding ------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ class BatchDetection:
                                 [repo_id]).fetchone()
         if row is None or row[0] != answered or not row[1]:
             return False
-        age = datetime.now(timezone.utc) - datetime.fromisoformat(row[1].replace("Z", "+00:00"))
+        age = datetime.now(timezone.utc) - from_utc_text(row[1])
         if age >= timedelta(hours=self.settings.full_pass_hours):
             return False
         if not self._pass_complete(repo_id):
