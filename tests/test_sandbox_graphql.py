@@ -10,6 +10,7 @@ import requests
 from graphql import parse, validate
 from worlds import READONLY_TOKEN, TOKEN
 
+from civicbot.harvest.batch import CHANGES_QUERY
 from civicbot.sandbox.generate import generate_world_dict
 from civicbot.sandbox.graphql import SCHEMA_PATH, SchemaMissing, github_schema
 from civicbot.sandbox.render import node_id
@@ -18,30 +19,6 @@ pytestmark = pytest.mark.skipif(not SCHEMA_PATH.exists(), reason=f"{SCHEMA_PATH}
 
 AUTH = {"Authorization": f"bearer {TOKEN}"}
 REST_AUTH = {"Authorization": f"token {TOKEN}"}
-# A copy of the query civicbot's harvest sends (civicbot/harvest/batch.py owns it: CHANGES_QUERY).
-CHANGES_QUERY = """
-query CivicbotChanges($ids: [ID!]!) {
-  rateLimit { limit cost remaining resetAt }
-  nodes(ids: $ids) {
-    id
-    ... on Repository {
-      databaseId
-      nameWithOwner
-      isPrivate
-      updatedAt
-      pushedAt
-      forkCount
-      stargazerCount
-      defaultBranchRef { target { oid } }
-      labels(first: 100) { totalCount nodes { name color description } }
-      issues(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount nodes { number updatedAt } }
-      pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount nodes { number updatedAt } }
-      newestIssue: issues(first: 1, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { number } }
-      newestPullRequest: pullRequests(first: 1, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { number } }
-    }
-  }
-}
-"""
 UPSTREAM_ID = node_id("Repository", 10)
 
 
@@ -220,7 +197,9 @@ def test_unknown_garbled_deleted_taken_down_and_private_ids_are_null_with_not_fo
     assert body["data"]["nodes"][1:] == [None] * 5
     assert [(e["type"], e["path"]) for e in body["errors"]] == [("NOT_FOUND", ["nodes", i]) for i in range(1, 6)]
     assert body["errors"][0]["message"] == "Could not resolve to a node with the global id of 'garbage!'"
-    assert body["errors"][0]["locations"] == [{"line": 4, "column": 3}]
+    # GitHub places a node's error at `nodes(ids: $ids)` in the query sent
+    line, text = next((n, t) for n, t in enumerate(CHANGES_QUERY.splitlines(), 1) if "nodes(ids:" in t)
+    assert body["errors"][0]["locations"] == [{"line": line, "column": text.index("nodes") + 1}]
 
 
 def test_a_private_repo_resolves_for_its_owners_token(sim_factory):
