@@ -18,6 +18,7 @@ from civicbot.harvest.client import GitHubClient, TokenRefused, TransientError, 
 from civicbot.harvest.run import HarvestResult
 from civicbot.store import open_store
 from civicbot.store.schema import utc_text
+from civicbot.store.transaction import write_transaction
 
 IDS = ["R_kgDOA1", "R_kgDOA2", "R_kgDOA3"]
 
@@ -276,6 +277,33 @@ def test_a_repo_is_skipped_only_when_its_answer_matches_after_a_complete_recent_
     h2.db.execute("INSERT INTO repo_fingerprints VALUES (3, ?, NULL, ?)",
                   [fingerprint(node(IDS[2], 3)), utc_text(datetime.now(timezone.utc) - timedelta(hours=2))])
     assert not BatchDetection(h2).unchanged(3, [])  # full_pass_hours from config
+
+
+def test_one_write_per_answer_records_every_repo_it_vouches_for_before_their_turn(tmp_path, monkeypatch):
+    import civicbot.harvest.batch as batch_module
+
+    h = harvester(tmp_path, whole)
+    batch = BatchDetection(h)
+    batch.ask(1, [2, 3])
+    for rid in (1, 2, 3):
+        batch.passed(rid)
+    with write_transaction(h.db):
+        h.db.execute("UPDATE repo_fingerprints SET checked_at = NULL")
+    writes = []
+
+    def counted(db):
+        writes.append(len(h.client.asked))  # which answer the write follows
+        return write_transaction(db)
+
+    monkeypatch.setattr(batch_module, "write_transaction", counted)
+    batch = BatchDetection(h)  # the next run: one answer vouches for all three
+    assert batch.unchanged(1, [2, 3])
+    # a run killed now has recorded the whole answer, and only what is true of it
+    other = open_store(h.config.database.path)
+    checked = dict(other.execute("SELECT repo_id, checked_at FROM repo_fingerprints").fetchall())
+    assert set(checked) == {1, 2, 3} and len(set(checked.values())) == 1 and None not in checked.values()
+    assert batch.unchanged(2, [3]) and batch.unchanged(3, [])
+    assert writes == [2]  # one write for the second answer, none per skipped repo
 
 
 def test_a_changed_answer_or_any_doubt_sends_the_repo_to_rest(tmp_path):

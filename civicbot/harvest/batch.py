@@ -146,6 +146,7 @@ class BatchDetection:
         self.asked: set[int] = set()  # repo ids asked (or given up on) this run
         self.answers: dict[int, str] = {}  # repo id -> fingerprint answered this run
         self.failures = 0  # GraphQL requests in a row that answered nothing usable
+        self.vouched: set[int] = set()  # repos an answer of this run let skip (the conditions above)
         self.skipped_ids: set[int] = set()  # repos skipped this run
 
     # -- asking --------------------------------------------------------------------------------
@@ -196,30 +197,40 @@ class BatchDetection:
             return
         self.failures = 0 if answer.fingerprints else self.failures + 1
         self.answers.update({by_node[n]: fp for n, fp in answer.fingerprints.items()})
+        self._vouch([by_node[n] for n in answer.fingerprints])
 
     # -- deciding ------------------------------------------------------------------------------
 
+    def _vouch(self, repo_ids: list[int]) -> None:
+        """Decide, as of this answer, which of its repos need no REST pass, and record them in one write
+        (not one per skipped repo: 3,000 commits in a no-change refresh of 3,000 forks). What it records,
+        an answer matched them at this time, stays true if the run dies before their turn comes."""
+        vouched = [r for r in repo_ids if self._matches_a_recent_complete_pass(r)]
+        if not vouched:
+            return
+        now = utc_text()
+        with write_transaction(self.h.db):
+            self.h.db.conn.executemany("UPDATE repo_fingerprints SET checked_at = ? WHERE repo_id = ?",
+                                       [(now, r) for r in vouched])
+        self.vouched.update(vouched)
+
     def unchanged(self, repo_id: int | None, upcoming: list[int]) -> bool:
-        """True when the repo can be skipped this run (the conditions in this module's docstring)."""
+        """True when the repo can be skipped this run: an answer vouched for it (see `_vouch`)."""
         if repo_id is None or not self.on:
             return False
         self.ask(repo_id, upcoming)
-        answered = self.answers.get(repo_id)
-        if answered is None:
+        if repo_id not in self.vouched:
             return False
-        row = self.h.db.execute("SELECT fingerprint, rest_pass_at FROM repo_fingerprints WHERE repo_id = ?",
-                                [repo_id]).fetchone()
-        if row is None or row[0] != answered or not row[1]:
-            return False
-        age = datetime.now(timezone.utc) - from_utc_text(row[1])
-        if age >= timedelta(hours=self.settings.full_pass_hours):
-            return False
-        if not self._pass_complete(repo_id):
-            return False
-        with write_transaction(self.h.db):
-            self.h.db.execute("UPDATE repo_fingerprints SET checked_at = ? WHERE repo_id = ?", [utc_text(), repo_id])
         self.skipped_ids.add(repo_id)
         return True
+
+    def _matches_a_recent_complete_pass(self, repo_id: int) -> bool:
+        row = self.h.db.execute("SELECT fingerprint, rest_pass_at FROM repo_fingerprints WHERE repo_id = ?",
+                                [repo_id]).fetchone()
+        if row is None or row[0] != self.answers.get(repo_id) or not row[1]:
+            return False
+        age = datetime.now(timezone.utc) - from_utc_text(row[1])
+        return age < timedelta(hours=self.settings.full_pass_hours) and self._pass_complete(repo_id)
 
     def _pass_complete(self, repo_id: int) -> bool:
         wanted = {s for r in self.h.resources for s in PASS_STATES.get(r, ())}
