@@ -282,10 +282,13 @@ def test_faults_at_ten_percent_lose_nothing(sim_factory, tmp_path, kinds):
     assert_store_equals_world(db, world)
 
 
-def test_push_only_reads_name_the_harvesters_reading_methods():
-    """harvest.run.PUSH_ONLY_STATE keys by method name: a renamed method would silently be asked on
-    every run, so each name must be one of the harvester's methods."""
-    from civicbot.harvest.run import PUSH_ONLY_STATE, Harvester
+def test_one_table_of_sync_states_has_a_reader_for_each_and_marks_the_push_only_ones():
+    """harvest.resources.REPO_STATES: every state but forks has its reader, and the push-only ones
+    are what a push changes (batch detection's use is in tests/test_batch_detection.py)."""
+    from civicbot.harvest.resources import REPO_STATES
+    from civicbot.harvest.run import Harvester
 
-    assert all(callable(getattr(Harvester, name, None)) for name in PUSH_ONLY_STATE)
-    assert set(PUSH_ONLY_STATE.values()) == {"contributors", "commit_list", "languages"}
+    states = {s.name for ss in REPO_STATES.values() for s in ss}
+    assert set(Harvester._readers(Harvester.__new__(Harvester))) == states - {"forks"}
+    assert {s.name for ss in REPO_STATES.values() for s in ss if s.push_only} == {"contributors", "commit_list",
+                                                                                   "languages"}

@@ -27,6 +27,7 @@ from civicbot.store.schema import from_utc_text, utc_text
 from civicbot.store.transaction import write_transaction
 
 from .client import HarvestHTTPError, NotFound, RateLimited, TokenRefused, _int
+from .resources import REPO_STATES
 
 # The one query civicbot sends (at most 100 ids: GitHub's limit for `nodes`). Each field is there
 # because some stored table changes only if it changes (docs/harvest.md lists which proves what).
@@ -51,12 +52,6 @@ CHANGES_QUERY = """query CivicbotChanges($ids: [ID!]!) {
     }
   }
 }"""
-
-# sync_state resources a complete REST pass leaves behind, per configured resource (reviews are
-# checked apart: they have a state only once a PR was read).
-PASS_STATES = {"labels": ("labels",), "issues": ("issues",), "pulls": ("pulls",), "comments": ("comments",),
-               "events": ("events",), "review_comments": ("review_comments",), "contributors": ("contributors",),
-               "commits": ("root_commit", "commit_list"), "languages": ("languages",), "forks": ("forks",)}
 
 
 def fingerprint(node: dict) -> str:
@@ -233,7 +228,8 @@ class BatchDetection:
         return age < timedelta(hours=self.settings.full_pass_hours) and self._pass_complete(repo_id)
 
     def _pass_complete(self, repo_id: int) -> bool:
-        wanted = {s for r in self.h.resources for s in PASS_STATES.get(r, ())}
+        # reviews are checked apart, below: they have a state only once a PR was read
+        wanted = {s.name for r in self.h.resources if r != "reviews" for s in REPO_STATES.get(r, ())}
         if "forks" in wanted and not self.h.config.discovery.forks.enabled:
             wanted.discard("forks")
         complete = {r for r, c in self.h.db.execute("SELECT resource, complete FROM sync_state WHERE repo_id = ?",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,6 +22,27 @@ from civicbot.store.transaction import write_transaction
 
 from .client import Gone, HarvestHTTPError, NotFound, Page
 
+
+@dataclass(frozen=True)
+class SyncState:
+    """One `sync_state` row a repo's REST pass reads towards and leaves behind."""
+
+    name: str
+    push_only: bool = False  # its list changes only with a push (which changes the repo object): read only then
+
+
+# Configured resource -> its sync states, in reading order. Batch detection wants them all complete
+# before skipping a repo, except reviews (a state only once a PR was read: checked apart).
+REPO_STATES: dict[str, tuple[SyncState, ...]] = {
+    "labels": (SyncState("labels"),), "issues": (SyncState("issues"),), "pulls": (SyncState("pulls"),),
+    "comments": (SyncState("comments"),), "events": (SyncState("events"),),
+    "review_comments": (SyncState("review_comments"),), "reviews": (SyncState("reviews"),),
+    "contributors": (SyncState("contributors", push_only=True),),
+    "commits": (SyncState("root_commit"), SyncState("commit_list", push_only=True)),
+    "languages": (SyncState("languages", push_only=True),),
+    "forks": (SyncState("forks"),),  # read after the repo's own lists (civicbot/harvest/run.py)
+}
+
 # How far before the newest stored commit date the commit list is read again (docs/harvest.md).
 COMMIT_MARGIN = timedelta(days=7)
 # What makes one item of a page unusable (logged and skipped; the rest of the page is kept).
@@ -29,6 +51,13 @@ ITEM_ERRORS = (write.PayloadError, sqlite3.IntegrityError, KeyError, TypeError, 
 
 class Resources:
     """Per-repo lists. Needs the harvester's db, client, prov, result, full, progress, bot_rule, _check_reserve."""
+
+    def _readers(self) -> dict[str, Callable[[int, str], None]]:
+        """The method that reads each list of REPO_STATES (forks apart), by its sync state."""
+        return {"labels": self._labels, "issues": self._issues, "pulls": self._pulls, "comments": self._comments,
+                "events": self._events, "review_comments": self._review_comments, "reviews": self._reviews,
+                "contributors": self._contributors, "root_commit": self._root_commit, "commit_list": self._commits,
+                "languages": self._languages}
 
     # -- lists -------------------------------------------------------------------------------
 

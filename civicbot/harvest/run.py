@@ -40,7 +40,7 @@ from .client import (
 )
 from .discovery import Discovery, _Target
 from .profiles import Profiles
-from .resources import ITEM_ERRORS, Resources
+from .resources import ITEM_ERRORS, REPO_STATES, Resources
 
 # Exit statuses of `civicbot harvest` (documented in docs/harvest.md).
 EXIT_COMPLETE = 0
@@ -51,9 +51,6 @@ EXIT_BUSY = 75  # another civicbot process holds the store (civicbot.store.lock)
 EXIT_RATE_LIMITED = 75  # quota (or its reserve) ran out: state saved, run again after the reset
 EXIT_TOKEN_REFUSED = 77  # GitHub answered 401 (like EX_NOPERM): fix the token, then run again
 EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: stopped between pages, state saved, run again to resume
-
-# Reads that change only with a push (which changes the repo object), by reading method: their sync state.
-PUSH_ONLY_STATE = {"_contributors": "contributors", "_commits": "commit_list", "_languages": "languages"}
 
 Progress = Callable[[dict], None]
 
@@ -231,21 +228,17 @@ class Harvester(Discovery, Resources, Profiles):
         if full_name_problem(full_name):  # stored by an older civicbot: never let it into a path
             raise TransientError(f"/repositories/{repo_id}", 0, f"stored name refused: {full_name_problem(full_name)}")
         path = f"/repos/{full_name}"
-        for resource, method in (("labels", self._labels), ("issues", self._issues), ("pulls", self._pulls),
-                                 ("comments", self._comments), ("events", self._events),
-                                 ("review_comments", self._review_comments), ("reviews", self._reviews),
-                                 ("contributors", self._contributors), ("commits", self._root_commit),
-                                 ("commits", self._commits), ("languages", self._languages)):
+        readers = self._readers()  # forks are read after the repo's own lists, below
+        for resource, state in ((r, s) for r, states in REPO_STATES.items() for s in states if r != "forks"):
             if resource not in self.resources:
                 continue
-            state = PUSH_ONLY_STATE.get(method.__name__)
-            if (state and not repo_changed and not self.full
-                    and write.sync_state(self.db, repo_id, state)["complete"]):
+            if (state.push_only and not repo_changed and not self.full
+                    and write.sync_state(self.db, repo_id, state.name)["complete"]):
                 # commits (their authors, the code's languages) change only with a push, which changes the repo
                 continue
             self._check_reserve()
             try:
-                method(repo_id, path)
+                readers[state.name](repo_id, path)
             except TakenDown:
                 self._lost(repo_id, "taken_down", _Target(full_name, 0))
                 return []
