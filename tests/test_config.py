@@ -282,6 +282,23 @@ def test_the_config_models_and_their_loading_are_apart_under_one_name():
     assert printed == (CONFIG_DIR / "schema.json").read_bytes()
 
 
+def test_every_model_is_listed_once_in_models_all_and_exported_from_civicbot_config():
+    """models.__all__ is the one list of the models' public names: a model added to models.py without
+    it would be missing from civicbot.config."""
+    import inspect
+
+    from pydantic import BaseModel
+
+    import civicbot.config as config
+    from civicbot.config import models
+
+    defined = {name for name, obj in vars(models).items()
+               if inspect.isclass(obj) and issubclass(obj, BaseModel) and obj.__module__ == models.__name__}
+    assert defined <= set(models.__all__) and len(models.__all__) == len(set(models.__all__))
+    assert all(getattr(config, name) is getattr(models, name) for name in models.__all__)
+    assert set(models.__all__) <= set(config.__all__)
+
+
 def field_paths(schema: dict, node: dict, prefix: str = "") -> list[str]:
     """Dotted paths of every field in the schema (list items as their model's fields)."""
     paths = []

@@ -39,6 +39,7 @@ from civicbot.config_values import (  # noqa: F401 (cron_trigger and the name ru
     cron_trigger,
 )
 
+from . import models
 from .loading import (  # noqa: F401 (the limits: importable from here too)
     CONFIG_MAX_BYTES,
     TOKEN_FILE_MAX_BYTES,
@@ -49,33 +50,7 @@ from .loading import (  # noqa: F401 (the limits: importable from here too)
     load_config,
     resolve_tokens,
 )
-from .models import (  # noqa: F401 (every section's model: importable from here)
-    AffiliationSettings,
-    AutomationDetection,
-    BotSettings,
-    BranchGlob,
-    Config,
-    DatabaseSettings,
-    DiscoverySettings,
-    ForkDiscovery,
-    GitHubSettings,
-    HarvestSettings,
-    Identity,
-    ListedDerivative,
-    PublicValueSettings,
-    PublishSettings,
-    ReleaseSettings,
-    RetrySettings,
-    ScheduleSettings,
-    SharedRootDiscovery,
-    SiteListDiscovery,
-    Strict,
-    ThrottleSettings,
-    Titles,
-    TriageSettings,
-)
+from .models import *  # noqa: F403 (every section's model, as models.__all__ lists them)
 
-__all__ = [
-    "Config", "ConfigError", "ConfigIssue", "RESOURCES", "config_json_schema", "load_config",
-    "resolve_tokens",
-]
+__all__ = ["ConfigError", "ConfigIssue", "RESOURCES", "config_json_schema", "load_config", "resolve_tokens",
+           *models.__all__]

@@ -38,6 +38,15 @@ from civicbot.config_values import (
 )
 from civicbot.names import shown as _shown
 
+# Every section's model (and BranchGlob, a field type): civicbot.config re-exports exactly these.
+__all__ = [
+    "AffiliationSettings", "AutomationDetection", "BatchDetection", "BotSettings", "BranchGlob", "Config",
+    "DatabaseSettings", "DiscoverySettings", "ForkDiscovery", "GitHubSettings", "HarvestSettings", "Identity",
+    "ListedDerivative", "PublicValueSettings", "PublishSettings", "ReleaseSettings", "RetrySettings",
+    "ScheduleSettings", "SharedRootDiscovery", "SiteListDiscovery", "Strict", "ThrottleSettings", "Titles",
+    "TriageSettings",
+]
+
 # ---------------------------------------------------------------------------------------------
 # Models
 
