@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 CASE = r"""
@@ -111,10 +112,28 @@ def _loaded_store(tmp: Path, scale: float) -> tuple[Path, dict]:
     write_world(world, seed=1, scale=scale)
     counts = load(world, db)
     world.unlink()
-    config = tmp / "bench.yml"
+    return _bench_config(tmp), counts
+
+
+def _bench_config(folder: Path) -> Path:
+    """The bench configuration of the store in `folder`, by absolute path: a relative one would
+    resolve against whatever folder the next run starts from (and open an empty database there)."""
+    config = folder / "bench.yml"
     config.write_text(f"name: bench\nupstream: Tokyo-Metro-Gov/covid19\ntimezone: Asia/Tokyo\n"
-                      f"database: {{path: '{db}'}}\n", encoding="utf-8")
-    return config, counts
+                      f"database: {{path: '{(folder / 'bench.db').resolve()}'}}\n", encoding="utf-8")
+    return config
+
+
+def _check_kept_store(folder: Path) -> None:
+    """A kept store must still hold what was loaded into it; else say what to do (never bench an empty one)."""
+    db = folder / "bench.db"
+    try:
+        with closing(sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)) as conn:  # ro: never creates it
+            loaded = conn.execute("SELECT 1 FROM repos LIMIT 1").fetchone() is not None
+    except sqlite3.Error:
+        loaded = False
+    if not loaded:
+        raise SystemExit(f"--store: {db} is missing or empty; delete {folder} and run again to load it anew")
 
 
 @contextmanager
@@ -125,12 +144,14 @@ def _store(scale: float, keep: str | None):
         with tempfile.TemporaryDirectory(dir="var") as tmp:
             yield (Path(tmp), *_loaded_store(Path(tmp), scale))
         return
-    folder = Path(keep) / f"scale-{scale:g}"
+    folder = Path(keep).resolve() / f"scale-{scale:g}"
     done = folder / "counts.json"
     if not done.exists():
         folder.mkdir(parents=True, exist_ok=True)
         done.write_text(json.dumps(_loaded_store(folder, scale)[1]), encoding="utf-8")
-    yield folder, folder / "bench.yml", json.loads(done.read_text(encoding="utf-8"))
+    _check_kept_store(folder)
+    # written again: a store kept by an older run may name its database by a relative path
+    yield folder, _bench_config(folder), json.loads(done.read_text(encoding="utf-8"))
 
 
 def _with_metrics(folder: Path, config: Path) -> float:
