@@ -14,7 +14,8 @@ from conftest import ROOT
 
 from civicbot.config import Config
 from civicbot.harvest.batch import CHANGES_QUERY, BatchDetection, count_points, fingerprint, read_answer
-from civicbot.harvest.client import GitHubClient, TokenRefused, TransientError, graphql_url
+from civicbot.harvest.client import GitHubClient, TokenRefused, TransientError
+from civicbot.harvest.graphql_client import graphql_url
 from civicbot.harvest.run import HarvestResult
 from civicbot.store import open_store
 from civicbot.store.schema import utc_text

@@ -187,3 +187,14 @@ def test_client_never_imports_the_sandbox():
     from pathlib import Path
 
     assert "sandbox" not in Path(module.__file__).read_text()
+
+
+def test_the_client_its_errors_and_its_graphql_side_are_modules_under_600_lines():
+    from pathlib import Path
+
+    from civicbot.harvest import client, errors, graphql_client
+
+    assert client.GitHubClient.graphql is graphql_client.GraphQLRequests.graphql
+    assert client.TokenRefused is errors.TokenRefused  # still importable from the client
+    for module in (client, errors, graphql_client):
+        assert len(Path(module.__file__).read_text(encoding="utf-8").splitlines()) < 600, module.__name__

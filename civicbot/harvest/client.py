@@ -3,7 +3,7 @@
 Like perceval's clients, `GitHubClient` knows nothing about what to fetch or the database: it
 issues GETs, follows `Link: rel="next"` verbatim, asks the first page of a list conditionally
 (`If-None-Match` with a stored ETag; a 304 costs no quota), keeps the rate-limit bookkeeping
-and maps every failure onto a few exceptions of this module. Tokens are used serially (GitHub
+and maps every failure onto a few exceptions (civicbot/harvest/errors.py). Tokens are used serially (GitHub
 asks for no concurrency per token); nothing here ever puts a token into a message.
 
 Who retries what:
@@ -39,6 +39,8 @@ scheme, host and port only (Link headers, redirects; `transport.py` enforces it 
 too), and every read is bounded (`github.max_body_mb`, `total_timeout`, `max_pages`,
 `max_redirects`, a `next` link seen before). A refusal raises `Refused` (a `TransientError`:
 the harvester fails that repo and goes on); a 401 raises `TokenRefused`, which stops the run.
+
+POST /graphql (batch change detection) is the GraphQL side's, civicbot/harvest/graphql_client.py.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -59,90 +61,30 @@ from github.GithubException import RateLimitExceededExceedsMaxWait
 from civicbot.config import Config
 
 from . import transport
+from .errors import (
+    BadResponse,
+    Gone,
+    HarvestHTTPError,
+    LimitExceeded,
+    NotFound,
+    OriginRefused,
+    RateLimited,
+    Refused,
+    RepoMoved,
+    TakenDown,
+    TokenRefused,
+    TransientError,
+    Unanswered,
+)
+from .graphql_client import GraphQLRequests
 
 __all__ = [
     "BadResponse", "GitHubClient", "Gone", "HarvestHTTPError", "LimitExceeded", "NotFound", "OriginRefused",
     "Page", "Quota", "RateLimited", "Refused", "RepoMoved", "TakenDown", "TokenRefused", "TransientError",
-    "Unanswered", "graphql_url", "make_github",
+    "Unanswered", "make_github",
 ]
 
 log = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-
-
-class HarvestHTTPError(Exception):
-    """Base of this module's errors: `path` asked, HTTP `status` (0 when there was no answer)."""
-
-    def __init__(self, path: str, status: int, message: str):
-        self.path = path
-        self.status = status
-        self.github_message = message
-        super().__init__(f"GET {path}: {status}: {message}" if status else f"GET {path}: {message}")
-
-
-class NotFound(HarvestHTTPError):
-    """404: the repo (or object) does not exist, was deleted, or is private to another account."""
-
-
-class Gone(HarvestHTTPError):
-    """410: the resource was removed for good (e.g. issues disabled)."""
-
-
-class TakenDown(Gone):
-    """451: unavailable for legal reasons (a DMCA takedown)."""
-
-
-class RepoMoved(HarvestHTTPError):
-    """A 301 that PyGithub would not follow; `location` is where it pointed (may be None)."""
-
-    def __init__(self, path: str, status: int, message: str, location: str | None = None):
-        super().__init__(path, status, message)
-        self.location = location
-
-
-class RateLimited(HarvestHTTPError):
-    """The quota is out and its reset (`reset`, epoch seconds, may be None) is beyond the max wait."""
-
-    def __init__(self, path: str, status: int, message: str, reset: int | None = None, wait: float | None = None):
-        super().__init__(path, status, message)
-        self.reset = reset
-        self.wait = wait
-
-
-class TransientError(HarvestHTTPError):
-    """5xx, connection reset, timeout or truncated body that persisted after the retries."""
-
-
-class Unanswered(TransientError):
-    """No HTTP answer at all after the retries (connection refused, unknown host, timeout)."""
-
-
-class BadResponse(TransientError):
-    """The answer is not the JSON shape expected (invalid JSON, an HTML page, an object where a list
-    belongs, a negative Retry-After...). A TransientError: that repo fails, the run goes on."""
-
-
-class Refused(TransientError):
-    """A request or answer this client will not follow or read; the repo fails with this reason."""
-
-
-class OriginRefused(Refused):
-    """A Link, redirect or request that would leave base_url's scheme, host and port."""
-
-
-class LimitExceeded(Refused):
-    """An answer past a bound: github.max_body_mb, total_timeout, max_pages, max_redirects, a link loop."""
-
-
-class TokenRefused(HarvestHTTPError):
-    """401: the token was refused. Not a repo's failure: the run stops (docs/harvest.md, exit 77)."""
-
-    def __init__(self, path: str, status: int = 401, message: str = ""):
-        super().__init__(path, status, "the token was refused (HTTP 401): check github.token_env / token_file"
-                         + (f" ({message})" if message and message != "HTTP 401" else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,15 +158,6 @@ def make_github(config: Config, token: str | None) -> Github:
     return g
 
 
-def graphql_url(base_url: str) -> str:
-    """GitHub's GraphQL endpoint for a REST base_url: api.github.com/graphql, HOST/api/graphql on
-    GitHub Enterprise (REST at HOST/api/v3), and {base}/graphql elsewhere (the simulator)."""
-    parts = urlsplit(base_url)
-    path = parts.path.rstrip("/")
-    path = path[: -len("/api/v3")] + "/api/graphql" if path.endswith("/api/v3") else path + "/graphql"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
 def _int(value: Any) -> int | None:
     try:
         return int(float(value))
@@ -258,7 +191,7 @@ def _is_rate_limit_message(message: str) -> bool:
 # The client
 
 
-class GitHubClient:
+class GitHubClient(GraphQLRequests):
     """GETs against GitHub with one `Github` per token, used serially.
 
     `tokens`: zero or more tokens (none: unauthenticated). When a token's quota reaches the
@@ -311,8 +244,7 @@ class GitHubClient:
         remaining, reset, limit = (_int(h.get("x-ratelimit-remaining")), _int(h.get("x-ratelimit-reset")),
                                    _int(h.get("x-ratelimit-limit")))
         if h.get("x-ratelimit-resource") == "graphql" and remaining is not None:
-            self.graphql_quota.remaining, self.graphql_quota.reset = remaining, reset
-            self.graphql_quota.limit = limit if limit is not None else self.graphql_quota.limit
+            self._record_points(remaining, reset, limit)
         elif h.get("x-ratelimit-resource", "core") == "core" and remaining is not None:
             # Quota spent: the fall of `remaining` within one window; the first answer seen
             # counts 1 unless it was a free 304.
@@ -495,31 +427,6 @@ class GitHubClient:
         if status != 204 and not isinstance(page.body, dict):
             raise BadResponse(path, status, f"expected a JSON object, got {type(page.body).__name__}")
         return page
-
-    def graphql(self, query: str, variables: dict[str, Any]) -> Any:
-        """POST a GraphQL query (to graphql_url(base_url), same token); returns the decoded answer,
-        errors included (the caller reads them: GitHub answers most of them with a 200).
-
-        A query only reads, so unlike other POSTs it is safe to send again: a lost answer
-        (connection reset, timeout) is retried here, with backoff, `retry.total` times.
-        """
-        url, retry = graphql_url(self.config.github.base_url), self.config.github.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                status, headers, text = self._request(url, None, None, body={"query": query, "variables": variables})
-                break
-            except Unanswered:
-                if attempt > retry.total:
-                    raise
-                self._sleep(self._backoff(attempt))
-        if status != 200:
-            self._raise_for(url, status, headers, text)
-        body = self._parse(url, text)
-        if not isinstance(body, dict):
-            raise BadResponse(url, status, f"expected a JSON object, got {type(body).__name__}")
-        return body
 
     def search_pages(self, path: str, params: dict[str, Any]) -> Iterator[Page]:
         """A search answer page by page (`{"total_count", "items"}`): `Page.items` holds the items."""
