@@ -335,3 +335,16 @@ def test_latency_holds_every_api_answer_and_observers_see_each_request(sim_facto
     assert response.status_code == 200
     assert api_seconds >= 0.12  # a lower bound: held at least the latency, however loaded the machine
     assert seen == [("GET", "/repos/Tokyo-Metro-Gov/covid19", 200)]
+
+
+def test_the_app_and_its_routes_are_modules_under_600_lines_each_with_a_handler_for_every_route():
+    from pathlib import Path
+
+    from civicbot.sandbox import account_routes, answers, app, repo_routes
+
+    for module in (app, answers, repo_routes, account_routes):
+        assert len(Path(module.__file__).read_text(encoding="utf-8").splitlines()) < 600, module.__name__
+    for rule in app.URLS.iter_rules():
+        kind, name = rule.endpoint
+        handlers = [m for m in ("get", "post", "delete") if hasattr(app.Simulator, f"{m}_{name}")]
+        assert handlers, rule.rule
