@@ -12,6 +12,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from civicbot.sandbox import FaultPlan, SandboxServer, World  # noqa: E402
 from worlds import TOKEN, tiny_world  # noqa: E402
 
+# Fixtures of helper modules, found by pytest for every test file (a fixture imported into a test
+# file would be an unused import there, and each parameter naming it a redefinition).
+pytest_plugins = ["octokit_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data" / "tokyo-covid19"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 
 from civicbot.config import RESOURCES, Config
 from civicbot.sandbox import World
@@ -215,10 +216,8 @@ def quota_by_path(log: list[dict]) -> Counter:
     return Counter(r["path"] for r in log if r["quota"])
 
 
-def write_config(config: Config, yml, **database) -> "Path":
+def write_config(config: Config, yml, **database) -> Path:
     """`config` as a YAML file for the CLI (optionally with another database.path)."""
-    from pathlib import Path
-
     import yaml
 
     data = config.model_dump(mode="json")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import requests

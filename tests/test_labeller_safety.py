@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from civicbot.harvest.client import GitHubClient
 from civicbot.triage.policy import COMMENT_MARKER, run_label_policy
 from civicbot.triage.writer import GitHubWriter
-from test_triage import UPSTREAM, audit, live_labels, setup, triage_world
+from test_triage import UPSTREAM, audit, setup, triage_world
 from worlds import TOKEN
 
 GFI = "good first issue"

@@ -21,8 +21,7 @@ from github.GithubObject import GithubObject
 from github.Label import Label
 from github.Repository import Repository
 
-# octokit_fixtures_server is imported so that pytest can find the fixture.
-from octokit_fixtures import FixturesServer, Scenario, octokit_fixtures_server  # noqa: F401
+from octokit_fixtures import FixturesServer, Scenario  # its octokit_fixtures_server: tests/conftest.py
 
 pytestmark = [
     pytest.mark.node,

@@ -129,7 +129,6 @@ def test_pr_kinds_separate_proposals_release_merges_and_automation(trap_store):
 
 def test_no_table_counts_an_account_that_is_not_a_person(trap_store):
     config, db = trap_store
-    person_ids = logins(db, "SELECT user_id FROM accounts WHERE is_person = 1")
     not_people = logins(db, "SELECT user_id FROM accounts WHERE is_person = 0")
     assert logins(db, "SELECT login FROM accounts WHERE is_person = 0") >= NOT_PEOPLE - {"copycat", "gone"} - \
         {"civicbot-demo"}

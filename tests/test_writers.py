@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from civicbot.daemon import Daemon
 from civicbot.harvest.client import GitHubClient
