@@ -201,6 +201,23 @@ def test_a_chart_with_nothing_to_show_says_why_and_the_page_stays_short(site, br
     page.close()
 
 
+def test_chart_legends_read_japanese_first(site, browser):
+    """Every legend label of every dashboard names its series in Japanese, then English: the impact
+    dashboard's read "proposals / 提案", "accepted / 採用" and, for the first response, only "PRs"
+    and "issues"."""
+    url, ds = site
+    seen = []
+    for slug in ds.metadata()["plugins"]["datasette-dashboards"]:
+        page = visit(browser, f"{url}/-/dashboards/{slug}")["page"]
+        page.wait_for_timeout(1500)  # let vega finish drawing
+        labels = page.locator("g.role-legend-label text").all_text_contents()
+        seen += labels
+        wrong = [label for label in labels if not re.match(r"[\d\u2013\s+]+$|[^/]*[\u3040-\u30ff\u4e00-\u9fff]", label)]
+        assert not wrong, (slug, wrong)
+        page.close()
+    assert len(seen) >= 10, seen
+
+
 def shapes(page, chart: str) -> list[tuple[str, str]]:
     """(label, fill) of every shape a map chart drew (SVG: one <path> per country or prefecture)."""
     selector = f"#chart-{chart} path[aria-roledescription='geoshape']"
