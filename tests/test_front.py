@@ -122,6 +122,8 @@ def test_the_home_page_shows_the_figures_and_the_ways_in(site):
             assert f'data-figure="{key}"' in html
             assert f"{int(rows[key][column]):,}" in text, (key, column)
     assert f"地域のサイト {int(rows['regional_sites']['whole_period'])}" in re.sub(r"\s+", " ", text)
+    # only the sites found: Tokyo's 15 in ../shared are not the 80 or so that were made
+    assert "見つからなかったサイトは数えていません" in text and "sites not found are not counted" in text
     for link in ('href="/-/dashboards/impact"', 'href="/-/dashboards/diffusion"', 'action="/demo/search"',
                  'href="/demo/first_timers_waiting"', 'href="/-/docs/metrics.md"', 'href="/demo"'):
         assert link in html, link

@@ -249,6 +249,17 @@ def test_dates_in_the_report_follow_the_language(site):
     assert window.start.strftime("%B") in en and "年" not in en.split("<body>")[1].split("<footer>")[0]
 
 
+def test_the_report_says_its_regional_sites_are_those_found(site):
+    """The Tokyo report read "14 regional sites were made in 14 prefectures" from the 15 sites of
+    ../shared, while about 80 were made: it says these are the sites found, not all of them."""
+    from civicbot.publish.report import report_html
+
+    config, db, _, window = site
+    ja, en = report_html(db, config, window, "ja"), report_html(db, config, window, "en")
+    assert "見つかったものは" in ja and "見つからなかったサイトは数えていません" in ja
+    assert " were found, in " in en and "sites not found are not counted" in en
+
+
 def test_contributors_places_count_each_person_of_the_window_once(site):
     """The window's persons only, each placed once (origins.person_places), Japan's count exact."""
     from civicbot.metrics.origins import person_places
