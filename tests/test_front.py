@@ -55,6 +55,22 @@ def test_the_dashboard_figures_for_a_window_are_the_impact_summary(site):
     assert rows["proposals"]["first_weeks"] < rows["proposals"]["whole_period"]
 
 
+def test_the_first_three_weeks_start_at_the_sites_launch_when_the_config_gives_it(site):
+    """Tokyo's repo was created on 2020-02-29 and the site launched on 2020-03-03, the day its
+    sponsors count "the first three weeks" from: the home page counted from the repo's creation."""
+    from datetime import timedelta
+
+    config, _, db = site
+    whole, first = windows(db, config)
+    launched = whole[0] + timedelta(days=4)
+    later = config.model_copy(update={"launched": launched})
+    (whole_from, whole_to), (lo, hi) = windows(db, later)
+    assert (whole_from, whole_to) == whole and (lo, hi) == (launched, launched + timedelta(days=20))
+    assert status_row(db, later)["first_weeks_from"] == launched.isoformat()
+    before = config.model_copy(update={"launched": whole[0] - timedelta(days=30)})  # before the repo: its creation
+    assert windows(db, before)[1] == first
+
+
 def test_the_repository_filter_narrows_every_figure(site):
     config, _, db = site
     family = {c: kpi(db, config, c) for c in ("people", "proposals", "merged")}
