@@ -80,6 +80,17 @@ def test_summary_text_is_bilingual(tokyo_store):
     assert "not a person (placeholder): tokyo-maintainer-placeholder" in text
 
 
+def test_the_whole_period_ends_on_the_datas_last_day(tokyo_store, capsys):
+    """`civicbot summary` without --to read "2020-02-29 – 2026-12-06" on the Tokyo store, as if its
+    data ran to the day it was read; it ends on the data's last day, as the site's whole period."""
+    from civicbot.metrics.report import show_summary
+
+    config, db = tokyo_store
+    assert show_summary(config, None, None, ["upstream"], as_json=True) == 0
+    assert json.loads(capsys.readouterr().out)["window"] == {"from": "2020-02-29", "to": "2020-03-28",
+                                                             "timezone": "Asia/Tokyo"}
+
+
 def test_cli_summary(tokyo_store, tmp_path):
     config, db = tokyo_store
     import yaml
