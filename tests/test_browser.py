@@ -192,6 +192,12 @@ def test_a_chart_with_nothing_to_show_says_why_and_the_page_stays_short(site, br
     assert page.evaluate("document.documentElement.scrollHeight") < 4000
     assert "表示するデータがありません" in page.inner_text("#chart-per-week")
     page.close()
+    page = visit(browser, url + "/-/dashboards/impact/first-response")["page"]  # the chart on its own page
+    page.route(re.compile(r".*\.json\?sql=.*first_response_prs_median_hours.*"), no_rows)
+    page.reload(wait_until="networkidle")
+    page.wait_for_selector(".chart-container p.chart-empty", timeout=15_000)
+    assert page.locator(".chart-container svg").count() == 0
+    page.close()
     page = visit(browser, url + "/-/dashboards/diffusion")["page"]
     page.route(re.compile(r".*\.json\?sql=.*public_value.*"), no_rows)
     page.reload(wait_until="networkidle")

@@ -14,6 +14,7 @@ async function chartRows(chart, query_string, absolute_url) {
 function sayEmpty(chart_slug, chart) {
   const p = document.createElement('p')
   p.className = 'chart-empty'
+  Object.assign(p.style, { margin: '1rem 0', color: '#444' })
   p.textContent = chart.empty || EMPTY_CHART
   document.querySelector(`#chart-${chart_slug}`).replaceChildren(p)
 }
