@@ -127,3 +127,26 @@ def test_the_site_shows_the_desk_with_the_data_end(desk):
     for name in DESK:
         rows = get(f"/desk/{name}.json?_shape=array").json()
         assert rows and rows[0]["as_of"] == end, name
+
+
+def test_the_desk_shows_times_in_the_projects_zone_saying_which(desk):
+    """Tokyo's desk read 2020年3月5日 05:00 UTC: its times read in the project's zone, named, by
+    the one function that renders stored UTC times (site_plugin.japanese_date), the value kept."""
+    import asyncio
+    import re
+
+    from civicbot.publish.commands import make_datasette
+    from civicbot.publish.site_plugin import japanese_date
+
+    config, db, path = desk
+    tokyo = config.model_copy(update={"timezone": "Asia/Tokyo"})
+    ds = make_datasette(path, tokyo)
+
+    async def go():
+        return await ds.client.get("/desk/newcomers_this_month?month=")
+    page = asyncio.run(go()).text
+    shown = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+    assert shown, "no time on the page"
+    for value, text in shown:
+        assert text == japanese_date(value, "Asia/Tokyo") and text.endswith(" JST"), (value, text)
+    assert "UTC</time>" not in page

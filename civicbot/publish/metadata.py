@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .site_plugin import SITE_PLUGIN
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_DIR = ROOT / "docs"
 DASHBOARDS_DIR = ROOT / "dashboards"
@@ -290,7 +292,9 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
             "tables": tables,
             "queries": queries,
         }},
-        "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database, config)},
+        "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database, config),
+                    # site_plugin.render_cell shows stored UTC times in the project's zone
+                    SITE_PLUGIN: {"timezone": getattr(config, "timezone", None) or "UTC"}},
     }
 
 
