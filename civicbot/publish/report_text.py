@@ -160,7 +160,8 @@ body { font-family: "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Got
        color: #222; margin: 0 auto; max-width: 760px; font-size: 10.5pt; line-height: 1.55; }
 header { border-bottom: 3px solid #08306b; margin-bottom: 10px; }
 .kicker { color: #2171b5; font-weight: bold; margin: 0; letter-spacing: .05em; }
-h1 { font-size: 20pt; margin: 2px 0 4px; }
+/* A long Japanese title breaks between phrases, its lines balanced: it left "ト" alone on a line */
+h1 { font-size: 20pt; margin: 2px 0 4px; word-break: auto-phrase; text-wrap: balance; }
 .window { margin: 0 0 8px; color: #444; }
 h2 { font-size: 13pt; border-left: 5px solid #2171b5; padding-left: 8px; margin: 16px 0 6px; }
 h3 { font-size: 10.5pt; margin: 6px 0 2px; }
