@@ -147,6 +147,25 @@ def test_the_home_page_shows_the_figures_and_the_ways_in(site):
     assert "SELECT" not in text and "Traceback" not in text
 
 
+def test_a_share_of_nothing_on_the_home_page_says_why(site, tmp_path):
+    """A share of 0 pull requests or merges is stored as none (front._share): the card shows the
+    dash with the reason the CLI summary gives (NO_SHARE_REASON), never a bare dash or 0.0%."""
+    import sqlite3
+
+    from civicbot.metrics.summary import NO_SHARE, NO_SHARE_REASON
+
+    config, path, db = site
+    copy = tmp_path / "demo.db"
+    with sqlite3.connect(copy) as conn:
+        db.conn.backup(conn)
+        conn.execute("UPDATE headline_figures SET first_weeks = NULL WHERE figure = 'release_share'")
+    html = get(make_datasette(copy, config), "/").text
+    cards = re.findall(r'<div class="figure" data-figure="release_share">(.*?)</div>\s*</div>', html, re.S)
+    first_weeks = re.sub(r"<[^>]+>|\s+", " ", cards[0])
+    assert f" {NO_SHARE} " in first_weeks and NO_SHARE_REASON in first_weeks and "%" not in first_weeks.split("/")[0]
+    assert NO_SHARE_REASON not in re.sub(r"<[^>]+>|\s+", " ", cards[1])  # the whole period has merges
+
+
 def test_every_definition_link_leads_to_a_term_on_the_definitions_page(site):
     """The home page's, the dashboards' and the maintainers' pages' definition links: the site's own
     page of words (200, UTF-8), each at an anchor the page has; no figure links to the English
