@@ -162,6 +162,68 @@ def test_a_window_filter_changes_the_figures(site, browser):
     page.close()
 
 
+def no_rows(route):
+    route.fulfill(json={"rows": [], "truncated": False})
+
+
+def test_a_chart_with_nothing_to_show_says_why_and_the_page_stays_short(site, browser):
+    """The Tokyo data holds no comment: the first-response chart had no rows, vega-lite grew it to
+    33 million px and pushed the monthly activity below it off the page; the public value, never
+    estimated, was a blank card. Now each says why, in Japanese then English."""
+    url, _ = site
+    seen = visit(browser, url + "/-/dashboards/impact")
+    page = seen["page"]
+    page.route(re.compile(r".*\.json\?sql=.*first_response_prs_median_hours.*"), no_rows)
+    page.reload(wait_until="networkidle")
+    words = page.locator("#chart-first-response p.chart-empty")
+    words.wait_for(timeout=15_000)
+    assert words.inner_text().startswith("この期間には") and "No reply" in words.inner_text()
+    page.wait_for_selector("#chart-activity-month svg", timeout=15_000)
+    page.wait_for_timeout(1500)  # the growth took a moment
+    assert page.evaluate("document.documentElement.scrollHeight") < 4000
+    assert page.locator("#chart-activity-month").bounding_box()["y"] < 3000
+    assert not seen["errors"], seen["errors"]
+    page.close()
+    # a period with no data at all: every chart says so, none grows
+    page = visit(browser, url + "/-/dashboards/impact?date_from=2099-01-01&date_to=2099-01-31")["page"]
+    page.wait_for_selector("#chart-per-week p.chart-empty", timeout=15_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("p.chart-empty").count() == 4  # per week, per month, first response, activity
+    assert page.evaluate("document.documentElement.scrollHeight") < 4000
+    assert "表示するデータがありません" in page.inner_text("#chart-per-week")
+    page.close()
+    page = visit(browser, url + "/-/dashboards/impact/first-response")["page"]  # the chart on its own page
+    page.route(re.compile(r".*\.json\?sql=.*first_response_prs_median_hours.*"), no_rows)
+    page.reload(wait_until="networkidle")
+    page.wait_for_selector(".chart-container p.chart-empty", timeout=15_000)
+    assert page.locator(".chart-container svg").count() == 0
+    page.close()
+    page = visit(browser, url + "/-/dashboards/diffusion")["page"]
+    page.route(re.compile(r".*\.json\?sql=.*public_value.*"), no_rows)
+    page.reload(wait_until="networkidle")
+    page.wait_for_selector("#chart-public-value p.chart-empty", timeout=15_000)
+    assert "まだ推計していません" in page.inner_text("#chart-public-value")
+    assert "undefined" not in page.inner_text("body")
+    page.close()
+
+
+def test_chart_legends_read_japanese_first(site, browser):
+    """Every legend label of every dashboard names its series in Japanese, then English: the impact
+    dashboard's read "proposals / 提案", "accepted / 採用" and, for the first response, only "PRs"
+    and "issues"."""
+    url, ds = site
+    seen = []
+    for slug in ds.metadata()["plugins"]["datasette-dashboards"]:
+        page = visit(browser, f"{url}/-/dashboards/{slug}")["page"]
+        page.wait_for_timeout(1500)  # let vega finish drawing
+        labels = page.locator("g.role-legend-label text").all_text_contents()
+        seen += labels
+        wrong = [label for label in labels if not re.match(r"[\d\u2013\s+]+$|[^/]*[\u3040-\u30ff\u4e00-\u9fff]", label)]
+        assert not wrong, (slug, wrong)
+        page.close()
+    assert len(seen) >= 10, seen
+
+
 def shapes(page, chart: str) -> list[tuple[str, str]]:
     """(label, fill) of every shape a map chart drew (SVG: one <path> per country or prefecture)."""
     selector = f"#chart-{chart} path[aria-roledescription='geoshape']"

@@ -54,6 +54,8 @@ def test_tokyo_config():
     assert len(config.discovery.listed) == 15
     assert config.bots.is_bot("github-actions[bot]") and config.bots.is_bot("Netlify[bot]")
     assert config.bots.is_bot("some-app[bot]") and not config.bots.is_bot("kebhr")
+    # everything the site and the report show: code size (public value), profiles (places), reviews
+    assert config.harvest.resources == list(RESOURCES)
 
 
 def test_demo_config_points_at_the_simulator():

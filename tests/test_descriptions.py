@@ -157,6 +157,9 @@ def test_dashboard_pages_read_japanese_first(store):
     page = get(ds, "/-/dashboards/impact").text
     assert ">全画面 / Fullscreen</button>" in page and 'value="表示 / Apply"' in page
     assert ">ホーム / home</a> /" in page and ">グラフ / dashboards</a>" in page  # the breadcrumb too
+    chart = get(ds, "/-/dashboards/impact/people").text  # a chart's own page: it read "home / dashboards"
+    assert ">ホーム / home</a> /" in chart and ">グラフ / dashboards</a> /" in chart
+    assert "SQL で見る・編集する / View and edit SQL" in chart and "civicbot-static/charts.js" in chart
     listing = get(ds, "/-/dashboards").text
     assert "<h1>グラフ / Dashboards</h1>" in listing and ">ホーム / home</a>" in listing
 

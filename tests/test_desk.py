@@ -127,3 +127,62 @@ def test_the_site_shows_the_desk_with_the_data_end(desk):
     for name in DESK:
         rows = get(f"/desk/{name}.json?_shape=array").json()
         assert rows and rows[0]["as_of"] == end, name
+
+
+def test_the_desk_shows_times_in_the_projects_zone_saying_which(desk):
+    """Tokyo's desk read 2020年3月5日 05:00 UTC: its times read in the project's zone, named, by
+    the one function that renders stored UTC times (site_plugin.japanese_date), the value kept."""
+    import asyncio
+    import re
+
+    from civicbot.publish.commands import make_datasette
+    from civicbot.publish.site_plugin import japanese_date
+
+    config, db, path = desk
+    tokyo = config.model_copy(update={"timezone": "Asia/Tokyo"})
+    ds = make_datasette(path, tokyo)
+
+    async def go():
+        return await ds.client.get("/desk/newcomers_this_month?month=")
+    page = asyncio.run(go()).text
+    shown = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+    assert shown, "no time on the page"
+    for value, text in shown:
+        assert text == japanese_date(value, "Asia/Tokyo") and text.endswith(" JST"), (value, text)
+    assert "UTC</time>" not in page
+
+
+def test_newcomers_with_nobody_shown_say_why_a_merge_is_not_a_welcome(desk, tmp_path):
+    """Tokyo's newcomers page had an empty "welcomed by" on every row although maintainers merged
+    every PR: a welcome is a comment (docs/metrics.md), and a row without one now says so."""
+    config, db, path = desk
+    months = [m for (m,) in db.execute("SELECT DISTINCT substr(first_at, 1, 7) FROM first_contributions")]
+    rows = [r for m in months for r in run(path, "newcomers_this_month", month=m)]
+    welcomed = [r for r in rows if r["welcomed_by"]]
+    merged = [r for r in rows if not r["welcomed_by"] and db.execute(
+        "SELECT merged_at FROM items WHERE html_url = ?", [r["html_url"]]).fetchone()[0]]
+    waiting = [r for r in rows if not r["welcomed_by"] and r not in merged]
+    assert welcomed and merged and waiting
+    assert all(r["why_not_welcomed"] is None for r in welcomed)
+    assert {r["why_not_welcomed"] for r in merged} == {"まだコメントなし、マージは歓迎に数えない / "
+                                                       "no comment yet; a merge is not a welcome"}
+    assert {r["why_not_welcomed"] for r in waiting} == {"まだコメントなし / no comment yet"}
+
+    import sqlite3  # a store with no comment at all (Tokyo's) says that instead
+    copy = tmp_path / "no-comments.db"
+    with sqlite3.connect(copy) as conn:
+        db.conn.backup(conn)
+        conn.execute("DELETE FROM comments")
+        conn.execute("UPDATE first_contributions SET welcomed_by_id = NULL, welcomed_at = NULL")
+    quiet = [r for m in months for r in run(copy, "newcomers_this_month", month=m)]
+    assert quiet and all(r["why_not_welcomed"].startswith("データにコメントなし") for r in quiet)
+
+    import asyncio
+
+    from civicbot.publish.commands import make_datasette
+
+    async def go():
+        return await make_datasette(path, config).client.get(f"/desk/newcomers_this_month?month={months[0]}")
+    page = asyncio.run(go()).text
+    assert ">空欄の理由 / why nobody is shown</th>" in page and ">迎えた人 / welcomed by</th>" in page
+    assert "マージやレビューは数えません" in page

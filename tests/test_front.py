@@ -55,6 +55,22 @@ def test_the_dashboard_figures_for_a_window_are_the_impact_summary(site):
     assert rows["proposals"]["first_weeks"] < rows["proposals"]["whole_period"]
 
 
+def test_the_first_three_weeks_start_at_the_sites_launch_when_the_config_gives_it(site):
+    """Tokyo's repo was created on 2020-02-29 and the site launched on 2020-03-03, the day its
+    sponsors count "the first three weeks" from: the home page counted from the repo's creation."""
+    from datetime import timedelta
+
+    config, _, db = site
+    whole, first = windows(db, config)
+    launched = whole[0] + timedelta(days=4)
+    later = config.model_copy(update={"launched": launched})
+    (whole_from, whole_to), (lo, hi) = windows(db, later)
+    assert (whole_from, whole_to) == whole and (lo, hi) == (launched, launched + timedelta(days=20))
+    assert status_row(db, later)["first_weeks_from"] == launched.isoformat()
+    before = config.model_copy(update={"launched": whole[0] - timedelta(days=30)})  # before the repo: its creation
+    assert windows(db, before)[1] == first
+
+
 def test_the_repository_filter_narrows_every_figure(site):
     config, _, db = site
     family = {c: kpi(db, config, c) for c in ("people", "proposals", "merged")}
@@ -122,11 +138,32 @@ def test_the_home_page_shows_the_figures_and_the_ways_in(site):
             assert f'data-figure="{key}"' in html
             assert f"{int(rows[key][column]):,}" in text, (key, column)
     assert f"地域のサイト {int(rows['regional_sites']['whole_period'])}" in re.sub(r"\s+", " ", text)
+    # only the sites found: Tokyo's 15 in ../shared are not the 80 or so that were made
+    assert "見つからなかったサイトは数えていません" in text and "sites not found are not counted" in text
     for link in ('href="/-/dashboards/impact"', 'href="/-/dashboards/diffusion"', 'action="/demo/search"',
                  'href="/demo/first_timers_waiting"', 'href="/-/docs/metrics.md"', 'href="/demo"'):
         assert link in html, link
     assert "最後の収集" in html and "はじめの 3 週間" in html
     assert "SELECT" not in text and "Traceback" not in text
+
+
+def test_a_share_of_nothing_on_the_home_page_says_why(site, tmp_path):
+    """A share of 0 pull requests or merges is stored as none (front._share): the card shows the
+    dash with the reason the CLI summary gives (NO_SHARE_REASON), never a bare dash or 0.0%."""
+    import sqlite3
+
+    from civicbot.metrics.summary import NO_SHARE, NO_SHARE_REASON
+
+    config, path, db = site
+    copy = tmp_path / "demo.db"
+    with sqlite3.connect(copy) as conn:
+        db.conn.backup(conn)
+        conn.execute("UPDATE headline_figures SET first_weeks = NULL WHERE figure = 'release_share'")
+    html = get(make_datasette(copy, config), "/").text
+    cards = re.findall(r'<div class="figure" data-figure="release_share">(.*?)</div>\s*</div>', html, re.S)
+    first_weeks = re.sub(r"<[^>]+>|\s+", " ", cards[0])
+    assert f" {NO_SHARE} " in first_weeks and NO_SHARE_REASON in first_weeks and "%" not in first_weeks.split("/")[0]
+    assert NO_SHARE_REASON not in re.sub(r"<[^>]+>|\s+", " ", cards[1])  # the whole period has merges
 
 
 def test_every_definition_link_leads_to_a_term_on_the_definitions_page(site):

@@ -290,9 +290,30 @@ def test_running_twice_gives_identical_tables(store):
     first = write_contribution_metrics(db, config)
     dump = {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES}
     assert write_contribution_metrics(db, config) == first == {
-        "activity": 15, "contributors_summary": 4, "metrics_periodic": 80, "contributors_by_place": 9,
+        "activity": 15, "contributors_summary": 4, "metrics_periodic": 80, "contributors_by_place": 10,
         "contributors_by_affiliation": 14}
     assert {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES} == dump
+
+
+def test_people_by_place_are_the_people_who_took_part(store):
+    """A person who only commits (or reviews) took part: the site's "people whose country is known
+    N / M" counted only issue, PR and comment authors, so on the Tokyo data it read 0 / 208 beside
+    209 people who took part on the home page, the report and the summary."""
+    from civicbot.metrics import write_all_metrics
+    from civicbot.store.transaction import write_transaction
+
+    db, config = store
+    repo = db.execute("SELECT repo_id FROM discoveries WHERE method = 'upstream'").fetchone()[0]
+    with write_transaction(db):
+        db.execute("INSERT INTO commits (sha, repo_id, author_name, author_email_hash, authored_at, committed_at) "
+                   "VALUES ('c0ffee', ?, 'Commit Only', 'hash-of-commit-only', '2020-03-05T01:00:00Z', "
+                   "'2020-03-05T01:00:00Z')", [repo])
+    write_all_metrics(db, config)
+    took_part = db.execute("SELECT count(DISTINCT person_id) FROM contributions WHERE is_person = 1").fetchone()[0]
+    placed = rows(db, "SELECT place_status, sum(people) AS n FROM contributors_by_place WHERE period_kind = 'all' "
+                      "GROUP BY place_status")
+    assert sum(r["n"] for r in placed) == took_part == 4
+    assert {"place_status": "unknown", "n": 1} in placed  # no account, so no profile: place unknown
 
 
 def test_empty_store_creates_empty_tables(tmp_path):

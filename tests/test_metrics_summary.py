@@ -80,6 +80,31 @@ def test_summary_text_is_bilingual(tokyo_store):
     assert "not a person (placeholder): tokyo-maintainer-placeholder" in text
 
 
+def test_a_share_of_nothing_reads_none_with_the_reason_never_0_percent(tokyo_store):
+    """The Tokyo summary read "0.0%" as the bot share of 0 issues (0 of 0): it is none, and says why."""
+    from civicbot.metrics.summary import NO_SHARE, NO_SHARE_REASON
+
+    config, db = tokyo_store
+    summary = impact_summary(db, config, Window(date(2020, 3, 3), date(2020, 3, 24)), ["upstream"])
+    assert summary["figures"]["issues_created"] == {"without_bots": 0, "all": 0, "bot_share": None}
+    text = format_summary(summary)
+    rows = {line.split("│")[1].strip(): line.split("│")[4].strip() for line in text.splitlines() if line.count("│") == 5}
+    assert rows["issue 作成 / issues created"] == NO_SHARE
+    assert rows["採用 (提案のマージ) / accepted proposals (merged)"] == "24.5%"
+    assert NO_SHARE_REASON in text and "0.0%" not in rows["issue 作成 / issues created"]
+
+
+def test_the_whole_period_ends_on_the_datas_last_day(tokyo_store, capsys):
+    """`civicbot summary` without --to read "2020-02-29 – 2026-12-06" on the Tokyo store, as if its
+    data ran to the day it was read; it ends on the data's last day, as the site's whole period."""
+    from civicbot.metrics.report import show_summary
+
+    config, db = tokyo_store
+    assert show_summary(config, None, None, ["upstream"], as_json=True) == 0
+    assert json.loads(capsys.readouterr().out)["window"] == {"from": "2020-02-29", "to": "2020-03-28",
+                                                             "timezone": "Asia/Tokyo"}
+
+
 def test_cli_summary(tokyo_store, tmp_path):
     config, db = tokyo_store
     import yaml

@@ -218,7 +218,7 @@ def test_dashboards_count_accepted_proposals_without_release_merges(trap_store):
     weekly = {}
     for week, kind, n in unfiltered("per-week"):
         weekly[kind] = weekly.get(kind, 0) + n
-    assert weekly == {"proposals / 提案": 13, "accepted / 採用": 13, "release merges / リリース": 1}
+    assert weekly == {"提案 / proposals": 13, "採用 / accepted": 13, "リリース・同期マージ / release merges": 1}
 
 
 def test_the_demo_data_updater_is_automation_without_being_listed(tmp_path):

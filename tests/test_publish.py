@@ -277,3 +277,21 @@ def test_every_date_axis_reads_japanese():
                         fmt = enc["axis"]["format"]
                         assert "年" in fmt and not re.search(r"%-?[Ymd]-", fmt), (slug, name, fmt)
     assert axes >= 6
+
+
+def test_bars_of_series_that_overlap_are_never_stacked():
+    """An accepted proposal is also a proposal: the impact dashboard's monthly activity stacked
+    them, so Tokyo's March read 1,744 where 872 proposals were made and the same 872 accepted.
+    Every bar chart with several series draws them side by side."""
+    charts = 0
+    for slug, dashboard in load_dashboards().items():
+        for name, chart in dashboard["charts"].items():
+            spec = chart.get("display") if chart.get("library") == "vega-lite" else None
+            if not spec or spec.get("mark", {}).get("type") != "bar" or "color" not in spec.get("encoding", {}):
+                continue
+            enc = spec["encoding"]
+            if enc["color"].get("legend", "shown") is None:  # one series in colours, no sum
+                continue
+            charts += 1
+            assert not enc["y"].get("stack") and "xOffset" in enc, (slug, name)
+    assert charts >= 2

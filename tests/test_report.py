@@ -196,6 +196,29 @@ def test_report_writes_html_and_a_pdf_whose_pages_show_the_figures_and_the_map(s
     assert any(_has_colour(p, (0x21, 0x71, 0xB5)) for p in ppms), "no curve drawn"
 
 
+@needs_chromium
+@needs_poppler
+def test_a_long_japanese_title_breaks_between_phrases_never_leaving_one_character(site, tmp_path):
+    """Tokyo's title, printed on A4, left "ト" alone on its second line; each line of the printed
+    title now holds a phrase (the break falls after と)."""
+    from civicbot.publish.report import print_pdf, report_html
+
+    config, db, yml, window = site
+    title = "東京都 新型コロナウイルス感染症対策サイトとその派生サイト"
+    tokyo = config.model_copy(update={"title": config.title.model_copy(update={"ja": title})})
+    html, pdf = tmp_path / "title.html", tmp_path / "title.pdf"
+    html.write_text(report_html(db, tokyo, window, "ja"), encoding="utf-8")
+    print_pdf(html, pdf)
+    text = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    start = lines.index("インパクトレポート") + 1
+    shown = lines[start:next(i for i, line in enumerate(lines) if line.startswith("期間:"))]
+    assert "".join(shown).replace(" ", "") == title.replace(" ", ""), shown
+    assert len(shown) <= 2 and all(len(line) >= len(title) // 4 for line in shown), shown
+    assert shown[-1] == "その派生サイト", shown
+
+
 def _has_colour(ppm: Path, rgb: tuple[int, int, int]) -> bool:
     """Whether a binary PPM (P6, as pdftoppm writes by default) has at least 20 pixels near `rgb`."""
     data = ppm.read_bytes()
@@ -247,6 +270,17 @@ def test_dates_in_the_report_follow_the_language(site):
     ja, en = report_html(db, config, window, "ja"), report_html(db, config, window, "en")
     assert f"{window.start.year}年{window.start.month}月{window.start.day}日" in ja
     assert window.start.strftime("%B") in en and "年" not in en.split("<body>")[1].split("<footer>")[0]
+
+
+def test_the_report_says_its_regional_sites_are_those_found(site):
+    """The Tokyo report read "14 regional sites were made in 14 prefectures" from the 15 sites of
+    ../shared, while about 80 were made: it says these are the sites found, not all of them."""
+    from civicbot.publish.report import report_html
+
+    config, db, _, window = site
+    ja, en = report_html(db, config, window, "ja"), report_html(db, config, window, "en")
+    assert "見つかったものは" in ja and "見つからなかったサイトは数えていません" in ja
+    assert " were found, in " in en and "sites not found are not counted" in en
 
 
 def test_contributors_places_count_each_person_of_the_window_once(site):

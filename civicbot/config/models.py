@@ -5,6 +5,7 @@ file). Loading, errors, tokens and the JSON Schema are in civicbot.config.loadin
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -422,6 +423,9 @@ class Config(Strict):
     upstream: RepoName = Field(description="The upstream repo, owner/name, e.g. Tokyo-Metro-Gov/covid19.")
     timezone: TimeZoneName = Field(
         "UTC", description="IANA time zone of the project (e.g. Asia/Tokyo), for days and weeks in metrics.")
+    launched: date | None = Field(
+        None, description="The day the upstream's site went public (project time zone), e.g. 2020-03-03: the "
+                          "site's first three weeks start there. Empty: the day the upstream repo was created.")
     github: GitHubSettings = Field(default_factory=GitHubSettings, description="How to reach the GitHub REST API.")
     bots: BotSettings = Field(default_factory=BotSettings, description="Which logins are automation, not people.")
     identities: list[Identity] = Field(

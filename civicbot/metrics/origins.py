@@ -10,8 +10,10 @@
   merged): the same reading for any set of people (the impact summary's "from N countries / M
   prefectures"); `place_counts(places, ids)` counts them.
 
-People are `accounts.is_person` with a dated contribution in the family (the `activity` rows);
-the family as a whole only (a repo's people per prefecture would name too few people). A person
+People by place are the people who took part, as the summary counts them (a commit, an issue, a
+pull request, a comment or a review: `summary.contributions`); people by affiliation are
+`accounts.is_person` with an issue, pull request or comment (the `activity` rows). The family as a
+whole only (a repo's people per prefecture would name too few people). A person
 whose place is unknown, ambiguous or whose profile was not fetched yet is counted in a row of
 their own, never spread over places. A country or prefecture with fewer than
 `publish.min_place_count` people in a period is counted with the period's other countries or
@@ -127,6 +129,38 @@ def _people_by_period(sources) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _people_who_took_part(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
+    """(person_id, period_kind, period_start, period_end) of every person who took part, once per
+    period: the summary's one definition (summary.contributions: commits and reviews too), so the
+    people counted by place are the site's and the report's people who took part."""
+    from .activity import _period_start, _text_dates
+    from .summary import contributions
+
+    took = contributions(db)
+    took = took[took["is_person"].fillna(0).astype(int).to_numpy() == 1]
+    at = pd.to_datetime(took["at"], utc=True, errors="coerce")
+    took, at = took[at.notna()], at[at.notna()]
+    if took.empty:
+        return pd.DataFrame(columns=["person_id", "period_kind", "period_start", "period_end"])
+    local = at.dt.tz_convert(config.timezone).dt.tz_localize(None)
+    frames = []
+    for kind in PERIODS:
+        if kind == "all":
+            out = pd.DataFrame({"person_id": took["person_id"].unique()})
+            out["period_start"] = local.min().strftime("%Y-%m-%d")  # the first day to the last, inclusive
+            out["period_end"] = (local.max().floor("D") + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+        else:
+            starts = _period_start(local, kind)
+            out = pd.DataFrame({"person_id": took["person_id"].to_numpy(), "start": starts.to_numpy()})
+            out = out.drop_duplicates()
+            ends = out["start"] + pd.Timedelta(days=7) if kind == "week" else out["start"] + pd.offsets.MonthBegin(1)
+            out = pd.DataFrame({"person_id": out["person_id"], "period_start": _text_dates(out["start"]).to_numpy(),
+                                "period_end": _text_dates(ends).to_numpy()})
+        out["period_kind"] = kind
+        frames.append(out)
+    return pd.concat(frames, ignore_index=True)
+
+
 def fold_small_places(counts: pd.DataFrame, least: int) -> pd.DataFrame:
     """Places with fewer than `least` people in a period counted together, so that no published row
     points at one or two people: a small country's rows become the period's `other` row (no
@@ -151,7 +185,7 @@ def fold_small_places(counts: pd.DataFrame, least: int) -> pd.DataFrame:
 
 def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sources) -> int:
     """`contributors_by_place`: people per (period, place); see the module's docstring."""
-    active = _people_by_period(sources).merge(person_places(db), on="person_id", how="left")
+    active = _people_who_took_part(db, config).merge(person_places(db), on="person_id", how="left")
     active["place_status"] = active["place_status"].fillna("no_profile")
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
     out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()

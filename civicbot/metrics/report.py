@@ -16,6 +16,7 @@ from civicbot.regions import prefecture
 from civicbot.store import from_utc_text, open_store
 from civicbot.store.runs import command_job
 
+from .activity import data_end
 from .diffusion import upstream_id, write_diffusion
 from .people import write_classification
 from .summary import SummaryError, Window, format_summary, impact_summary
@@ -52,7 +53,9 @@ def show_summary(config: Config, start, end, repos: list[str], *, as_json: bool 
             print("civicbot: nothing harvested yet", file=sys.stderr)
             return 1
         start = from_utc_text(row[0], config.zone).date()
-    end = end or datetime.now(config.zone).date()
+    if end is None:  # the data's last day, as the site's whole period: a store read years later ends then
+        last = data_end(db)
+        end = from_utc_text(last, config.zone).date() if last else datetime.now(config.zone).date()
     try:
         result = impact_summary(db, config, Window(start, end), repos or None)
     except SummaryError as exc:

@@ -78,7 +78,8 @@ def repo_ids(db: sqlite_utils.Database, repos: list[str] | None) -> list[int]:
 
 def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
                    repos: list[str] | None = None) -> dict:
-    """The figures for a window and repo set: {key: {"without_bots": n, "all": n, "bot_share": x}}.
+    """The figures for a window and repo set: {key: {"without_bots": n, "all": n, "bot_share": x}}
+    (`bot_share` None when "all" is 0: a share of nothing).
 
     People, automation and proposals as civicbot.metrics.people defines them, recomputed here from
     the current config with the `contributions` table, which gives the people who took part. Counts
@@ -139,7 +140,7 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
     for key, _, _ in FIGURES:
         without, total = figures[key]
         out[key] = {"without_bots": without, "all": total,
-                    "bot_share": round((total - without) / total, 4) if total else 0.0}
+                    "bot_share": round((total - without) / total, 4) if total else None}
     excluded = [dict(r) for r in db.query(
         f"""SELECT a.login, a.kind, coalesce(a.reason, a.kind) AS reason, count(*) AS items
             FROM items i JOIN accounts a ON a.user_id = i.user_id
@@ -284,6 +285,11 @@ def _places_line(p: dict) -> str:
             "with the prefecture unknown)")
 
 
+# A share of nothing (0 of 0) is no share, not 0.0%; the site's home page says the same (index.html).
+NO_SHARE = "—"
+NO_SHARE_REASON = "— = 該当なし: 全体が 0 件で、割合はありません / none: there are none in all, so there is no share"
+
+
 def format_summary(summary: dict) -> str:
     """A short bilingual table (Japanese first, English second), aligned for CJK widths."""
     from io import StringIO
@@ -300,7 +306,8 @@ def format_summary(summary: dict) -> str:
     table.add_column("ボット比率 / bot share", justify="right")
     for key, ja, en in FIGURES:
         f = summary["figures"][key]
-        table.add_row(f"{ja} / {en}", f"{f['without_bots']:,}", f"{f['all']:,}", f"{f['bot_share'] * 100:.1f}%")
+        share = NO_SHARE if f["bot_share"] is None else f"{f['bot_share'] * 100:.1f}%"
+        table.add_row(f"{ja} / {en}", f"{f['without_bots']:,}", f"{f['all']:,}", share)
     out = StringIO()
     console = Console(file=out, width=130, no_color=True, highlight=False)
     console.print(table)
@@ -309,6 +316,8 @@ def format_summary(summary: dict) -> str:
     for row in summary.get("excluded", []):
         what = "treated as automation" if row["kind"] == "automation" else f"not a person ({row['kind']})"
         console.print(f"{what}: {row['login']}, {row['reason']} ({row['items']:,} items in the window)")
+    if any(f["bot_share"] is None for f in summary["figures"].values()):
+        console.print(NO_SHARE_REASON)
     console.print("ボット除く = 人のみ、提案はリリース・同期マージと自動化を除く / bots excluded = people only; "
                   "proposals leave out release/sync merges and automation. 定義 / definitions: docs/metrics.md")
     return out.getvalue().rstrip("\n")

@@ -27,7 +27,7 @@ def register_site_plugin() -> None:
     from . import site_plugin
 
     if not pm.is_registered(site_plugin):
-        pm.register(site_plugin, name="civicbot-site")
+        pm.register(site_plugin, name=site_plugin.SITE_PLUGIN)
 
 
 def make_datasette(db_path: str | Path, config=None, *, immutable: bool = False, settings: dict | None = None,

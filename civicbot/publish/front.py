@@ -4,9 +4,10 @@
 into the published bundle (before its internal tables are dropped):
 
 - `headline_figures`: one row per figure, for the whole period and for the first three weeks
-  after the upstream's creation. People, proposals and accepted proposals are the impact summary
-  (civicbot.metrics.summary, on the one definition of people and proposals in
-  civicbot.metrics.people); regional sites and contributor forks are told apart here.
+  after the site's launch (`launched` in the config, else the upstream's creation). People,
+  proposals and accepted proposals are the impact summary (civicbot.metrics.summary, on the one
+  definition of people and proposals in civicbot.metrics.people); regional sites and contributor
+  forks are told apart here.
 - `harvest_status`: one row: when the data was last harvested, with what outcome, and how many
   of the family's repos were harvested completely.
 
@@ -52,7 +53,9 @@ def _local_day(value: str | None, zone) -> date | None:
 
 def windows(db: sqlite_utils.Database, config) -> tuple[tuple[date, date], tuple[date, date]] | None:
     """(whole period, first three weeks) in the project's zone, or None before the upstream is harvested.
-    The whole period runs from the upstream's creation to the newest dated activity."""
+    The whole period runs from the upstream's creation to the newest dated activity; the first three
+    weeks from the site's launch (`launched`, else the upstream's creation): Tokyo's repo was created
+    on 2020-02-29, and its sponsors count "the first three weeks" from the launch on 2020-03-03."""
     from civicbot.metrics.diffusion import upstream_id
 
     up = upstream_id(db)
@@ -64,7 +67,8 @@ def windows(db: sqlite_utils.Database, config) -> tuple[tuple[date, date], tuple
     newest_comment = db.execute("SELECT max(created_at) FROM comments").fetchone()[0] \
         if "comments" in db.table_names() else None
     end = max(filter(None, [_local_day(newest, config.zone), _local_day(newest_comment, config.zone), start]))
-    return (start, end), (start, min(end, start + timedelta(days=7 * FIRST_WEEKS - 1)))
+    launch = min(max(config.launched or start, start), end)
+    return (start, end), (launch, min(end, launch + timedelta(days=7 * FIRST_WEEKS - 1)))
 
 
 def _reach(db: sqlite_utils.Database, hi: str | None) -> tuple[int, int, int]:

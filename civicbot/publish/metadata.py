@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .site_plugin import SITE_PLUGIN
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_DIR = ROOT / "docs"
 DASHBOARDS_DIR = ROOT / "dashboards"
@@ -273,7 +275,8 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     queries = load_queries(dashboards_dir / "queries.yml", existing,
                            top_per_repo=triage.top_per_repo if triage is not None else 5)
     for query in queries.values():
-        query.setdefault("labels", labels)  # templates/query.html: column headings and form fields
+        # templates/query.html: column headings and form fields; a query may add its own columns' headings
+        query["labels"] = {**labels, **(query.get("labels") or {})}
     return {
         "title": f"civicbot: {ja} / {en}",
         "description": f"{ja}：GitHub の公開記録から集めたデータ。 / {en}: data harvested from the public "
@@ -290,7 +293,9 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
             "tables": tables,
             "queries": queries,
         }},
-        "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database, config)},
+        "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database, config),
+                    # site_plugin.render_cell shows stored UTC times in the project's zone
+                    SITE_PLUGIN: {"timezone": getattr(config, "timezone", None) or "UTC"}},
     }
 
 

@@ -58,7 +58,9 @@ TEXT = {
         "automation_prs": "自動化による PR (提案に数えず)",
         "bots_note": "すべてボット (自動化アカウント) を除いた数です。人数は同じ人を 1 人と数えます。",
         "reach_title": "地域への広がり",
-        "reach": lambda sites, prefs, end: f"{end:%Y年%-m月%-d日}までに {sites:,} の地域サイトが {prefs:,} 都道府県で作られました。",
+        # Only what was found: the family's own list may be longer than what GitHub and the config show.
+        "reach": lambda sites, prefs, end: (f"{end:%Y年%-m月%-d日}までに作られた地域サイトのうち、見つかったものは "
+                                            f"{sites:,} 件 ({prefs:,} 都道府県) です。見つからなかったサイトは数えていません。"),
         "forks": lambda k: f"このほか、協力者が提案のために作ったコピー (協力者のフォーク) が {k:,} 件あります (地域サイトには数えません)。",
         "map_title": "都道府県別の地域サイト数",
         "map_caption": lambda end: f"都道府県別の地域サイト数 ({end:%Y年%-m月%-d日}時点)。沖縄県は左上の枠内。",
@@ -108,7 +110,8 @@ TEXT = {
         "release_merges": "release / sync merges (not proposals)", "automation_prs": "automation PRs (not proposals)",
         "bots_note": "All counts leave out bots (automation accounts). Each person is counted once.",
         "reach_title": "Reach across Japan",
-        "reach": lambda sites, prefs, end: f"By {end:%-d %B %Y}, {sites:,} regional sites had been made in {prefs:,} prefectures.",
+        "reach": lambda sites, prefs, end: (f"Of the regional sites made by {end:%-d %B %Y}, {sites:,} were found, in "
+                                            f"{prefs:,} prefectures; sites not found are not counted."),
         "forks": lambda k: f"Besides these, contributors made {k:,} copies (contributors' forks) to send proposals; they are not counted as regional sites.",
         "map_title": "Regional sites per prefecture",
         "map_caption": lambda end: f"Regional sites per prefecture, as of {end:%-d %B %Y}. Okinawa in the framed inset, top left.",
@@ -157,7 +160,8 @@ body { font-family: "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Got
        color: #222; margin: 0 auto; max-width: 760px; font-size: 10.5pt; line-height: 1.55; }
 header { border-bottom: 3px solid #08306b; margin-bottom: 10px; }
 .kicker { color: #2171b5; font-weight: bold; margin: 0; letter-spacing: .05em; }
-h1 { font-size: 20pt; margin: 2px 0 4px; }
+/* A long Japanese title breaks between phrases, its lines balanced: it left "ト" alone on a line */
+h1 { font-size: 20pt; margin: 2px 0 4px; word-break: auto-phrase; text-wrap: balance; }
 .window { margin: 0 0 8px; color: #444; }
 h2 { font-size: 13pt; border-left: 5px solid #2171b5; padding-left: 8px; margin: 16px 0 6px; }
 h3 { font-size: 10.5pt; margin: 6px 0 2px; }

@@ -40,6 +40,8 @@ _DIGITS = re.compile(r"\d+")
 
 # Bidi embeddings/overrides/isolates, zero-width spaces/joiners and marks, the BOM: they can
 # reorder or hide text in a title or login.
+# The key of this plugin's settings in the metadata (`timezone`: the project's zone, for times).
+SITE_PLUGIN = "civicbot-site"
 _MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -345,8 +347,9 @@ def render_cell(value, column, table, database, datasette):
         return render_markdown(value)
     if INVISIBLE.search(value):
         return Markup(escape(mark_invisible(value)))
-    if _MOMENT.fullmatch(value):  # a stored UTC time, read as 2020年3月4日 05:06 UTC; the value stays in datetime
-        return Markup(f'<time datetime="{value}">{escape(japanese_date(value))}</time>')
+    if _MOMENT.fullmatch(value):  # a stored UTC time, read as 2020年3月4日 14:06 JST; the value stays in datetime
+        zone = (datasette.plugin_config(SITE_PLUGIN) or {}).get("timezone")
+        return Markup(f'<time datetime="{value}">{escape(japanese_date(value, zone))}</time>')
     return None
 
 
