@@ -8,7 +8,8 @@
   unknown) per period, from `affiliations.company_of` with the config's `affiliations` lists.
 - `people_places(db)` (each account) and `person_places(db)` (each person, after identities are
   merged): the same reading for any set of people (the impact summary's "from N countries / M
-  prefectures"); `place_counts(places, ids)` counts them.
+  prefectures"); `place_counts(places, ids)` counts them; `fold_places_of` folds a set of
+  people's small places for the summary and the report as the table does.
 
 People are `accounts.is_person` with a dated contribution in the family (the `activity` rows);
 the family as a whole only (a repo's people per prefecture would name too few people). A person
@@ -132,8 +133,9 @@ def fold_small_places(counts: pd.DataFrame, least: int) -> pd.DataFrame:
     points at one or two people: a small country's rows become the period's `other` row (no
     country), a small Japanese prefecture's rows Japan's `other` row (JP, no prefecture). Rows that
     name no place (unknown, ambiguous, no profile, Japan without a prefecture) stay as they are.
-    Each person has one place, so a country's people are the sum of its rows."""
-    period = ["period_kind", "period_start", "period_end"]
+    Each person has one place, so a country's people are the sum of its rows. Without period
+    columns, `counts` is one set of people (`fold_places_of`)."""
+    period = [c for c in ("period_kind", "period_start", "period_end") if c in counts.columns]
     keys = [*period, "place_status", "country_code", "pref_code"]
     known = counts["place_status"].to_numpy() == "known"
     country_people = counts.groupby([*period, "country_code"], dropna=False)["people"].transform("sum")
@@ -147,6 +149,15 @@ def fold_small_places(counts: pd.DataFrame, least: int) -> pd.DataFrame:
     out.loc[small_country, "country_code"] = None
     out.loc[small_country | small_pref, "pref_code"] = None
     return out.groupby(keys, dropna=False)["people"].sum().reset_index()
+
+
+def fold_places_of(places: pd.DataFrame, least: int) -> pd.DataFrame:
+    """People per place (place_status, country_code, pref_code, people) of one set of persons
+    (rows of `person_places`), small places folded as in `contributors_by_place`: what the impact
+    summary and the report show of a window's people."""
+    keys = ["place_status", "country_code", "pref_code"]
+    counts = places.groupby(keys, dropna=False).size().rename("people").reset_index()
+    return fold_small_places(counts, least)
 
 
 def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sources) -> int:
