@@ -60,6 +60,26 @@ def test_tables_and_queries_are_described_in_japanese_first_then_english():
         assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en), where
 
 
+def test_every_chart_says_what_it_shows_in_japanese_first_without_naming_a_table():
+    """Each chart's description (dashboards.yml): plain words, Japanese then English, then its
+    definition link; no table, column or SQL. datasette-dashboards 0.8 shows no chart's
+    description on a page (only the dashboard's), but each one travels in the page's script and in
+    /-/metadata.json, and a later version or template may show it."""
+    from civicbot.publish.metadata import load_dashboards
+
+    tables = build_metadata()["databases"]["civicbot"]["tables"]
+    names = {n for table, info in tables.items() for n in (table, *(info.get("columns") or {})) if "_" in n}
+    charts = [(f"{slug}.{key}", chart) for slug, dashboard in load_dashboards().items()
+              for key, chart in dashboard["charts"].items() if chart["library"] != "markdown"]
+    assert len(charts) >= 20
+    for where, chart in charts:
+        text, link = re.subn(r" 定義 / Definition: /-/definitions#[a-z-]+$", "", chart.get("description", ""))
+        ja, _, en = text.partition(" / ")
+        assert link and JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en) and not JAPANESE.search(en), where
+        assert not re.search(r"\b[a-z]+_[a-z_]+\b|\b[a-z]+\.[a-z]+\b|=", text), (where, text)
+        assert not DEVELOPER.search(text) and not [n for n in names if n in text], where
+
+
 def test_no_two_different_columns_share_a_description():
     columns = defaultdict(set)
     for where, text in descriptions(build_metadata()):
