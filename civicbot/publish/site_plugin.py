@@ -10,6 +10,8 @@ plain `datasette serve --plugins-dir plugins`. `civicbot serve` registers it dir
   bound on the text of one answer.
 - `render_cell`: bidi-override and zero-width characters shown as a visible marker, and
   `*_markdown` columns rendered without loading any image. See docs/publish.md.
+- `startup`: `settle_memory` once per process, for `civicbot serve` and the bundle's own
+  `datasette serve` alike.
 """
 
 from __future__ import annotations
@@ -529,3 +531,26 @@ def extra_template_vars(view_name, database, table, request, datasette):
         return {"row_label": mark_invisible(text) if isinstance(text, str) and text else None,
                 "hidden_tables": hidden}
     return label
+
+
+def settle_memory() -> None:
+    """Before serving: move the objects that live as long as the server (Datasette, its metadata
+    with every dashboard's chart specs, the plugins) out of the garbage collector's sight. Python's
+    full collections then no longer walk them every few requests: 35 to 40 ms each at 10^6, which
+    put the search page's p95 at twice its median (docs/performance.md)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+_settled = False  # once per process: a second Datasette (tests make many) would freeze the first's garbage
+
+
+@hookimpl
+def startup(datasette):
+    """Settle memory once the server's Datasette is set up, whichever command started it."""
+    global _settled
+    if not _settled:
+        _settled = True
+        settle_memory()
