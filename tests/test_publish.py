@@ -64,6 +64,37 @@ def test_every_documented_column_gets_a_description(site):
     assert meta["license"] == "CC BY 4.0" and meta["license_url"]
 
 
+def test_every_column_of_every_public_table_has_a_heading_in_japanese_first(site):
+    """A table page heads each column with its label (descriptions.yml's query_columns), never its
+    raw name: every column of every table the site lists, the metrics tables documented under
+    other headings (accounts, metrics_periodic ...) included, and the documented columns of the
+    tables written when the site starts (headline_figures, harvest_status)."""
+    config, path, _ = site
+    ds = make_datasette(path, config)
+    tables = build_metadata(config, db_path=path)["databases"]["demo"]["tables"]
+    hidden = set(asyncio.run(ds.get_database("demo").hidden_table_names()))
+    conn = sqlite3.connect(path)
+    public = {t: [c for (c,) in conn.execute("SELECT name FROM pragma_table_info(?)", [t])]
+              for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") if t not in hidden}
+    assert {"items", "derivatives", "accounts", "contributions", "metrics_periodic", "public_value"} <= set(public)
+    headings = {t: (tables.get(t) or {}).get("labels") or {} for t in public}
+    missing = [(t, c) for t, columns in public.items() for c in columns if c not in headings[t]]
+    documented = build_metadata()["databases"]["civicbot"]["tables"]
+    for table, info in documented_tables().items():
+        if not documented[table].get("hidden"):
+            headings[table] = documented[table]["labels"]
+            missing += [(table, c) for c in info["columns"] if c not in headings[table]]
+    assert not missing, missing
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    for table, labels in headings.items():
+        for column, label in labels.items():
+            ja, _, en = label.partition(" / ")
+            assert japanese.search(ja) and re.search(r"[A-Za-z]{2}", en), (table, column, label)
+        assert len(set(labels.values())) == len(labels), table  # no two columns of a table headed alike
+    page = get(ds, "/demo/metrics_periodic").text
+    assert re.search(r'data-column="elephant_factor" title="elephant_factor"[^>]*>\s*<a [^>]*>半分を担う最少の団体数', page)
+
+
 def test_gfi_query_only_when_its_table_exists():
     assert "good_first_issue_candidates" not in load_queries(existing={"items", "items_fts"})
     assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates", "data_end"})
