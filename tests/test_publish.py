@@ -93,6 +93,10 @@ def test_every_column_of_every_public_table_has_a_heading_in_japanese_first(site
         assert len(set(labels.values())) == len(labels), table  # no two columns of a table headed alike
     page = get(ds, "/demo/metrics_periodic").text
     assert re.search(r'data-column="elephant_factor" title="elephant_factor"[^>]*>\s*<a [^>]*>半分を担う最少の団体数', page)
+    # and the columns Datasette adds to a table without one primary key: its link to each row, its rowid
+    page = get(ds, "/demo/contributions").text
+    assert re.search(r'data-column="Link" title="Link"[^>]*>\s*行 / row\s*<', page)
+    assert re.search(r'data-column="rowid" title="rowid"[^>]*>\s*<a [^>]*>行番号 / row number', page)
 
 
 def test_gfi_query_only_when_its_table_exists():

@@ -320,8 +320,9 @@ def _description_html(description: str, doc: str) -> str:
 
 
 def _labels(labels: dict[str, str], columns) -> dict[str, str]:
-    """A table's column headings (templates/_table.html): each column's label from descriptions.yml."""
-    return {c: labels[c] for c in columns if c in labels}
+    """A table's column headings (templates/_table.html): each column's label from descriptions.yml,
+    and the columns Datasette adds (`Link` to each row of a table without one primary key, `rowid`)."""
+    return {c: labels[c] for c in [*columns, "Link", "rowid"] if c in labels}
 
 
 def _escape(text: str) -> str:
