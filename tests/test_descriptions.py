@@ -78,6 +78,10 @@ def test_every_chart_says_what_it_shows_in_japanese_first_without_naming_a_table
         assert link and JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en) and not JAPANESE.search(en), where
         assert not re.search(r"\b[a-z]+_[a-z_]+\b|\b[a-z]+\.[a-z]+\b|=", text), (where, text)
         assert not DEVELOPER.search(text) and not [n for n in names if n in text], where
+    links = [(slug, text, table) for slug, dashboard in load_dashboards().items()
+             for text, table in re.findall(r"\[([^\]]+)\]\(/civicbot/([a-z_]+)", dashboard["charts"]["about"]["display"])]
+    assert len(links) >= 4  # each dashboard's first card: its links to the rows say what they are in words
+    assert all(JAPANESE.search(text) and table not in text for _, text, table in links), links
 
 
 def test_no_two_different_columns_share_a_description():
