@@ -99,6 +99,28 @@ def test_every_column_of_every_public_table_has_a_heading_in_japanese_first(site
     assert re.search(r'data-column="rowid" title="rowid"[^>]*>\s*<a [^>]*>行番号 / row number', page)
 
 
+def test_every_public_table_is_named_in_words_japanese_first(site):
+    """A table's page and the list of tables name it in words (metadata `title` from
+    descriptions.yml's table_titles), not by its name in the database."""
+    config, path, _ = site
+    ds = make_datasette(path, config)
+    tables = build_metadata(config, db_path=path)["databases"]["demo"]["tables"]
+    tables.update({t: i for t, i in build_metadata()["databases"]["civicbot"]["tables"].items() if t not in tables})
+    public = {t: info for t, info in tables.items() if not info.get("hidden")}
+    assert {"items", "metrics_periodic", "accounts", "headline_figures"} <= set(public)
+    untitled = [t for t, info in public.items() if not info.get("title")]
+    assert not untitled, untitled
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    for table, info in public.items():
+        ja, _, en = info["title"].partition(" / ")
+        assert japanese.search(ja) and re.search(r"[A-Za-z]{3}", en) and "_" not in info["title"], table
+    assert len({i["title"] for i in public.values()}) == len(public)
+    page = get(ds, "/demo/metrics_periodic").text
+    assert re.search(r"<h1>\s*月ごと・週ごとの数字 / figures per month and week\s*</h1>", page)
+    listing = get(ds, "/demo").text
+    assert '<a href="/demo/metrics_periodic">月ごと・週ごとの数字 / figures per month and week</a>' in listing
+
+
 def test_gfi_query_only_when_its_table_exists():
     assert "good_first_issue_candidates" not in load_queries(existing={"items", "items_fts"})
     assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates", "data_end"})

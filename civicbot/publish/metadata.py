@@ -255,6 +255,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     docs = documented_tables(docs_dir)
     public = load_descriptions(dashboards_dir / "descriptions.yml")
     labels = load_descriptions(dashboards_dir / "descriptions.yml", "query_columns")
+    titles = load_descriptions(dashboards_dir / "descriptions.yml", "table_titles")
     tables: dict[str, dict[str, Any]] = {}
     for table, info in docs.items():
         if existing is not None and table not in existing:
@@ -278,6 +279,9 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         tables[table] = {"columns": dict(words.get("columns") or {}), "labels": _labels(labels, columns_of[table])}
         if words.get("description"):
             tables[table]["description_html"] = _description_html(words["description"], _doc_of(table, docs_dir))
+    for table, entry in tables.items():  # the page's heading and the list's name, in words
+        if table in titles:
+            entry["title"] = titles[table]
     for table in HIDDEN_TABLES:
         if existing is None or table in existing:
             tables.setdefault(table, {})["hidden"] = True
