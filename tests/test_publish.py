@@ -101,7 +101,7 @@ def test_every_column_of_every_public_table_has_a_heading_in_japanese_first(site
 
 def test_every_public_table_is_named_in_words_japanese_first(site):
     """A table's page and the list of tables name it in words (metadata `title` from
-    descriptions.yml's table_titles), not by its name in the database."""
+    descriptions.yml's table_titles), not by its name in the database, and say what it holds."""
     config, path, _ = site
     ds = make_datasette(path, config)
     tables = build_metadata(config, db_path=path)["databases"]["demo"]["tables"]
@@ -110,6 +110,8 @@ def test_every_public_table_is_named_in_words_japanese_first(site):
     assert {"items", "metrics_periodic", "accounts", "headline_figures"} <= set(public)
     untitled = [t for t, info in public.items() if not info.get("title")]
     assert not untitled, untitled
+    undescribed = [t for t, info in public.items() if not info.get("description_html")]  # what it holds, too
+    assert not undescribed, undescribed
     japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
     for table, info in public.items():
         ja, _, en = info["title"].partition(" / ")
