@@ -8,11 +8,13 @@
   unknown) per period, from `affiliations.company_of` with the config's `affiliations` lists.
 - `people_places(db)` (each account) and `person_places(db)` (each person, after identities are
   merged): the same reading for any set of people (the impact summary's "from N countries / M
-  prefectures"); `place_counts(places, ids)` counts them; `fold_places_of` folds a set of
-  people's small places for the summary and the report as the table does.
+  prefectures"); `fold_places_of` folds a set of people's small places for the summary and the
+  report as the table does.
 
-People are `accounts.is_person` with a dated contribution in the family (the `activity` rows);
-the family as a whole only (a repo's people per prefecture would name too few people). A person
+People of a place are the persons who took part in the family in the period: any contribution of
+`summary.contributions` (commits and reviews too), as the summary, the report and the dashboards'
+people count read it from the `contributions` table; the affiliation table counts the dated
+issues, PRs and comments of `activity`. The family as a whole only (a repo's people per prefecture would name too few people). A person
 whose place is unknown, ambiguous or whose profile was not fetched yet is counted in a row of
 their own, never spread over places. A country or prefecture with fewer than
 `publish.min_place_count` people in a period is counted with the period's other countries or
@@ -92,32 +94,19 @@ def person_places(db: sqlite_utils.Database) -> pd.DataFrame:
     return out
 
 
-def place_counts(places: pd.DataFrame, ids, key: str = "user_id") -> dict[str, int]:
-    """For a set of people (accounts by `user_id`, or persons by `person_id`): how many countries
-    and Japanese prefectures they come from, and how many have no known country (unknown,
-    ambiguous or no profile yet)."""
-    chosen = places[places[key].isin(list(ids))]
-    return {"people": len(chosen), "countries": int(chosen["country_code"].nunique()),
-            "prefectures": int(chosen.loc[chosen["country_code"] == "JP", "pref_code"].nunique()),
-            "unplaced": int(chosen["country_code"].isna().sum())}
-
-
-def _people_by_period(sources) -> pd.DataFrame:
-    """(user_id, person_id, period_kind, period_start, period_end, contributions) for people's
-    activity; people are counted by person_id (one person's accounts are one person)."""
-    act = sources.activity
-    act = act[act["is_person"].to_numpy() == 1]
-    if act.empty:
-        return pd.DataFrame(columns=["user_id", "person_id", "period_kind", "period_start", "period_end",
-                                     "contributions"])
+def _by_period(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """(*keys, period_kind, period_start, period_end, contributions): the rows (with `local_date`,
+    `week_at` and `month_at`) counted per key and per week, month and the whole data (`all`)."""
+    if rows.empty:
+        return pd.DataFrame(columns=[*keys, "period_kind", "period_start", "period_end", "contributions"])
     frames = []
     for kind in PERIODS:
         if kind == "all":
-            grouped = act.groupby(["user_id", "person_id"]).size().rename("contributions").reset_index()
-            grouped["period_start"] = act["local_date"].min()  # the first day to the last, inclusive
-            grouped["period_end"] = (pd.Timestamp(act["local_date"].max()) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+            grouped = rows.groupby(keys).size().rename("contributions").reset_index()
+            grouped["period_start"] = rows["local_date"].min()  # the first day to the last, inclusive
+            grouped["period_end"] = (pd.Timestamp(rows["local_date"].max()) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
         else:
-            grouped = act.groupby(["user_id", "person_id", f"{kind}_at"]).size().rename("contributions").reset_index()
+            grouped = rows.groupby([*keys, f"{kind}_at"]).size().rename("contributions").reset_index()
             starts = grouped[f"{kind}_at"]
             ends = starts + pd.Timedelta(days=7) if kind == "week" else starts + pd.offsets.MonthBegin(1)
             grouped["period_start"] = starts.dt.strftime("%Y-%m-%d")
@@ -162,7 +151,8 @@ def fold_places_of(places: pd.DataFrame, least: int) -> pd.DataFrame:
 
 def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sources) -> int:
     """`contributors_by_place`: people per (period, place); see the module's docstring."""
-    active = _people_by_period(sources).merge(person_places(db), on="person_id", how="left")
+    # the people who took part as the summary, the report and the dashboards count them (commits and reviews too)
+    active = _by_period(sources.took_part, ["person_id"]).merge(person_places(db), on="person_id", how="left")
     active["place_status"] = active["place_status"].fillna("no_profile")
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
     out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()
@@ -184,7 +174,8 @@ def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sourc
 
 def write_contributors_by_affiliation(db: sqlite_utils.Database, config: Config, sources) -> int:
     """`contributors_by_affiliation`: people, contributions and organisations per (period, kind)."""
-    active = _people_by_period(sources)
+    act = sources.activity
+    active = _by_period(act[act["is_person"].to_numpy() == 1], ["user_id", "person_id"])
     users = sources.users[["user_id", "org", "org_kind"]]
     active = active.merge(users, on="user_id", how="left")
     active["org_kind"] = active["org_kind"].fillna("unknown")
