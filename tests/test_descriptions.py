@@ -257,3 +257,47 @@ def test_the_report_uses_the_sites_words_and_points_to_its_definitions(store):
         assert "/-/definitions" in TEXT[lang]["footer"]("2020-03-01", "0", "o/r")
     assert "協力者のフォーク" in dict(TEXT["ja"]["definitions"]) and "Contributors' forks" in dict(TEXT["en"]["definitions"])
     assert "協力した人" in page and "people who contributed" in page and "協力者のフォーク / Contributors' forks" in page
+
+
+def test_values_of_a_small_vocabulary_read_japanese_first_and_filter_by_the_stored_value(store):
+    """A table page shows a period kind as 月 / month, a place status, an item's state, and each
+    part of a derivative's ways of being found in words, in the cells and the facets; the stored
+    values stay in the filter (?period_kind=month), the facets' links and JSON."""
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE contributors_by_place (period_kind TEXT, place_status TEXT, people INTEGER)")
+        conn.executemany("INSERT INTO contributors_by_place VALUES (?, ?, ?)",
+                         [("week", "known", 3), ("month", "known", 4), ("month", "no_profile", 2), ("all", "known", 5)])
+        conn.execute("CREATE TABLE derivatives (full_name TEXT, found_by TEXT)")
+        conn.execute("INSERT INTO derivatives VALUES ('a/covid19', 'fork,site_list')")
+    ds = make_datasette(store)
+    page = get(ds, "/site/contributors_by_place?period_kind=month&_facet=place_status").text
+    assert "2 件 / 2 rows" in page
+    cells = re.findall(r'<td class="col-(period_kind|place_status) [^"]*">(.*?)</td>', page)
+    assert cells == [("period_kind", '<span title="month">月 / month</span>'),
+                     ("place_status", '<span title="known">分かった / known</span>'),
+                     ("period_kind", '<span title="month">月 / month</span>'),
+                     ("place_status", '<span title="no_profile">プロフィール未取得 / profile not fetched yet</span>')]
+    assert re.search(r'place_status=no_profile">プロフィール未取得 / profile not fetched yet</a>', page)  # the facet
+    assert "所在地のわかり方 / place status" in page.split('class="facet-results"')[1]
+    rows = get(ds, "/site/contributors_by_place.json?period_kind=month&_shape=array").json()
+    assert {r["period_kind"] for r in rows} == {"month"}
+    assert '<span title="open">対応中 / open</span>' in get(ds, "/site/items").text
+    found = get(ds, "/site/derivatives").text
+    assert "フォーク、元のサイトの一覧 / fork, the original site&#39;s list" in found
+
+
+def test_every_value_label_reads_japanese_then_english():
+    """descriptions.yml's `values`: each label Japanese / English; the kinds of organisation in the
+    same words as the stored kind_ja column (metrics.origins.KIND_JA)."""
+    from civicbot.metrics.origins import KIND_JA
+    from civicbot.publish.metadata import load_descriptions
+
+    values = load_descriptions(part="values")
+    assert {"period_kind", "kind", "place_status", "found_by", "state", "pr_kind"} <= set(values)
+    for column, words in values.items():
+        for value, label in words.items():
+            ja, _, en = label.partition(" / ")
+            assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{2}", en), (column, value, label)
+    assert {k: values["kind"][k].partition(" / ")[0] for k in KIND_JA} == KIND_JA

@@ -256,6 +256,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     public = load_descriptions(dashboards_dir / "descriptions.yml")
     labels = load_descriptions(dashboards_dir / "descriptions.yml", "query_columns")
     titles = load_descriptions(dashboards_dir / "descriptions.yml", "table_titles")
+    values = load_descriptions(dashboards_dir / "descriptions.yml", "values")
     tables: dict[str, dict[str, Any]] = {}
     for table, info in docs.items():
         if existing is not None and table not in existing:
@@ -282,6 +283,11 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     for table, entry in tables.items():  # the page's heading and the list's name, in words
         if table in titles:
             entry["title"] = titles[table]
+        # its columns' values in words (site_plugin.render_cell), for the columns it has
+        shown = {c: values[c] for c in [*docs.get(table, {}).get("columns", {}), *(columns_of or {}).get(table, [])]
+                 if c in values}
+        if shown:
+            entry["value_labels"] = shown
     for table in HIDDEN_TABLES:
         if existing is None or table in existing:
             tables.setdefault(table, {})["hidden"] = True

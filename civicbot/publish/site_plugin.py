@@ -8,8 +8,9 @@ plain `datasette serve --plugins-dir plugins`. `civicbot serve` registers it dir
   bounded versions of the built-in functions whose single step the time limit cannot stop
   (Datasette's `sql_time_limit_ms` is a progress handler, which runs only between steps), and a
   bound on the text of one answer.
-- `render_cell`: bidi-override and zero-width characters shown as a visible marker, and
-  `*_markdown` columns rendered without loading any image. See docs/publish.md.
+- `render_cell`: bidi-override and zero-width characters shown as a visible marker,
+  `*_markdown` columns rendered without loading any image, and the values of small fixed
+  vocabularies in words (`value_words`). See docs/publish.md.
 - `startup`: `settle_memory` once per process, for `civicbot serve` and the bundle's own
   `datasette serve` alike.
 """
@@ -334,12 +335,31 @@ def _marked_link(value: dict, column, table, database, datasette):
     return link()
 
 
+def value_words(value, words: dict | None) -> str | None:
+    """A stored value of a column with a small fixed vocabulary in words, Japanese first (the
+    table's metadata `value_labels`, from descriptions.yml's `values`): 月 / month for `month`. A
+    value made of several (`fork,site_list`) reads フォーク、元のサイトの一覧 / fork, the original site's list."""
+    if not words or not isinstance(value, str):
+        return None
+    if value in words:
+        return words[value]
+    parts = [part.strip() for part in value.split(",")]
+    if len(parts) < 2 or not all(part in words for part in parts):
+        return None
+    halves = [words[part].partition(" / ") for part in parts]
+    return "、".join(ja for ja, _, _ in halves) + " / " + ", ".join(en or ja for ja, _, en in halves)
+
+
 @hookimpl(tryfirst=True)
 def render_cell(value, column, table, database, datasette):
     if isinstance(value, dict) and table and isinstance(value.get("label"), str) and INVISIBLE.search(value["label"]):
         return _marked_link(value, column, table, database, datasette)
     if not isinstance(value, str):
         return None
+    words = value_words(value, (datasette.table_metadata(database, table).get("value_labels") or {}).get(column)) \
+        if table else None
+    if words:  # the stored value stays in the filters and the address; shown on hover
+        return Markup(f'<span title="{escape(value)}">{escape(words)}</span>')
     from fnmatch import fnmatch
 
     columns, patterns = _markdown_columns(datasette, database, table)
@@ -371,6 +391,7 @@ def human_japanese(text: str | None) -> str:
 @hookimpl
 def prepare_jinja2_environment(env):
     env.filters["in_japanese"] = human_japanese
+    env.filters["in_words"] = lambda value, words: value_words(value, words) or value  # templates/_facet_results.html
 
 
 LOG = logging.getLogger("civicbot.site")
