@@ -301,3 +301,20 @@ def test_every_value_label_reads_japanese_then_english():
             ja, _, en = label.partition(" / ")
             assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{2}", en), (column, value, label)
     assert {k: values["kind"][k].partition(" / ")[0] for k in KIND_JA} == KIND_JA
+
+
+def test_the_filter_and_sort_menus_name_columns_by_their_labels(store):
+    """A table page's filter menus (the applied filter's and the new one's) and the phone's sort
+    menu list the columns by their headings, Japanese first; what the form sends is still the
+    column's name, so the filter applies as before."""
+    ds = make_datasette(store)
+    html = get(ds, "/site/items?state=open").text
+    applied, new, sort = (html.split('name="_filter_column_1"')[1].split("</select>")[0],
+                          html.split('name="_filter_column"')[1].split("</select>")[0],
+                          html.split('name="_sort"')[1].split("</select>")[0])
+    assert '<option value="state" selected>状態 / state</option>' in applied and "- 外す / remove filter -" in applied
+    assert '<option value="title">題名 / title</option>' in new and "<option>" not in new
+    assert '<option value="created_at">作成日時（UTC） / created (UTC)</option>' in sort and "Sort by" not in sort
+    answer = get(ds, "/site/items?_filter_column=state&_filter_op=exact&_filter_value=open")
+    assert answer.status_code == 302 and answer.headers["location"] == "/site/items?state__exact=open"
+    assert "1 件 / 1 row" in get(ds, answer.headers["location"]).text
