@@ -318,3 +318,25 @@ def test_the_filter_and_sort_menus_name_columns_by_their_labels(store):
     answer = get(ds, "/site/items?_filter_column=state&_filter_op=exact&_filter_value=open")
     assert answer.status_code == 302 and answer.headers["location"] == "/site/items?state__exact=open"
     assert "1 件 / 1 row" in get(ds, answer.headers["location"]).text
+
+
+def test_the_breadcrumb_names_the_tables_in_words_not_the_databases_name(store):
+    """The breadcrumb of a table, a row and a canned query names the page of every table as the
+    home page's link does (すべての表 / every table), not by the database's name (site), and a
+    row's table by its title."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))  # the search page needs its index
+    ds = make_datasette(store)
+
+    def crumbs(path):
+        return re.sub(r"\s+", " ", re.search(r'<p class="crumbs">(.*?)</p>', get(ds, path).text, re.S).group(1))
+
+    every = '<a href="/site">すべての表 / every table</a>'
+    assert every in crumbs("/site/items") and ">site</a>" not in crumbs("/site/items")
+    assert every in crumbs("/site/search?q=翻訳")
+    assert crumbs("/site/items/570000047").endswith(
+        f'{every} / <a href="/site/items">イシューとプルリクエスト / issues and pull requests</a> ')
+    assert ">すべての表 / every table</a>" in get(ds, "/").text

@@ -372,6 +372,8 @@ def render_cell(value, column, table, database, datasette):
     return None
 
 
+# The database's page (every public table) as the home page links to it and the breadcrumb names it.
+EVERY_TABLE = "すべての表 / every table"
 _SORTED = re.compile(r"\s*sorted by (.+?)( descending)?$")
 
 
@@ -391,6 +393,7 @@ def human_japanese(text: str | None) -> str:
 @hookimpl
 def prepare_jinja2_environment(env):
     env.filters["in_japanese"] = human_japanese
+    env.globals["every_table"] = EVERY_TABLE
     env.filters["in_words"] = lambda value, words: value_words(value, words) or value  # templates/_facet_results.html
 
 
