@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from html import unescape
 
 import pytest
 
@@ -340,3 +341,13 @@ def test_the_breadcrumb_names_the_tables_in_words_not_the_databases_name(store):
     assert crumbs("/site/items/570000047").endswith(
         f'{every} / <a href="/site/items">イシューとプルリクエスト / issues and pull requests</a> ')
     assert ">すべての表 / every table</a>" in get(ds, "/").text
+
+
+def test_the_list_of_tables_is_in_the_order_of_their_titles(store):
+    """The page of every table lists them by their titles as it shows them (kana in the order of
+    the syllabary, then kanji), not by their names in the database; hidden ones stay out."""
+    html = get(make_datasette(store), "/site").text
+    titles = [unescape(t) for t in re.findall(r'<h3><a href="/site/[^"]+">([^<]*)</a>', html)]
+    assert len(titles) > 10 and titles == sorted(titles, key=str.lower)
+    assert titles.index("イシューとプルリクエスト / issues and pull requests") < titles.index("リポジトリ / repositories")
+    assert not [t for t in titles if t.isascii()]  # every one by its title, none by a bare name
