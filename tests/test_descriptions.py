@@ -351,3 +351,15 @@ def test_the_list_of_tables_is_in_the_order_of_their_titles(store):
     assert len(titles) > 10 and titles == sorted(titles, key=str.lower)
     assert titles.index("イシューとプルリクエスト / issues and pull requests") < titles.index("リポジトリ / repositories")
     assert not [t for t in titles if t.isascii()]  # every one by its title, none by a bare name
+
+
+def test_a_row_page_names_its_columns_and_the_tables_that_refer_to_it_in_words(store):
+    """A row page heads each value with its column's heading, and names the tables whose rows
+    refer to it, and their columns, by their titles and headings, not by their names."""
+    html = get(make_datasette(store), "/site/items/570000047").text
+    headings = re.findall(r'td:nth-of-type\(\d+\):before \{ content: "([^"]*)"', html)
+    assert "題名 / title" in headings and "リポジトリ / repository" in headings and "repo_id" not in headings
+    assert "<title>翻訳のお願い - イシューとプルリクエスト / issues and pull requests</title>" in html
+    refer = re.sub(r"\s+", " ", html.split("関連する行 / Rows that refer to this one")[1])
+    assert "コメント / comments: <a" in refer and "（イシュー・PR / issue or PR）" in refer
+    assert "<li> comments: <a" not in refer and "（item_id）" not in refer

@@ -532,7 +532,8 @@ async def front_page(datasette) -> dict:
 @hookimpl
 def extra_template_vars(view_name, database, table, request, datasette):
     """`row_label`: a row page's label (an issue's title, a user's login) for its heading, in
-    place of bare ids such as `items: 570000047`; `hidden_tables`, whose links it leaves out.
+    place of bare ids such as `items: 570000047`; `hidden_tables`, whose links it leaves out;
+    `described`, the tables' metadata (their titles and headings).
     `front`: the home page's figures and links."""
     if view_name == "index":
         return lambda: front_page(datasette)
@@ -547,13 +548,15 @@ def extra_template_vars(view_name, database, table, request, datasette):
         column = await db.label_column_for_table(table)
         pks = await db.primary_keys(table)
         values = [tilde_decode(v) for v in request.url_vars.get("pks", "").split(",")]
+        # the other tables' titles and headings, for the rows that refer to this one
+        described = ((datasette.metadata("databases") or {}).get(database) or {}).get("tables") or {}
         if not column or len(pks) != 1 or len(values) != 1:
-            return {"row_label": None, "hidden_tables": hidden}
+            return {"row_label": None, "hidden_tables": hidden, "described": described}
         rows = await db.execute(f"SELECT {escape_sqlite(column)} FROM {escape_sqlite(table)} WHERE {escape_sqlite(pks[0])} = ?", values)
         first = rows.first()
         text = first[0] if first is not None else None
         return {"row_label": mark_invisible(text) if isinstance(text, str) and text else None,
-                "hidden_tables": hidden}
+                "hidden_tables": hidden, "described": described}
     return label
 
 
