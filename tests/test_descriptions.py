@@ -296,7 +296,7 @@ def test_every_value_label_reads_japanese_then_english():
     from civicbot.publish.metadata import load_descriptions
 
     values = load_descriptions(part="values")
-    assert {"period_kind", "kind", "place_status", "found_by", "state", "pr_kind"} <= set(values)
+    assert {"period_kind", "kind", "place_status", "found_by", "state", "pr_kind", "event"} <= set(values)
     for column, words in values.items():
         for value, label in words.items():
             ja, _, en = label.partition(" / ")
