@@ -363,3 +363,21 @@ def test_a_row_page_names_its_columns_and_the_tables_that_refer_to_it_in_words(s
     refer = re.sub(r"\s+", " ", html.split("関連する行 / Rows that refer to this one")[1])
     assert "コメント / comments: <a" in refer and "（イシュー・PR / issue or PR）" in refer
     assert "<li> comments: <a" not in refer and "（item_id）" not in refer
+
+
+def test_a_table_page_reads_the_words_for_values_once_not_for_every_cell(store, monkeypatch):
+    """The values' words come from the metadata once per table: read for every cell, a page of
+    100 rows took a fifth longer."""
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE contributors_by_place (period_kind TEXT, place_status TEXT, people INTEGER)")
+        conn.executemany("INSERT INTO contributors_by_place VALUES ('month', 'known', ?)", [(n,) for n in range(100)])
+    ds = make_datasette(store)
+    reads = []
+    original = ds.table_metadata
+    monkeypatch.setattr(ds, "table_metadata", lambda *args: reads.append(args) or original(*args))
+    for _ in range(2):
+        assert get(ds, "/site/contributors_by_place?_size=100").text.count("月 / month</span>") == 100
+    # Datasette's own few reads per page, not one per cell (200 cells of words on the two pages)
+    assert reads.count(("site", "contributors_by_place")) < 20
