@@ -222,7 +222,6 @@ class Sources:
         firsts = comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
         return firsts.astype(_UTC_DTYPE)  # a datetime Series even when there is no comment at all
 
-
     @cached_property
     def took_part(self) -> pd.DataFrame:
         """Persons' contributions of every kind in the family (summary.contributions, the one definition

@@ -14,12 +14,12 @@
 People of a place are the persons who took part in the family in the period: any contribution of
 `summary.contributions` (commits and reviews too), as the summary, the report and the dashboards'
 people count read it from the `contributions` table; the affiliation table counts the dated
-issues, PRs and comments of `activity`. The family as a whole only (a repo's people per prefecture would name too few people). A person
-whose place is unknown, ambiguous or whose profile was not fetched yet is counted in a row of
-their own, never spread over places. A country or prefecture with fewer than
-`publish.min_place_count` people in a period is counted with the period's other countries or
-Japan's other prefectures (`fold_small_places`). No row names a person; a location is never
-written here.
+issues, PRs and comments of `activity`. The family as a whole only (a repo's people per
+prefecture would name too few people). A person whose place is unknown, ambiguous or whose
+profile was not fetched yet is counted in a row of their own, never spread over places. A
+country or prefecture with fewer than `publish.min_place_count` people in a period is counted
+with the period's other countries or Japan's other prefectures (`fold_small_places`). No row
+names a person; a location is never written here.
 """
 
 from __future__ import annotations

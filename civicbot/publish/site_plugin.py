@@ -351,7 +351,7 @@ def value_words(value, words: dict | None) -> str | None:
     return "、".join(ja for ja, _, _ in halves) + " / " + ", ".join(en or ja for ja, _, en in halves)
 
 
-_VALUE_LABELS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_VALUE_LABELS = weakref.WeakKeyDictionary()  # Datasette -> {(database, table): value_labels}
 
 
 def _value_labels(datasette, database: str, table: str) -> dict:
