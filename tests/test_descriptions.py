@@ -381,3 +381,19 @@ def test_a_table_page_reads_the_words_for_values_once_not_for_every_cell(store, 
         assert get(ds, "/site/contributors_by_place?_size=100").text.count("月 / month</span>") == 100
     # Datasette's own few reads per page, not one per cell (200 cells of words on the two pages)
     assert reads.count(("site", "contributors_by_place")) < 20
+
+
+def test_the_search_and_the_maintainers_pages_show_values_in_words_too(store):
+    """A canned query's answer (the search here) shows an item's kind and state in words, Japanese
+    first, by the same words as the tables; its JSON keeps the stored values."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))
+    ds = make_datasette(store)
+    page = get(ds, "/site/search?q=翻訳").text
+    assert '<td class="col-kind"><span title="issue">イシュー / issue</span></td>' in page
+    assert '<td class="col-state"><span title="open">対応中 / open</span></td>' in page
+    answer = get(ds, "/site/search.json?q=翻訳&_shape=array").json()
+    assert (answer[0]["kind"], answer[0]["state"]) == ("issue", "open")

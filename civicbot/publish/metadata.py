@@ -320,6 +320,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
                            "and its derivatives",
             "tables": tables,
             "queries": queries,
+            "value_labels": values,  # the canned queries' answers (their columns have the tables' names)
         }},
         "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database, config)},
     }

@@ -354,12 +354,15 @@ def value_words(value, words: dict | None) -> str | None:
 _VALUE_LABELS = weakref.WeakKeyDictionary()  # Datasette -> {(database, table): value_labels}
 
 
-def _value_labels(datasette, database: str, table: str) -> dict:
-    """The table's metadata `value_labels`, read once per Datasette and table: the metadata is
-    fixed once the server runs, and reading it for every cell made a page of 100 rows 20% slower."""
+def _value_labels(datasette, database: str, table: str | None) -> dict:
+    """The table's metadata `value_labels` (no table: a query's answer, the database's), read once
+    per Datasette and table: the metadata is fixed once the server runs, and reading it for every
+    cell made a page of 100 rows 20% slower."""
     tables = _VALUE_LABELS.setdefault(datasette, {})
     if (database, table) not in tables:
-        tables[(database, table)] = datasette.table_metadata(database, table).get("value_labels") or {}
+        found = datasette.table_metadata(database, table) if table else \
+            {"value_labels": datasette.metadata("value_labels", database=database, fallback=False)}
+        tables[(database, table)] = found.get("value_labels") or {}
     return tables[(database, table)]
 
 
@@ -369,8 +372,8 @@ def render_cell(value, column, table, database, datasette):
         return _marked_link(value, column, table, database, datasette)
     if not isinstance(value, str):
         return None
-    words = value_words(value, _value_labels(datasette, database, table).get(column)) if table else None
-    if words:  # the stored value stays in the filters and the address; shown on hover
+    words = value_words(value, _value_labels(datasette, database, table).get(column))
+    if words:  # the stored value stays in the filters, the address and the query's form; shown on hover
         return Markup(f'<span title="{escape(value)}">{escape(words)}</span>')
     from fnmatch import fnmatch
 
