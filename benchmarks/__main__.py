@@ -94,11 +94,10 @@ print(json.dumps({"seconds": round(seconds, 2), "model": result.model, "positive
 SERVE_CASE = r"""
 import sys, uvicorn
 from civicbot.cli import _load
-from civicbot.publish.commands import make_datasette, prepare_live, settle_memory
+from civicbot.publish.commands import make_datasette, prepare_live
 config = _load(sys.argv[1])
 path = prepare_live(config)
-ds = make_datasette(path, config)
-settle_memory()
+ds = make_datasette(path, config)  # the site plugin's startup hook settles memory, as in civicbot serve
 uvicorn.run(ds.app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
             lifespan="on")
 """

@@ -1,5 +1,6 @@
 """Screenshots of every public page on demo data, at a desktop's 1400 px and a phone's 390 px:
-`make screenshots` (writes docs/screenshots/*.png, shown in the README).
+`make screenshots` (writes docs/screenshots/*.png, shown in the README); `python
+docs/screenshots.py tables row-item` photographs only the pages named.
 
 Builds the demo site (a generated world, harvested through the simulator, with every metric),
 serves it on 127.0.0.1 and photographs each page a visitor reaches from the home page (the
@@ -52,7 +53,9 @@ def triage(config) -> None:
     db.close()
 
 
-def main(out: Path = ROOT / "docs" / "screenshots") -> None:
+def main(out: Path = ROOT / "docs" / "screenshots", only: list[str] | None = None) -> None:
+    """Every page, or only those named (`python docs/screenshots.py tables row-item`: the pages a
+    change touched)."""
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -61,7 +64,11 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> None:
         triage(config)
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         with serve_site(config) as (url, ds):
-            for name, path in pages(ds):
+            chosen = [(name, path) for name, path in pages(ds) if not only or name in only]
+            unknown = set(only or ()) - {name for name, _ in chosen}
+            if unknown:
+                raise SystemExit(f"no such page: {', '.join(sorted(unknown))} (the names are those of docs/screenshots/*.png)")
+            for name, path in chosen:
                 for width, suffix in WIDTHS:
                     page = browser.new_page(viewport={"width": width, "height": 1000})
                     page.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort())
@@ -80,4 +87,4 @@ def main(out: Path = ROOT / "docs" / "screenshots") -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(only=sys.argv[1:])

@@ -337,5 +337,5 @@ def test_a_row_page_reads_down_the_page_with_the_title_readable(site, browser):
         title = page.locator(".row-record td.col-title").bounding_box()
         assert title["width"] > width * 0.6, (width, title)  # was a column one character wide
         label = page.evaluate("getComputedStyle(document.querySelector('.row-record td.col-title'), '::before').content")
-        assert label == '"title"'
+        assert label == '"題名 / title"'  # the column's heading, not its name
         page.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from html import unescape
 
 import pytest
 
@@ -58,6 +59,30 @@ def test_tables_and_queries_are_described_in_japanese_first_then_english():
     for where, text in texts:
         ja, _, en = text.partition(" / ")
         assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en), where
+
+
+def test_every_chart_says_what_it_shows_in_japanese_first_without_naming_a_table():
+    """Each chart's description (dashboards.yml): plain words, Japanese then English, then its
+    definition link; no table, column or SQL. datasette-dashboards 0.8 shows no chart's
+    description on a page (only the dashboard's), but each one travels in the page's script and in
+    /-/metadata.json, and a later version or template may show it."""
+    from civicbot.publish.metadata import load_dashboards
+
+    tables = build_metadata()["databases"]["civicbot"]["tables"]
+    names = {n for table, info in tables.items() for n in (table, *(info.get("columns") or {})) if "_" in n}
+    charts = [(f"{slug}.{key}", chart) for slug, dashboard in load_dashboards().items()
+              for key, chart in dashboard["charts"].items() if chart["library"] != "markdown"]
+    assert len(charts) >= 20
+    for where, chart in charts:
+        text, link = re.subn(r" 定義 / Definition: /-/definitions#[a-z-]+$", "", chart.get("description", ""))
+        ja, _, en = text.partition(" / ")
+        assert link and JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en) and not JAPANESE.search(en), where
+        assert not re.search(r"\b[a-z]+_[a-z_]+\b|\b[a-z]+\.[a-z]+\b|=", text), (where, text)
+        assert not DEVELOPER.search(text) and not [n for n in names if n in text], where
+    links = [(slug, text, table) for slug, dashboard in load_dashboards().items()
+             for text, table in re.findall(r"\[([^\]]+)\]\(/civicbot/([a-z_]+)", dashboard["charts"]["about"]["display"])]
+    assert len(links) >= 4  # each dashboard's first card: its links to the rows say what they are in words
+    assert all(JAPANESE.search(text) and table not in text for _, text, table in links), links
 
 
 def test_no_two_different_columns_share_a_description():
@@ -236,3 +261,142 @@ def test_the_report_uses_the_sites_words_and_points_to_its_definitions(store):
         assert "/-/definitions" in TEXT[lang]["footer"]("2020-03-01", "0", "o/r")
     assert "協力者のフォーク" in dict(TEXT["ja"]["definitions"]) and "Contributors' forks" in dict(TEXT["en"]["definitions"])
     assert "協力した人" in page and "people who contributed" in page and "協力者のフォーク / Contributors' forks" in page
+
+
+def test_values_of_a_small_vocabulary_read_japanese_first_and_filter_by_the_stored_value(store):
+    """A table page shows a period kind as 月 / month, a place status, an item's state, and each
+    part of a derivative's ways of being found in words, in the cells and the facets; the stored
+    values stay in the filter (?period_kind=month), the facets' links and JSON."""
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE contributors_by_place (period_kind TEXT, place_status TEXT, people INTEGER)")
+        conn.executemany("INSERT INTO contributors_by_place VALUES (?, ?, ?)",
+                         [("week", "known", 3), ("month", "known", 4), ("month", "no_profile", 2), ("all", "known", 5)])
+        conn.execute("CREATE TABLE derivatives (full_name TEXT, found_by TEXT)")
+        conn.execute("INSERT INTO derivatives VALUES ('a/covid19', 'fork,site_list')")
+    ds = make_datasette(store)
+    page = get(ds, "/site/contributors_by_place?period_kind=month&_facet=place_status").text
+    assert "2 件 / 2 rows" in page
+    cells = re.findall(r'<td class="col-(period_kind|place_status) [^"]*">(.*?)</td>', page)
+    assert cells == [("period_kind", '<span title="month">月 / month</span>'),
+                     ("place_status", '<span title="known">分かった / known</span>'),
+                     ("period_kind", '<span title="month">月 / month</span>'),
+                     ("place_status", '<span title="no_profile">プロフィール未取得 / profile not fetched yet</span>')]
+    assert re.search(r'place_status=no_profile">プロフィール未取得 / profile not fetched yet</a>', page)  # the facet
+    assert "所在地のわかり方 / place status" in page.split('class="facet-results"')[1]
+    rows = get(ds, "/site/contributors_by_place.json?period_kind=month&_shape=array").json()
+    assert {r["period_kind"] for r in rows} == {"month"}
+    assert '<span title="open">対応中 / open</span>' in get(ds, "/site/items").text
+    found = get(ds, "/site/derivatives").text
+    assert "フォーク、元のサイトの一覧 / fork, the original site&#39;s list" in found
+
+
+def test_every_value_label_reads_japanese_then_english():
+    """descriptions.yml's `values`: each label Japanese / English; the kinds of organisation in the
+    same words as the stored kind_ja column (metrics.origins.KIND_JA)."""
+    from civicbot.metrics.origins import KIND_JA
+    from civicbot.publish.metadata import load_descriptions
+
+    values = load_descriptions(part="values")
+    assert {"period_kind", "kind", "place_status", "found_by", "state", "pr_kind", "event"} <= set(values)
+    for column, words in values.items():
+        for value, label in words.items():
+            ja, _, en = label.partition(" / ")
+            assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{2}", en), (column, value, label)
+    assert {k: values["kind"][k].partition(" / ")[0] for k in KIND_JA} == KIND_JA
+
+
+def test_the_filter_and_sort_menus_name_columns_by_their_labels(store):
+    """A table page's filter menus (the applied filter's and the new one's) and the phone's sort
+    menu list the columns by their headings, Japanese first; what the form sends is still the
+    column's name, so the filter applies as before."""
+    ds = make_datasette(store)
+    html = get(ds, "/site/items?state=open").text
+    applied, new, sort = (html.split('name="_filter_column_1"')[1].split("</select>")[0],
+                          html.split('name="_filter_column"')[1].split("</select>")[0],
+                          html.split('name="_sort"')[1].split("</select>")[0])
+    assert '<option value="state" selected>状態 / state</option>' in applied and "- 外す / remove filter -" in applied
+    assert '<option value="title">題名 / title</option>' in new and "<option>" not in new
+    assert '<option value="created_at">作成日時（UTC） / created (UTC)</option>' in sort and "Sort by" not in sort
+    answer = get(ds, "/site/items?_filter_column=state&_filter_op=exact&_filter_value=open")
+    assert answer.status_code == 302 and answer.headers["location"] == "/site/items?state__exact=open"
+    assert "1 件 / 1 row" in get(ds, answer.headers["location"]).text
+
+
+def test_the_breadcrumb_names_the_tables_in_words_not_the_databases_name(store):
+    """The breadcrumb of a table, a row and a canned query names the page of every table as the
+    home page's link does (すべての表 / every table), not by the database's name (site), and a
+    row's table by its title."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))  # the search page needs its index
+    ds = make_datasette(store)
+
+    def crumbs(path):
+        return re.sub(r"\s+", " ", re.search(r'<p class="crumbs">(.*?)</p>', get(ds, path).text, re.S).group(1))
+
+    every = '<a href="/site">すべての表 / every table</a>'
+    assert every in crumbs("/site/items") and ">site</a>" not in crumbs("/site/items")
+    assert every in crumbs("/site/search?q=翻訳")
+    assert crumbs("/site/items/570000047").endswith(
+        f'{every} / <a href="/site/items">イシューとプルリクエスト / issues and pull requests</a> ')
+    assert ">すべての表 / every table</a>" in get(ds, "/").text
+
+
+def test_the_list_of_tables_is_in_the_order_of_their_titles(store):
+    """The page of every table lists them by their titles as it shows them (kana in the order of
+    the syllabary, then kanji), not by their names in the database; hidden ones stay out."""
+    html = get(make_datasette(store), "/site").text
+    titles = [unescape(t) for t in re.findall(r'<h3><a href="/site/[^"]+">([^<]*)</a>', html)]
+    assert len(titles) > 10 and titles == sorted(titles, key=str.lower)
+    assert titles.index("イシューとプルリクエスト / issues and pull requests") < titles.index("リポジトリ / repositories")
+    assert not [t for t in titles if t.isascii()]  # every one by its title, none by a bare name
+
+
+def test_a_row_page_names_its_columns_and_the_tables_that_refer_to_it_in_words(store):
+    """A row page heads each value with its column's heading, and names the tables whose rows
+    refer to it, and their columns, by their titles and headings, not by their names."""
+    html = get(make_datasette(store), "/site/items/570000047").text
+    headings = re.findall(r'td:nth-of-type\(\d+\):before \{ content: "([^"]*)"', html)
+    assert "題名 / title" in headings and "リポジトリ / repository" in headings and "repo_id" not in headings
+    assert "<title>翻訳のお願い - イシューとプルリクエスト / issues and pull requests</title>" in html
+    refer = re.sub(r"\s+", " ", html.split("関連する行 / Rows that refer to this one")[1])
+    assert "コメント / comments: <a" in refer and "（イシュー・PR / issue or PR）" in refer
+    assert "<li> comments: <a" not in refer and "（item_id）" not in refer
+
+
+def test_a_table_page_reads_the_words_for_values_once_not_for_every_cell(store, monkeypatch):
+    """The values' words come from the metadata once per table: read for every cell, a page of
+    100 rows took a fifth longer."""
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        conn.execute("CREATE TABLE contributors_by_place (period_kind TEXT, place_status TEXT, people INTEGER)")
+        conn.executemany("INSERT INTO contributors_by_place VALUES ('month', 'known', ?)", [(n,) for n in range(100)])
+    ds = make_datasette(store)
+    reads = []
+    original = ds.table_metadata
+    monkeypatch.setattr(ds, "table_metadata", lambda *args: reads.append(args) or original(*args))
+    for _ in range(2):
+        assert get(ds, "/site/contributors_by_place?_size=100").text.count("月 / month</span>") == 100
+    # Datasette's own few reads per page, not one per cell (200 cells of words on the two pages)
+    assert reads.count(("site", "contributors_by_place")) < 20
+
+
+def test_the_search_and_the_maintainers_pages_show_values_in_words_too(store):
+    """A canned query's answer (the search here) shows an item's kind and state in words, Japanese
+    first, by the same words as the tables; its JSON keeps the stored values."""
+    import sqlite_utils
+
+    from civicbot.publish.search import enable_search
+
+    enable_search(sqlite_utils.Database(store))
+    ds = make_datasette(store)
+    page = get(ds, "/site/search?q=翻訳").text
+    assert '<td class="col-kind"><span title="issue">イシュー / issue</span></td>' in page
+    assert '<td class="col-state"><span title="open">対応中 / open</span></td>' in page
+    answer = get(ds, "/site/search.json?q=翻訳&_shape=array").json()
+    assert (answer[0]["kind"], answer[0]["state"]) == ("issue", "open")

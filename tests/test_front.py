@@ -71,6 +71,24 @@ def test_the_first_three_weeks_start_at_the_sites_launch_when_the_config_gives_i
     assert windows(db, before)[1] == first
 
 
+def test_the_people_figures_rows_are_the_people_it_counts(site):
+    """The home page's people figure links to the rows it counts: the `contributions` of people
+    (commits and reviews too) in the window, whose distinct persons are the figure."""
+    from urllib.parse import parse_qsl
+
+    _, _, db = site
+    row = figures(db)["people"]
+    for column in ("whole_period", "first_weeks"):
+        table, _, query = row[f"{column}_rows"].partition("?")
+        args = dict(parse_qsl(query))
+        assert table == "contributions" and args["is_person"] == "1"
+        people = db.execute("SELECT count(DISTINCT person_id) FROM contributions WHERE is_person = 1 "
+                            "AND local_date >= ? AND local_date <= ?",
+                            [args["local_date__gte"], args["local_date__lte"]]).fetchone()[0]
+        assert people == row[column]
+    assert db.execute("SELECT count(*) FROM contributions WHERE kind IN ('commit', 'review')").fetchone()[0]
+
+
 def test_the_repository_filter_narrows_every_figure(site):
     config, _, db = site
     family = {c: kpi(db, config, c) for c in ("people", "proposals", "merged")}

@@ -178,13 +178,14 @@ def test_places_countries_and_prefectures_with_unknown_apart(db):
         item(db, n, user, IN)
     commit(db, "c", IN, name="Commit Only", email="h-c")
     db.conn.commit()
-    places = window_figures(db)["places"]
+    every = {"publish": {"min_place_count": 1}}  # every place by name; folding has its own test
+    places = window_figures(db, config(**every))["places"]
     # taro 東京都, taro-work Tokyo, hanako 大阪府, jiro Germany; jiro_2 "Earth" and the commit-only person unknown
-    assert places == {"people": 6, "countries": 2, "prefectures": 2, "in_japan": 3, "abroad": 1,
-                      "japan_prefecture_unknown": 0, "unknown": 2}
-    merged = window_figures(db, config(identities=[{"logins": ["taro", "taro-work"]}]))["places"]
+    assert places == {"people": 6, "countries": 2, "prefectures": 2, "in_japan": 3, "abroad": 1, "other_countries": 0,
+                      "japan_prefecture_unknown": 0, "other_prefectures": 0, "unknown": 2}
+    merged = window_figures(db, config(identities=[{"logins": ["taro", "taro-work"]}], **every))["places"]
     assert merged["people"] == 5 and merged["in_japan"] == 2
-    text = format_summary(window_figures(db))
+    text = format_summary(window_figures(db, config(**every)))
     assert "2 か国・2 都道府県から" in text and "from 2 countries / 2 prefectures" in text
     assert text.index("コミットした人") < text.index("commit authors")
 
@@ -315,9 +316,42 @@ def test_place_figures_count_the_persons_of_some_contributions(db):
     db.conn.commit()
     write_classification(db, config())
     who = summary.read_contributions(db, config())
-    assert summary.place_figures(db, who) == {"people": 2, "countries": 2, "prefectures": 1, "in_japan": 1,
-                                              "abroad": 1, "japan_prefecture_unknown": 0, "unknown": 0}
+    assert summary.place_figures(db, who, 1) == {"people": 2, "countries": 2, "prefectures": 1, "in_japan": 1,
+                                                 "abroad": 1, "other_countries": 0, "japan_prefecture_unknown": 0,
+                                                 "other_prefectures": 0, "unknown": 0}
     assert not hasattr(summary, "people_places") and hasattr(origins, "people_places")
+
+
+def test_small_places_are_other_in_the_summary_and_the_report_and_the_counts_add_up(db):
+    """Places of fewer than publish.min_place_count (3) people are folded as on the site
+    (origins.fold_places_of): 東京都 has 3 people and is named; 大阪府 (hanako alone) is "other
+    prefectures", Germany (jiro alone) "other countries and regions", in the summary and in the
+    report's lists, Japanese first; the figures still add up to the people."""
+    from civicbot.publish.report import _contributor_places, _places_html
+    from civicbot.publish.report_text import TEXT
+
+    db["users"].insert({"id": 9, "login": "saburo", "type": "User", "name": "Saburo", "location": "東京都"})
+    for n, user in enumerate((2, 3, 4, 6, 7, 9), start=1):
+        item(db, n, user, IN)
+    db.conn.commit()
+    summary = window_figures(db)
+    places = summary["places"]
+    assert places == {"people": 6, "countries": 1, "prefectures": 1, "in_japan": 4, "abroad": 0, "other_countries": 1,
+                      "japan_prefecture_unknown": 0, "other_prefectures": 1, "unknown": 1}
+    assert places["in_japan"] + places["abroad"] + places["other_countries"] + places["unknown"] == places["people"]
+    text = format_summary(summary)
+    assert "1 か国・1 都道府県から" in text and "その他の都道府県 1 名" in text and "1 in other prefectures" in text
+    assert text.index("その他の国・地域") < text.index("other countries")
+
+    lo, hi = Window(date(2020, 3, 3), date(2020, 3, 24)).utc_bounds(config())
+    report = _contributor_places(db, config(), lo, hi)
+    assert report == {"countries": [("JP", 4), ("other", 1)], "prefectures": [("13", 3), ("other", 1)]}
+    assert sum(n for _, n in report["countries"]) == places["people"] - places["unknown"]
+    assert sum(n for _, n in report["prefectures"]) == places["in_japan"] - places["japan_prefecture_unknown"]
+    ja, en = _places_html(report, TEXT["ja"]), _places_html(report, TEXT["en"])
+    assert "東京都" in ja and "その他の都道府県" in ja and "その他の国・地域" in ja
+    assert "大阪" not in ja and "ドイツ" not in ja
+    assert "Tokyo" in en and "other prefectures" in en and "Osaka" not in en and "Germany" not in en
 
 
 def test_the_summary_says_when_no_profile_gives_a_place(db):

@@ -290,6 +290,7 @@ def test_running_twice_gives_identical_tables(store):
     first = write_contribution_metrics(db, config)
     dump = {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES}
     assert write_contribution_metrics(db, config) == first == {
+        # contributors_by_place: alice's root commit (wk 01-27) is taking part too, a week of its own
         "activity": 15, "contributors_summary": 4, "metrics_periodic": 80, "contributors_by_place": 10,
         "contributors_by_affiliation": 14}
     assert {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES} == dump
@@ -413,3 +414,46 @@ def test_places_with_fewer_people_than_the_minimum_are_counted_together(placed_s
     assert rows(db, "SELECT sum(people) AS n FROM contributors_by_place WHERE period_kind = 'all'")[0]["n"] == 3
     assert len(march(1)) == 3  # 1: every place by name
 
+
+
+def test_the_place_table_the_summary_and_the_report_count_the_same_people(sim_factory, tmp_path):
+    """One definition of taking part: erin only reviewed carol's P4 (03-02), from Germany; carol is
+    in France, alice and bob in Japan. The people dashboard's figures (its own queries on
+    contributors_by_place), the impact summary and the report's list of countries, for the whole
+    data, all name the same three countries and count the same four people (erin included)."""
+    from datetime import date
+    from pathlib import Path
+
+    import yaml
+
+    from civicbot.metrics import write_all_metrics
+    from civicbot.metrics.summary import Window, impact_summary
+    from civicbot.publish.report import _contributor_places
+
+    world = metrics_world()
+    world["users"].append({"id": 9, "login": "erin", "type": "User"})
+    world["reviews"] = [{"id": 306, "repo_id": 10, "pull_number": 4, "user": "erin", "state": "COMMENTED",
+                         "submitted_at": "2020-03-02T08:00:00Z"}]
+    profiles = {"alice": "東京都渋谷区", "bob": "Osaka, Japan", "carol": "Paris, France", "erin": "Berlin, Germany"}
+    for user in world["users"]:
+        user["location"] = profiles.get(user["login"])
+    sim = sim_factory(world)
+    config = family_config(world, sim.url, tmp_path / "m.db", profiles=True, review_budget=100)
+    config = config.model_copy(update={"timezone": "Asia/Tokyo", "publish": config.publish.model_copy(
+        update={"min_place_count": 1})})
+    db = open_store(config.database.path)
+    assert harvest(config, db, GitHubClient(config, [TOKEN], sleep=lambda s: None)).outcome == "complete"
+    write_all_metrics(db, config)
+
+    charts = yaml.safe_load((Path(__file__).parents[1] / "dashboards" / "dashboards.yml").read_text())["people"]["charts"]
+    figure = {name: db.execute(charts[name]["query"]).fetchall() for name in ("countries-count", "placed", "by-country")}
+    assert figure["countries-count"] == [(3,)] and figure["placed"] == [("4 / 4",)]
+    assert sorted(n for _, n in figure["by-country"]) == [1, 1, 2]
+    table = dict(db.execute("SELECT country_code, sum(people) FROM contributors_by_place WHERE period_kind = 'all' "
+                            "GROUP BY country_code").fetchall())
+    assert table == {"DE": 1, "FR": 1, "JP": 2}
+
+    window = Window(date(2020, 1, 1), date(2020, 7, 31))
+    places = impact_summary(db, config, window)["places"]
+    assert (places["people"], places["countries"], places["in_japan"], places["abroad"]) == (4, 3, 2, 2)
+    assert dict(_contributor_places(db, config, *window.utc_bounds(config))["countries"]) == table

@@ -92,3 +92,6 @@ def test_nobody_placed_gives_words_not_an_empty_map():
     assert len(abroad) == 1 and abroad[0]["message"]
     assert rows(store(unplaced), "countries-count") == [{"n": 0}]
     assert rows(store(PLACES), "placed") == [{"n": "15 / 65"}]
+    # people of small countries, counted as `other` (no country named), still have a known country
+    other = {"place_status": "other", "country_code": None, "pref_code": None, "people": 2}
+    assert rows(store([*PLACES, other]), "placed") == [{"n": "17 / 67"}]

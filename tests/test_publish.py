@@ -64,6 +64,65 @@ def test_every_documented_column_gets_a_description(site):
     assert meta["license"] == "CC BY 4.0" and meta["license_url"]
 
 
+def test_every_column_of_every_public_table_has_a_heading_in_japanese_first(site):
+    """A table page heads each column with its label (descriptions.yml's query_columns), never its
+    raw name: every column of every table the site lists, the metrics tables documented under
+    other headings (accounts, metrics_periodic ...) included, and the documented columns of the
+    tables written when the site starts (headline_figures, harvest_status)."""
+    config, path, _ = site
+    ds = make_datasette(path, config)
+    tables = build_metadata(config, db_path=path)["databases"]["demo"]["tables"]
+    hidden = set(asyncio.run(ds.get_database("demo").hidden_table_names()))
+    conn = sqlite3.connect(path)
+    public = {t: [c for (c,) in conn.execute("SELECT name FROM pragma_table_info(?)", [t])]
+              for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") if t not in hidden}
+    assert {"items", "derivatives", "accounts", "contributions", "metrics_periodic", "public_value"} <= set(public)
+    headings = {t: (tables.get(t) or {}).get("labels") or {} for t in public}
+    missing = [(t, c) for t, columns in public.items() for c in columns if c not in headings[t]]
+    documented = build_metadata()["databases"]["civicbot"]["tables"]
+    for table, info in documented_tables().items():
+        if not documented[table].get("hidden"):
+            headings[table] = documented[table]["labels"]
+            missing += [(table, c) for c in info["columns"] if c not in headings[table]]
+    assert not missing, missing
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    for table, labels in headings.items():
+        for column, label in labels.items():
+            ja, _, en = label.partition(" / ")
+            assert japanese.search(ja) and re.search(r"[A-Za-z]{2}", en), (table, column, label)
+        assert len(set(labels.values())) == len(labels), table  # no two columns of a table headed alike
+    page = get(ds, "/demo/metrics_periodic").text
+    assert re.search(r'data-column="elephant_factor" title="elephant_factor"[^>]*>\s*<a [^>]*>半分を担う最少の団体数', page)
+    # and the columns Datasette adds to a table without one primary key: its link to each row, its rowid
+    page = get(ds, "/demo/contributions").text
+    assert re.search(r'data-column="Link" title="Link"[^>]*>\s*行 / row\s*<', page)
+    assert re.search(r'data-column="rowid" title="rowid"[^>]*>\s*<a [^>]*>行番号 / row number', page)
+
+
+def test_every_public_table_is_named_in_words_japanese_first(site):
+    """A table's page and the list of tables name it in words (metadata `title` from
+    descriptions.yml's table_titles), not by its name in the database, and say what it holds."""
+    config, path, _ = site
+    ds = make_datasette(path, config)
+    tables = build_metadata(config, db_path=path)["databases"]["demo"]["tables"]
+    tables.update({t: i for t, i in build_metadata()["databases"]["civicbot"]["tables"].items() if t not in tables})
+    public = {t: info for t, info in tables.items() if not info.get("hidden")}
+    assert {"items", "metrics_periodic", "accounts", "headline_figures"} <= set(public)
+    untitled = [t for t, info in public.items() if not info.get("title")]
+    assert not untitled, untitled
+    undescribed = [t for t, info in public.items() if not info.get("description_html")]  # what it holds, too
+    assert not undescribed, undescribed
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    for table, info in public.items():
+        ja, _, en = info["title"].partition(" / ")
+        assert japanese.search(ja) and re.search(r"[A-Za-z]{3}", en) and "_" not in info["title"], table
+    assert len({i["title"] for i in public.values()}) == len(public)
+    page = get(ds, "/demo/metrics_periodic").text
+    assert re.search(r"<h1>\s*月ごと・週ごとの数字 / figures per month and week\s*</h1>", page)
+    listing = get(ds, "/demo").text
+    assert '<a href="/demo/metrics_periodic">月ごと・週ごとの数字 / figures per month and week</a>' in listing
+
+
 def test_gfi_query_only_when_its_table_exists():
     assert "good_first_issue_candidates" not in load_queries(existing={"items", "items_fts"})
     assert "good_first_issue_candidates" in load_queries(existing={"items", "items_fts", "gfi_candidates", "data_end"})

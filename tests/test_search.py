@@ -149,18 +149,52 @@ def test_the_items_page_lists_the_newest_first_without_sorting_every_item(store)
     assert "TEMP B-TREE" not in plan, plan
 
 
-def test_serving_keeps_the_long_lived_objects_out_of_the_collectors_walks():
+def test_serving_keeps_the_long_lived_objects_out_of_the_collectors_walks(tmp_path):
     """`civicbot serve` freezes what lives as long as the server, so full collections (every few
-    page renders) no longer walk it: the search page's p95 in the benchmark (docs/performance.md)."""
+    page renders) no longer walk it: the search page's p95 in the benchmark (docs/performance.md).
+    It is the site plugin's startup hook that does it (`site_plugin.settle_memory`), once per
+    process: civicbot serve's Datasette settles when it starts."""
+    import asyncio
     import gc
-    import inspect
 
-    from civicbot.publish import commands
+    from civicbot.publish import site_plugin
 
+    site_store(tmp_path / "site.db", {1: ("title", "")}).conn.close()
     gc.unfreeze()
+    site_plugin._settled = False
     try:
-        commands.settle_memory()
+        ds = make_datasette(tmp_path / "site.db")
+        assert gc.get_freeze_count() == 0  # made, not yet started
+        asyncio.run(ds.invoke_startup())
         assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        asyncio.run(make_datasette(tmp_path / "site.db").invoke_startup())
+        assert gc.get_freeze_count() == 0  # once: another Datasette in the process freezes nothing more
     finally:
         gc.unfreeze()
-    assert "settle_memory()" in inspect.getsource(commands.serve.callback)
+
+
+def test_the_bundles_plain_datasette_serve_settles_memory_too(tmp_path):
+    """The published bundle's plain `datasette serve --plugins-dir plugins` settles memory too: it
+    loads the plugin file the bundle ships (no civicbot involved), whose startup hook freezes alike."""
+    import shutil
+    import subprocess
+    import sys
+
+    from civicbot.publish import site_plugin
+
+    site_store(tmp_path / "site.db", {1: ("title", "")}).conn.close()
+    (tmp_path / "plugins").mkdir()
+    shutil.copyfile(site_plugin.__file__, tmp_path / "plugins" / "civicbot_site.py")
+    script = ("import asyncio, gc, sys\n"
+              "from datasette.app import Datasette\n"
+              "gc.unfreeze()\n"
+              "ds = Datasette(immutables=['site.db'], plugins_dir='plugins')\n"
+              "before = gc.get_freeze_count()\n"
+              "asyncio.run(ds.invoke_startup())\n"
+              "print(before, gc.get_freeze_count())\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    before, after = map(int, done.stdout.split())
+    assert before == 0 and after > 0

@@ -20,6 +20,7 @@ from civicbot.store.schema import PLAUSIBLE_FROM, plausible_until
 from .affiliations import companies
 from .people import person_of_user, read_persons, reviewers, write_classification
 from .reviews import human_reviews
+from .summary import contributions
 from .tables import replace_frame as _replace
 
 INACTIVE_DAYS = 90
@@ -221,6 +222,21 @@ class Sources:
         firsts = comments["created_at"].groupby(comments["item_id"].to_numpy()).min()
         return firsts.astype(_UTC_DTYPE)  # a datetime Series even when there is no comment at all
 
+    @cached_property
+    def took_part(self) -> pd.DataFrame:
+        """Persons' contributions of every kind in the family (summary.contributions, the one definition
+        of taking part: commits, issues, PRs, comments, reviews; what the summary, the report and the
+        dashboards' people count read from the `contributions` table): person_id, repo_id, at (UTC),
+        and the local day, week and month it falls in."""
+        who = contributions(self.db, [r[0] for r in self.db.execute(FAMILY_REPOS)])
+        who = who[who["is_person"].astype(bool).to_numpy()]
+        at = _utc(who["at"].reset_index(drop=True))
+        keep = at.notna().to_numpy()
+        at, local = at[keep], _local(at[keep], self.config.timezone)
+        return pd.DataFrame({"person_id": who["person_id"].to_numpy(dtype=object)[keep],
+                             "repo_id": who["repo_id"].to_numpy()[keep].astype("int64"), "at": at.to_numpy(),
+                             "local_date": _text_dates(local.dt.floor("D")).to_numpy(),
+                             **{f"{kind}_at": _period_start(local, kind).to_numpy() for kind in PERIOD_KINDS}})
 
     @cached_property
     def activity(self) -> pd.DataFrame:

@@ -8,17 +8,18 @@
   unknown) per period, from `affiliations.company_of` with the config's `affiliations` lists.
 - `people_places(db)` (each account) and `person_places(db)` (each person, after identities are
   merged): the same reading for any set of people (the impact summary's "from N countries / M
-  prefectures"); `place_counts(places, ids)` counts them.
+  prefectures"); `fold_places_of` folds a set of people's small places for the summary and the
+  report as the table does.
 
-People by place are the people who took part, as the summary counts them (a commit, an issue, a
-pull request, a comment or a review: `summary.contributions`); people by affiliation are
-`accounts.is_person` with an issue, pull request or comment (the `activity` rows). The family as a
-whole only (a repo's people per prefecture would name too few people). A person
-whose place is unknown, ambiguous or whose profile was not fetched yet is counted in a row of
-their own, never spread over places. A country or prefecture with fewer than
-`publish.min_place_count` people in a period is counted with the period's other countries or
-Japan's other prefectures (`fold_small_places`). No row names a person; a location is never
-written here.
+People of a place are the persons who took part in the family in the period: any contribution of
+`summary.contributions` (commits and reviews too), as the summary, the report and the dashboards'
+people count read it from the `contributions` table; the affiliation table counts the dated
+issues, PRs and comments of `activity`. The family as a whole only (a repo's people per
+prefecture would name too few people). A person whose place is unknown, ambiguous or whose
+profile was not fetched yet is counted in a row of their own, never spread over places. A
+country or prefecture with fewer than `publish.min_place_count` people in a period is counted
+with the period's other countries or Japan's other prefectures (`fold_small_places`). No row
+names a person; a location is never written here.
 """
 
 from __future__ import annotations
@@ -93,32 +94,19 @@ def person_places(db: sqlite_utils.Database) -> pd.DataFrame:
     return out
 
 
-def place_counts(places: pd.DataFrame, ids, key: str = "user_id") -> dict[str, int]:
-    """For a set of people (accounts by `user_id`, or persons by `person_id`): how many countries
-    and Japanese prefectures they come from, and how many have no known country (unknown,
-    ambiguous or no profile yet)."""
-    chosen = places[places[key].isin(list(ids))]
-    return {"people": len(chosen), "countries": int(chosen["country_code"].nunique()),
-            "prefectures": int(chosen.loc[chosen["country_code"] == "JP", "pref_code"].nunique()),
-            "unplaced": int(chosen["country_code"].isna().sum())}
-
-
-def _people_by_period(sources) -> pd.DataFrame:
-    """(user_id, person_id, period_kind, period_start, period_end, contributions) for people's
-    activity; people are counted by person_id (one person's accounts are one person)."""
-    act = sources.activity
-    act = act[act["is_person"].to_numpy() == 1]
-    if act.empty:
-        return pd.DataFrame(columns=["user_id", "person_id", "period_kind", "period_start", "period_end",
-                                     "contributions"])
+def _by_period(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """(*keys, period_kind, period_start, period_end, contributions): the rows (with `local_date`,
+    `week_at` and `month_at`) counted per key and per week, month and the whole data (`all`)."""
+    if rows.empty:
+        return pd.DataFrame(columns=[*keys, "period_kind", "period_start", "period_end", "contributions"])
     frames = []
     for kind in PERIODS:
         if kind == "all":
-            grouped = act.groupby(["user_id", "person_id"]).size().rename("contributions").reset_index()
-            grouped["period_start"] = act["local_date"].min()  # the first day to the last, inclusive
-            grouped["period_end"] = (pd.Timestamp(act["local_date"].max()) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+            grouped = rows.groupby(keys).size().rename("contributions").reset_index()
+            grouped["period_start"] = rows["local_date"].min()  # the first day to the last, inclusive
+            grouped["period_end"] = (pd.Timestamp(rows["local_date"].max()) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
         else:
-            grouped = act.groupby(["user_id", "person_id", f"{kind}_at"]).size().rename("contributions").reset_index()
+            grouped = rows.groupby([*keys, f"{kind}_at"]).size().rename("contributions").reset_index()
             starts = grouped[f"{kind}_at"]
             ends = starts + pd.Timedelta(days=7) if kind == "week" else starts + pd.offsets.MonthBegin(1)
             grouped["period_start"] = starts.dt.strftime("%Y-%m-%d")
@@ -129,45 +117,14 @@ def _people_by_period(sources) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _people_who_took_part(db: sqlite_utils.Database, config: Config) -> pd.DataFrame:
-    """(person_id, period_kind, period_start, period_end) of every person who took part, once per
-    period: the summary's one definition (summary.contributions: commits and reviews too), so the
-    people counted by place are the site's and the report's people who took part."""
-    from .activity import _period_start, _text_dates
-    from .summary import contributions
-
-    took = contributions(db)
-    took = took[took["is_person"].fillna(0).astype(int).to_numpy() == 1]
-    at = pd.to_datetime(took["at"], utc=True, errors="coerce")
-    took, at = took[at.notna()], at[at.notna()]
-    if took.empty:
-        return pd.DataFrame(columns=["person_id", "period_kind", "period_start", "period_end"])
-    local = at.dt.tz_convert(config.timezone).dt.tz_localize(None)
-    frames = []
-    for kind in PERIODS:
-        if kind == "all":
-            out = pd.DataFrame({"person_id": took["person_id"].unique()})
-            out["period_start"] = local.min().strftime("%Y-%m-%d")  # the first day to the last, inclusive
-            out["period_end"] = (local.max().floor("D") + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-        else:
-            starts = _period_start(local, kind)
-            out = pd.DataFrame({"person_id": took["person_id"].to_numpy(), "start": starts.to_numpy()})
-            out = out.drop_duplicates()
-            ends = out["start"] + pd.Timedelta(days=7) if kind == "week" else out["start"] + pd.offsets.MonthBegin(1)
-            out = pd.DataFrame({"person_id": out["person_id"], "period_start": _text_dates(out["start"]).to_numpy(),
-                                "period_end": _text_dates(ends).to_numpy()})
-        out["period_kind"] = kind
-        frames.append(out)
-    return pd.concat(frames, ignore_index=True)
-
-
 def fold_small_places(counts: pd.DataFrame, least: int) -> pd.DataFrame:
     """Places with fewer than `least` people in a period counted together, so that no published row
     points at one or two people: a small country's rows become the period's `other` row (no
     country), a small Japanese prefecture's rows Japan's `other` row (JP, no prefecture). Rows that
     name no place (unknown, ambiguous, no profile, Japan without a prefecture) stay as they are.
-    Each person has one place, so a country's people are the sum of its rows."""
-    period = ["period_kind", "period_start", "period_end"]
+    Each person has one place, so a country's people are the sum of its rows. Without period
+    columns, `counts` is one set of people (`fold_places_of`)."""
+    period = [c for c in ("period_kind", "period_start", "period_end") if c in counts.columns]
     keys = [*period, "place_status", "country_code", "pref_code"]
     known = counts["place_status"].to_numpy() == "known"
     country_people = counts.groupby([*period, "country_code"], dropna=False)["people"].transform("sum")
@@ -183,9 +140,19 @@ def fold_small_places(counts: pd.DataFrame, least: int) -> pd.DataFrame:
     return out.groupby(keys, dropna=False)["people"].sum().reset_index()
 
 
+def fold_places_of(places: pd.DataFrame, least: int) -> pd.DataFrame:
+    """People per place (place_status, country_code, pref_code, people) of one set of persons
+    (rows of `person_places`), small places folded as in `contributors_by_place`: what the impact
+    summary and the report show of a window's people."""
+    keys = ["place_status", "country_code", "pref_code"]
+    counts = places.groupby(keys, dropna=False).size().rename("people").reset_index()
+    return fold_small_places(counts, least)
+
+
 def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sources) -> int:
     """`contributors_by_place`: people per (period, place); see the module's docstring."""
-    active = _people_who_took_part(db, config).merge(person_places(db), on="person_id", how="left")
+    # the people who took part as the summary, the report and the dashboards count them (commits and reviews too)
+    active = _by_period(sources.took_part, ["person_id"]).merge(person_places(db), on="person_id", how="left")
     active["place_status"] = active["place_status"].fillna("no_profile")
     keys = ["period_kind", "period_start", "period_end", "place_status", "country_code", "pref_code"]
     out = active.groupby(keys, dropna=False)["person_id"].nunique().rename("people").reset_index()
@@ -207,7 +174,8 @@ def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sourc
 
 def write_contributors_by_affiliation(db: sqlite_utils.Database, config: Config, sources) -> int:
     """`contributors_by_affiliation`: people, contributions and organisations per (period, kind)."""
-    active = _people_by_period(sources)
+    act = sources.activity
+    active = _by_period(act[act["is_person"].to_numpy() == 1], ["user_id", "person_id"])
     users = sources.users[["user_id", "org", "org_kind"]]
     active = active.merge(users, on="user_id", how="left")
     active["org_kind"] = active["org_kind"].fillna("unknown")

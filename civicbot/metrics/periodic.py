@@ -22,7 +22,6 @@ from .activity import (
     _period_end,
     _period_start,
     _text_dates,
-    _utc,
 )
 from .affiliations import fewest_for_half
 from .reviews import review_columns
@@ -109,22 +108,6 @@ def _open_issue_age(issues: pd.DataFrame, grid: pd.DataFrame, end_local: pd.Time
     if not rows:
         return pd.DataFrame(columns=["scope", "period_start", "open_issues", "open_issue_age_median_days"])
     return pd.concat(rows, ignore_index=True)
-
-
-def _took_part(db: sqlite_utils.Database, zone: str) -> pd.DataFrame:
-    """Persons' contributions of every kind in the family (summary.contributions, the one definition
-    of taking part: commits, issues, PRs, comments, reviews): person_id (as numbers), repo_id, at
-    (UTC) and the local week and month it falls in."""
-    from .summary import contributions
-
-    who = contributions(db, [r[0] for r in db.execute(FAMILY_REPOS)])
-    who = who[who["is_person"].astype(bool).to_numpy()]
-    at = _utc(who["at"].reset_index(drop=True))
-    keep = at.notna().to_numpy()
-    at, local = at[keep], _local(at[keep], zone)
-    return pd.DataFrame({"person_id": pd.factorize(who["person_id"].to_numpy()[keep])[0],
-                         "repo_id": who["repo_id"].to_numpy()[keep].astype("int64"), "at": at.to_numpy(),
-                         **{f"{kind}_at": _period_start(local, kind).to_numpy() for kind in PERIOD_KINDS}})
 
 
 def _periodic_kind(kind: str, act: pd.DataFrame, took: pd.DataFrame, items: pd.DataFrame, scopes: dict,
@@ -250,7 +233,8 @@ def write_periodic(db: sqlite_utils.Database, config: Config, inactive_days: int
     scopes = {0: FAMILY, **dict(db.execute(f"SELECT id, full_name FROM repos WHERE id IN ({FAMILY_REPOS})").fetchall())}
     end_utc = pd.Timestamp(end.rstrip("Z"))
     end_local = _local(pd.Series([end_utc]), zone).iloc[0]
-    took = _took_part(db, zone)
+    took = sources.took_part
+    took = took.assign(person_id=pd.factorize(took["person_id"].to_numpy())[0])  # as numbers: faster groupby
     took = took[took["at"] <= end_utc]  # periods end at the data's end, as for `act`
     out = pd.concat([_periodic_kind(kind, act, took, items, scopes, end_utc, end_local, inactive_days)
                      for kind in PERIOD_KINDS], ignore_index=True)

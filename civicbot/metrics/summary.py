@@ -147,7 +147,7 @@ def impact_summary(db: sqlite_utils.Database, config: Config, window: Window,
             WHERE {in_items} AND a.is_person = 0 AND {opened}
             GROUP BY a.user_id ORDER BY a.kind, count(*) DESC, a.login""", params)]
     return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(), "timezone": config.timezone},
-            "repos": repos or ["family"], "figures": out, "places": place_figures(db, who), "excluded": excluded}
+            "repos": repos or ["family"], "figures": out, "places": place_figures(db, who, config.publish.min_place_count), "excluded": excluded}
 
 
 # Kinds of contribution counted in the people count (what the sponsors' slide counts), and their figure.
@@ -242,22 +242,29 @@ def _count(who: pd.DataFrame) -> tuple[int, int]:
             who.loc[person | who["is_automation"].astype(bool), "person_id"].nunique())
 
 
-def place_figures(db: sqlite_utils.Database, who: pd.DataFrame) -> dict:
+def place_figures(db: sqlite_utils.Database, who: pd.DataFrame, least: int) -> dict:
     """Where the window's persons are (`origins.person_places`, the one reading of a person's
-    place): countries, Japanese prefectures, and persons whose place is unknown (no profile, a
-    blank or unclear location, commit-only identities), counted apart."""
-    from .origins import person_places
+    place), with places of fewer than `least` persons folded as on the site (`origins.fold_places_of`):
+    countries and Japanese prefectures named; persons in Japan, in named countries abroad, in other
+    (small) countries, and of unknown place (no profile, a blank or unclear location, commit-only
+    identities), which add up to the persons; in Japan, those in other (small) prefectures and
+    those with the prefecture unknown, counted apart."""
+    from .origins import fold_places_of, person_places
 
     people = who.loc[who["is_person"].astype(bool), "person_id"].drop_duplicates()
-    places = person_places(db).set_index("person_id")
-    found = places.loc[places.index.intersection(people)]
-    found = found[found["country_code"].notna()]
-    japan = found[found["country_code"] == "JP"]
-    return {"people": len(people), "countries": int(found["country_code"].nunique()),
-            "prefectures": int(japan["pref_code"].nunique()),
-            "in_japan": len(japan), "abroad": len(found) - len(japan),
-            "japan_prefecture_unknown": int(japan["pref_code"].isna().sum()),
-            "unknown": len(people) - len(found)}
+    places = person_places(db)
+    counts = fold_places_of(places[places["person_id"].isin(people)], least)
+    named = counts[counts["place_status"] == "known"]
+    japan = counts[counts["country_code"] == "JP"]
+    other = counts["place_status"] == "other"
+    in_japan, abroad = int(japan["people"].sum()), int(named.loc[named["country_code"] != "JP", "people"].sum())
+    other_countries = int(counts.loc[other & counts["country_code"].isna(), "people"].sum())
+    return {"people": len(people), "countries": int(named["country_code"].nunique()),
+            "prefectures": int(named.loc[named["country_code"] == "JP", "pref_code"].nunique()),
+            "in_japan": in_japan, "abroad": abroad, "other_countries": other_countries,
+            "japan_prefecture_unknown": int(japan.loc[japan["pref_code"].isna() & ~other, "people"].sum()),
+            "other_prefectures": int(japan.loc[other, "people"].sum()),
+            "unknown": len(people) - in_japan - abroad - other_countries}
 
 
 def _reach(db, lo: str, hi: str) -> tuple[int, int, int]:
@@ -274,15 +281,19 @@ def _reach(db, lo: str, hi: str) -> tuple[int, int, int]:
 
 
 def _places_line(p: dict) -> str:
-    """Where the window's people are from; when no profile names a country, that, not "0 countries"."""
-    if not p["countries"]:
+    """Where the window's people are from; when no profile places anyone, that, not "0 countries".
+    Small places are "その他 / other", as on the site."""
+    if not (p["in_japan"] or p["abroad"] or p["other_countries"]):
         return (f"貢献者 {p['people']:,} 名: プロフィールから所在地のわかる人はいません / "
                 f"{p['people']:,} contributors: no profile gives a place")
     return (f"貢献者 {p['people']:,} 名: {p['countries']:,} か国・{p['prefectures']:,} 都道府県から"
-            f" (所在不明 {p['unknown']:,} 名、日本で都道府県不明 {p['japan_prefecture_unknown']:,} 名) / "
+            f" (その他の国・地域 {p['other_countries']:,} 名、その他の都道府県 {p['other_prefectures']:,} 名、"
+            f"所在不明 {p['unknown']:,} 名、日本で都道府県不明 {p['japan_prefecture_unknown']:,} 名。"
+            "人数の少ない場所は「その他」にまとめています) / "
             f"{p['people']:,} contributors from {p['countries']:,} countries / {p['prefectures']:,} "
-            f"prefectures ({p['unknown']:,} of unknown place, {p['japan_prefecture_unknown']:,} in Japan "
-            "with the prefecture unknown)")
+            f"prefectures ({p['other_countries']:,} in other countries and regions, {p['other_prefectures']:,} in "
+            f"other prefectures, {p['unknown']:,} of unknown place, {p['japan_prefecture_unknown']:,} in Japan "
+            "with the prefecture unknown; places with few people are counted as other)")
 
 
 # A share of nothing (0 of 0) is no share, not 0.0%; the site's home page says the same (index.html).

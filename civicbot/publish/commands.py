@@ -66,17 +66,6 @@ def prepare_live(config) -> Path:
     return Path(config.database.path)
 
 
-def settle_memory() -> None:
-    """Before serving: move the objects that live as long as the server (Datasette, its metadata
-    with every dashboard's chart specs, the plugins) out of the garbage collector's sight. Python's
-    full collections then no longer walk them every few requests: 35 to 40 ms each at 10^6, which
-    put the search page's p95 at twice its median (docs/performance.md)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-
-
 @click.command()
 @CONFIG_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -98,8 +87,7 @@ def serve(config_path: str, host: str, port: int) -> None:
         click.echo(f"civicbot: {exc}", err=True)
         raise SystemExit(2) from None
     prepare_live(config)
-    ds = make_datasette(path, config)
-    settle_memory()
+    ds = make_datasette(path, config)  # its plugin's startup hook settles memory (site_plugin.settle_memory)
     click.echo(f"Datasette: http://{host}:{port}/ (Ctrl-C to stop)")
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
 

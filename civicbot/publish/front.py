@@ -114,8 +114,8 @@ def figure_rows(db: sqlite_utils.Database, config) -> list[dict]:
             "regional_sites": sites, "prefectures": prefs, "contributor_forks": forks,
         }
     labels = [
-        ("people", "改善に協力した人 / people who took part", "人", DEFINITIONS + "#people",
-         "activity?is_person=1&local_date__gte={lo}&local_date__lte={hi}"),
+        ("people", "改善に協力した人 / people who took part", "人", DEFINITIONS + "#people",  # every kind, as counted
+         "contributions?is_person=1&local_date__gte={lo}&local_date__lte={hi}"),
         ("proposals", "提案 / proposals (pull requests)", "件", DEFINITIONS + "#proposals", PRS),
         ("accepted", "取り入れられた提案 / accepted proposals", "件", DEFINITIONS + "#accepted", MERGED),
         ("bot_share", "ボット・自動化の PR の割合（数えない） / share of pull requests by bots (not counted)", "%",

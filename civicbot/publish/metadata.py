@@ -121,14 +121,26 @@ def documented_tables(docs_dir: Path = DOCS_DIR) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _existing_tables(db_path: str | Path | None) -> set[str] | None:
+def _existing_columns(db_path: str | Path | None) -> dict[str, list[str]] | None:
+    """{table or view: its columns} of the database, or None without one."""
     if db_path is None:
         return None
     conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
     try:
-        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
+        return {name: [r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", [name])] for name in names}
     finally:
         conn.close()
+
+
+def _doc_of(table: str, docs_dir: Path) -> str:
+    """The doc whose heading names `table` (metrics.md's `## `accounts` and `pr_kinds` — …`)."""
+    heading = re.compile(rf"^#+ .*`{re.escape(table)}`", re.MULTILINE)
+    for name in DOC_FILES:
+        path = Path(docs_dir) / name
+        if path.exists() and heading.search(path.read_text(encoding="utf-8")):
+            return name
+    return "metrics.md"
 
 
 def load_queries(path: Path | None = None, existing: set[str] | None = None,
@@ -239,11 +251,14 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     """
     if database is None:
         database = Path(db_path).stem if db_path else "civicbot"
-    existing = _existing_tables(db_path)
+    columns_of = _existing_columns(db_path)
+    existing = set(columns_of) if columns_of is not None else None
     ja, en = _title(config)
     docs = documented_tables(docs_dir)
     public = load_descriptions(dashboards_dir / "descriptions.yml")
     labels = load_descriptions(dashboards_dir / "descriptions.yml", "query_columns")
+    titles = load_descriptions(dashboards_dir / "descriptions.yml", "table_titles")
+    values = load_descriptions(dashboards_dir / "descriptions.yml", "values")
     tables: dict[str, dict[str, Any]] = {}
     for table, info in docs.items():
         if existing is not None and table not in existing:
@@ -253,12 +268,28 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         columns = {c: m for c, m in ((c, for_public(m)) for c, m in info["columns"].items()) if m}
         columns.update(words.get("columns") or {})
         tables[table] = {
-            "description_html": f"{_escape(description)} "
-                                f"(<a href=\"{DOCS_PAGES}/{info['doc']}\">技術的な定義（英語） / technical definition</a>)",
+            "description_html": _description_html(description, info["doc"]),
             "columns": columns,
             # templates/_table.html: the column headings, Japanese / English where a label exists
-            "labels": {c: labels[c] for c in columns if c in labels},
+            "labels": _labels(labels, [*info["columns"], *(columns_of or {}).get(table, [])]),
         }
+    # Public tables the docs describe under another heading (metrics.md's `## `accounts` …`): their
+    # column headings, and their words where descriptions.yml has them.
+    for table in sorted(set(columns_of or {}) - set(tables) - set(HIDDEN_TABLES)):
+        if table.startswith(("sqlite_", "items_search")):  # SQLite's own, and the search index's
+            continue
+        words = public.get(table) or {}
+        tables[table] = {"columns": dict(words.get("columns") or {}), "labels": _labels(labels, columns_of[table])}
+        if words.get("description"):
+            tables[table]["description_html"] = _description_html(words["description"], _doc_of(table, docs_dir))
+    for table, entry in tables.items():  # the page's heading and the list's name, in words
+        if table in titles:
+            entry["title"] = titles[table]
+        # its columns' values in words (site_plugin.render_cell), for the columns it has
+        shown = {c: values[c] for c in [*docs.get(table, {}).get("columns", {}), *(columns_of or {}).get(table, [])]
+                 if c in values}
+        if shown:
+            entry["value_labels"] = shown
     for table in HIDDEN_TABLES:
         if existing is None or table in existing:
             tables.setdefault(table, {})["hidden"] = True
@@ -292,11 +323,22 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
                            "and its derivatives",
             "tables": tables,
             "queries": queries,
+            "value_labels": values,  # the canned queries' answers (their columns have the tables' names)
         }},
         "plugins": {"datasette-dashboards": load_dashboards(dashboards_dir / "dashboards.yml", database, config),
                     # site_plugin.render_cell shows stored UTC times in the project's zone
                     SITE_PLUGIN: {"timezone": getattr(config, "timezone", None) or "UTC"}},
     }
+
+
+def _description_html(description: str, doc: str) -> str:
+    return f"{_escape(description)} (<a href=\"{DOCS_PAGES}/{doc}\">技術的な定義（英語） / technical definition</a>)"
+
+
+def _labels(labels: dict[str, str], columns) -> dict[str, str]:
+    """A table's column headings (templates/_table.html): each column's label from descriptions.yml,
+    and the columns Datasette adds (`Link` to each row of a table without one primary key, `rowid`)."""
+    return {c: labels[c] for c in [*columns, "Link", "rowid"] if c in labels}
 
 
 def _escape(text: str) -> str:

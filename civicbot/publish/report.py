@@ -65,10 +65,13 @@ def _prefecture_curve(db: sqlite_utils.Database) -> list[tuple[str, int]]:
 
 def _contributor_places(db: sqlite_utils.Database, config: Config, lo: str,
                         hi: str) -> dict[str, list[tuple[str, int]]] | None:
-    """The window's people (the `contributions` table) per country and per Japanese prefecture
-    (top 10 each), each person placed once (`metrics.origins.person_places`, the one reading of a
-    person's place); None when no profile has been harvested yet."""
-    from civicbot.metrics.origins import person_places
+    """The window's people (the `contributions` table) per country and per Japanese prefecture,
+    each person placed once (`metrics.origins.person_places`, the one reading of a person's place)
+    and places of fewer than `publish.min_place_count` people folded as on the site
+    (`origins.fold_places_of`): the top 10 of each by name, then one `other` row for the rest, so
+    that no row points at one or two people and the rows add up to the people placed (in Japan,
+    the people with a prefecture). None when no profile has been harvested yet."""
+    from civicbot.metrics.origins import fold_places_of, person_places
     from civicbot.metrics.summary import read_contributions
 
     if "persons" not in db.table_names():
@@ -79,10 +82,20 @@ def _contributor_places(db: sqlite_utils.Database, config: Config, lo: str,
     places = places[places["person_id"].isin(people)]
     if places.empty or (places["place_status"] == "no_profile").all():
         return None
-    countries = places["country_code"].dropna().value_counts()
-    prefectures = places.loc[places["country_code"] == "JP", "pref_code"].dropna().value_counts()
-    ranked = lambda counts: [(str(k), int(v)) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:10]  # noqa: E731
-    return {"countries": ranked(countries), "prefectures": ranked(prefectures)}
+    counts = fold_places_of(places, config.publish.min_place_count)
+    placed = counts[counts["country_code"].notna()]
+    countries = placed.groupby("country_code")["people"].sum()
+    other_countries = int(counts.loc[counts["country_code"].isna() & (counts["place_status"] == "other"), "people"].sum())
+    japan = placed[placed["country_code"] == "JP"]
+    prefectures = japan.dropna(subset=["pref_code"]).groupby("pref_code")["people"].sum()
+    other_prefectures = int(japan.loc[japan["place_status"] == "other", "people"].sum())
+
+    def top(counts, other: int) -> list[tuple[str, int]]:
+        ranked = [(str(k), int(v)) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        other += sum(n for _, n in ranked[10:])
+        return ranked[:10] + ([("other", other)] if other else [])
+
+    return {"countries": top(countries, other_countries), "prefectures": top(prefectures, other_prefectures)}
 
 
 def _curve_svg(points: list[tuple[str, int]], window: Window, t: dict, width: int = 390, height: int = 190) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from civicbot.metrics.origins import OTHER_PREFECTURES, STATUS_WORDS
 from civicbot.regions import country_name
 from civicbot.regions.data import prefecture
 
@@ -22,6 +23,13 @@ def yen(amount: int, lang: str, *, exact: bool = False) -> str:
     if amount >= 1_000_000_000:
         return f"about ¥{amount / 1_000_000_000:,.1f} billion"
     return f"about ¥{amount / 1_000_000:,.0f} million"
+
+
+def _place_name(key: str, code: str, lang: str) -> str:
+    """A country's or prefecture's name, or the words of the row of small places ("other")."""
+    if code == "other":
+        return (OTHER_PREFECTURES if key == "prefectures" else STATUS_WORDS["other"])[lang == "en"]
+    return _pref_name(code, lang) if key == "prefectures" else country_name(code, lang)
 
 
 def _pref_name(code: str, lang: str) -> str:
@@ -71,10 +79,10 @@ TEXT = {
         "places_title": "協力者の所在地",
         "places_missing": "協力者のプロフィールからの所在地はまだ収集していません。収集後にこの欄に国・都道府県別の人数が載ります。",
         "places_none": "所在地のわかる協力者はまだいません。",
-        "places_note": "GitHub のプロフィールに所在地を書いている協力者のみ。書いていない人は数えていません。",
+        "places_note": "GitHub のプロフィールに所在地を書いている協力者のみ。書いていない人は数えていません。"
+                       "人数の少ない国・都道府県は、だれのことかわからないように「その他」にまとめています。",
         "countries": "国・地域", "prefectures": "都道府県",
-        "place_name": lambda key, name: (_pref_name(name, "ja") if key == "prefectures"
-                                         else country_name(name, "ja")),
+        "place_name": lambda key, name: _place_name(key, name, "ja"),
         "value_title": "公共的な価値 (推計)",
         "value_missing": "推計はまだ計算されていません (コード量の収集と指標の計算の後に載ります)。",
         "estimate_tag": "推計",
@@ -123,10 +131,10 @@ TEXT = {
         "places_missing": "Contributors' places (from their GitHub profiles) are not yet harvested; once they are, "
                           "this section shows people per country and prefecture.",
         "places_none": "No contributor's place is known yet.",
-        "places_note": "Only contributors who give a location on their GitHub profile; others are not counted.",
+        "places_note": "Only contributors who give a location on their GitHub profile; others are not counted. "
+                       "Places with few people are counted together as \"other\", so that no one can be picked out.",
         "countries": "Countries", "prefectures": "Prefectures",
-        "place_name": lambda key, name: (_pref_name(name, "en") if key == "prefectures"
-                                         else country_name(name, "en")),
+        "place_name": lambda key, name: _place_name(key, name, "en"),
         "value_title": "Public value (an estimate)",
         "value_missing": "The estimate is not computed yet (it needs the code size harvest and `civicbot metrics`).",
         "estimate_tag": "Estimate",
