@@ -9,8 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from civicbot.sandbox import FaultPlan, SandboxServer, World  # noqa: E402
 from worlds import TOKEN, tiny_world  # noqa: E402
+
+from civicbot.sandbox import FaultPlan, SandboxServer, World  # noqa: E402
 
 # Fixtures of helper modules, found by pytest for every test file (a fixture imported into a test
 # file would be an unused import there, and each parameter naming it a redefinition).

@@ -11,17 +11,16 @@ import copy
 import sqlite3
 
 import pytest
+from harvest_helpers import assert_store_equals_world, family_config, visible
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sizes import HYPOTHESIS_EXAMPLES
 
 from civicbot.config import ConfigError, load_config
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
-from civicbot.store import StoreError, open_store
-from civicbot.store import write
-from harvest_helpers import assert_store_equals_world, family_config, visible
-from sizes import HYPOTHESIS_EXAMPLES
+from civicbot.store import StoreError, open_store, write
 
 REPO_ID = 1000
 PROV = write.Provenance(1, "2021-04-01T00:00:00Z")

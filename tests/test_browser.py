@@ -8,7 +8,6 @@ import sqlite3
 from urllib.parse import urlparse
 
 import pytest
-
 from browser_site import CHROMIUM, CHROMIUM_ARGS, HOSTILE_TITLE, build_store, serve_site, site_pages
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")

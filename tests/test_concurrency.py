@@ -11,13 +11,14 @@ import sqlite3
 import threading
 import time
 
+from harvest_helpers import assert_store_equals_world, family_config
+from sizes import CONCURRENCY_SCALE
+
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.publish.commands import make_datasette
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store
-from harvest_helpers import assert_store_equals_world, family_config
-from sizes import CONCURRENCY_SCALE
 
 QUERIES = [
     "SELECT COUNT(*) FROM items",

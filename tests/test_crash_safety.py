@@ -17,19 +17,19 @@ from __future__ import annotations
 import copy
 import os
 import random
-from collections import Counter
 import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 
 import pytest
-
-from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
-from civicbot.store import open_store
 from conftest import ROOT
 from harvest_helpers import assert_store_equals_world, canonical_dump, family_config, write_config
 from sizes import CRASH_KILLS, CRASH_SCALE
+
+from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
+from civicbot.store import open_store
 
 KILLS, SCALE = CRASH_KILLS, CRASH_SCALE
 LABEL_KILLS = max(1, round(KILLS * 7 / 25))

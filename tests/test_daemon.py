@@ -27,13 +27,13 @@ from pathlib import Path
 import pytest
 import yaml
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+from harvest_helpers import assert_store_equals_world, expected_rows, family_config
+from worlds import TOKEN, tiny_world
 
 from civicbot.config import load_config
 from civicbot.daemon import Daemon, setup_logging
 from civicbot.sandbox.faults import FaultPlan
 from civicbot.store import MIGRATIONS, open_store
-from harvest_helpers import assert_store_equals_world, expected_rows, family_config
-from worlds import TOKEN, tiny_world
 
 SECRET = "ghp_" + "RecognisableDaemonToken0123456789"  # built, so no token-like literal is tracked  # must never appear in a log line
 NEVER = "0 0 1 1 *"  # once a year: a job runs when the test fires it (or catches up), not on its own

@@ -7,10 +7,10 @@ from collections import defaultdict
 from html import unescape
 
 import pytest
+from site_helpers import get, site_store
 
 from civicbot.publish.commands import make_datasette
 from civicbot.publish.metadata import DASHBOARDS_DIR, build_metadata, load_queries
-from site_helpers import get, site_store
 
 # What a visitor should never read: how the database is built, or raw markup.
 DEVELOPER = re.compile(r"migration|\bidx_|\bindex(es)?\b|\bwrite_[a-z_]+|[a-z_]+\(\)|\.py\b|\bFK\b|"

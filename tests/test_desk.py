@@ -6,11 +6,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from harvest_helpers import harvested_generated_world
 
 from civicbot.metrics.maintainers import QUIET_DAYS, data_end
 from civicbot.publish.metadata import load_queries
 from civicbot.triage.score import score_family
-from harvest_helpers import harvested_generated_world
 
 DESK = ["first_timers_waiting", "prs_without_response", "stale_claims", "newcomers_this_month",
         "regulars_at_risk", "good_first_issue_candidates"]

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import requests
+from conftest import ROOT
 
 from civicbot.config import Config
 from civicbot.harvest.client import GitHubClient
@@ -16,7 +17,6 @@ from civicbot.harvest.run import harvest
 from civicbot.metrics.diffusion import write_diffusion
 from civicbot.regions import match_region
 from civicbot.store import open_store
-from conftest import ROOT
 
 TOKYO_ROOT = "d2a15089aff26265dd661b9e3dd91056ff34ec39"
 RESTARTED = "codefortoda/covid19-saitama"

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 import requests
+from conftest import ROOT
+from harvest_helpers import small_family
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.metrics.diffusion import write_diffusion
-from conftest import ROOT
-from harvest_helpers import small_family
 
 TOKEN = "ghp_divergence"
 

@@ -9,16 +9,22 @@ import sys
 
 import pytest
 import requests
+from conftest import ROOT
+from harvest_helpers import (
+    assert_store_equals_world,
+    family_config,
+    quota_by_path,
+    request_floor,
+    visible,
+    write_config,
+)
+from sizes import FAULT_SCALE
+from worlds import TOKEN, tiny_world
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import EXIT_RATE_LIMITED, harvest
 from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store
-from conftest import ROOT
-from harvest_helpers import (assert_store_equals_world, family_config, quota_by_path, request_floor, visible,
-                             write_config)
-from sizes import FAULT_SCALE
-from worlds import TOKEN, tiny_world
 
 
 def run(world, sim, tmp_path, per_page=100, token=DEMO_TOKEN, name="h.db", **options):

@@ -6,12 +6,19 @@ import time
 
 import pytest
 import requests
+from worlds import TOKEN
 
 from civicbot.config import Config
 from civicbot.harvest.client import (
-    BadResponse, GitHubClient, NotFound, Page, RateLimited, TakenDown, TransientError, make_github,
+    BadResponse,
+    GitHubClient,
+    NotFound,
+    Page,
+    RateLimited,
+    TakenDown,
+    TransientError,
+    make_github,
 )
-from worlds import TOKEN
 
 REPO = "/repos/Tokyo-Metro-Gov/covid19"
 ISSUES = REPO + "/issues"
@@ -183,8 +190,9 @@ def test_truncate_and_reset_persisting_are_transient(sim_factory, kind):
 
 
 def test_client_never_imports_the_sandbox():
-    import civicbot.harvest.client as module
     from pathlib import Path
+
+    import civicbot.harvest.client as module
 
     assert "sandbox" not in Path(module.__file__).read_text()
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from issue17_tables import ensure_issue17_tables
 
 from civicbot.config import Config, ConfigError, load_config
 from civicbot.metrics.people import person_frame, write_classification
 from civicbot.metrics.summary import Window, format_summary, impact_summary
 from civicbot.store import open_store
-from issue17_tables import ensure_issue17_tables
 
 USERS = [(1, "Tokyo-Metro-Gov", "Organization", None, None), (2, "taro", "User", "Taro Yamada", "東京都渋谷区"),
          (3, "taro-work", "User", "Taro Yamada", "Tokyo, Japan"), (4, "hanako", "User", "Hanako", "大阪府"),

@@ -9,12 +9,12 @@ import json
 import pytest
 import requests
 from click.testing import CliRunner
+from test_triage import UPSTREAM, audit, setup, triage_world
+from worlds import TOKEN
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.triage.policy import COMMENT_MARKER, run_label_policy
 from civicbot.triage.writer import GitHubWriter
-from test_triage import UPSTREAM, audit, setup, triage_world
-from worlds import TOKEN
 
 GFI = "good first issue"
 AUTH = {"Authorization": f"token {TOKEN}"}

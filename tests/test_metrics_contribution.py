@@ -31,15 +31,14 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from harvest_helpers import family_config
+from worlds import TOKEN
 
 from civicbot.config import Config
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
-from civicbot.metrics.contribution import (write_activity, write_contribution_metrics, write_contributors,
-                                           write_periodic)
+from civicbot.metrics.contribution import write_activity, write_contribution_metrics, write_contributors, write_periodic
 from civicbot.store import open_store
-from harvest_helpers import family_config
-from worlds import TOKEN
 
 R10, R11 = "Tokyo-Metro-Gov/covid19", "alice/covid19"
 ALICE, BOB, CAROL, BOT, DAVE = 2, 3, 4, 5, 6

@@ -8,13 +8,13 @@ import sys
 from datetime import date
 
 import pytest
+from conftest import ROOT
 
 from civicbot.config import Config
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.metrics.summary import SummaryError, Window, format_summary, impact_summary
 from civicbot.store import open_store
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from github.GithubException import GithubException
 from github.GithubObject import GithubObject
 from github.Label import Label
 from github.Repository import Repository
-
 from octokit_fixtures import FixturesServer, Scenario  # its octokit_fixtures_server: tests/conftest.py
 
 pytestmark = [

@@ -13,9 +13,8 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 import openapi_check as oc
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = ROOT / "node_modules/@octokit/fixtures/scenarios/api.github.com"

@@ -7,6 +7,9 @@ from datetime import date
 
 import pytest
 import yaml
+from conftest import ROOT
+from harvest_helpers import family_config
+from worlds import TOKEN, tiny_world
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
@@ -14,9 +17,6 @@ from civicbot.metrics import write_all_metrics
 from civicbot.metrics.people import account_frame, automation_accounts
 from civicbot.metrics.summary import Window, format_summary, impact_summary
 from civicbot.store import open_store
-from conftest import ROOT
-from harvest_helpers import family_config
-from worlds import TOKEN, tiny_world
 
 PLACEHOLDER = "tokyo-maintainer-placeholder"
 PERSONS = {"maintainer", "newcomer", "hokkaido-dev", "nightly-hamster"}

@@ -12,6 +12,8 @@ import copy
 from datetime import date
 
 import pytest
+from harvest_helpers import family_config
+from worlds import tiny_world
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
@@ -19,8 +21,6 @@ from civicbot.metrics import write_all_metrics
 from civicbot.metrics.report import show_derivatives, show_summary
 from civicbot.publish.bundle import build_bundle
 from civicbot.store import open_store
-from harvest_helpers import family_config
-from worlds import tiny_world
 
 # pandas announces its next breaking changes as FutureWarnings: here they fail, on either version.
 pytestmark = [pytest.mark.pipeline, pytest.mark.filterwarnings("error::FutureWarning")]

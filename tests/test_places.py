@@ -6,9 +6,9 @@ import logging
 from collections import Counter
 
 import pytest
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import ROOT
 from sizes import HYPOTHESIS_EXAMPLES
 
 from civicbot.regions.places import MAX_CHARS, STATUSES, Place, country_name, place_of

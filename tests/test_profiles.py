@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import requests
+from harvest_helpers import family_config
+from worlds import TOKEN, tiny_world
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.profiles import profiles_due
 from civicbot.harvest.run import harvest
 from civicbot.store import open_store
-from harvest_helpers import family_config
-from worlds import TOKEN, tiny_world
 
 
 def people(world: dict) -> set[str]:

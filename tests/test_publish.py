@@ -9,12 +9,12 @@ import sqlite3
 
 import pytest
 import sqlite_utils
+from harvest_helpers import harvested_generated_world
 
 from civicbot.publish.bundle import SECRET, build_bundle
 from civicbot.publish.commands import make_datasette
 from civicbot.publish.metadata import build_metadata, documented_tables, load_dashboards, load_queries
 from civicbot.publish.search import enable_search, search_items
-from harvest_helpers import harvested_generated_world
 
 XSS_TITLE = "<script>alert(1)</script> and <img src=x onerror=alert(1)> 翻訳テスト"
 EMAIL = "someone.private@example.org"

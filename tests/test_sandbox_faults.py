@@ -6,12 +6,12 @@ import time
 
 import pytest
 import requests
+from conftest import github
 from github import GithubException
+from worlds import TOKEN
 
 from civicbot.sandbox import FaultPlan
 from civicbot.sandbox.faults import FaultPlanError
-from conftest import github
-from worlds import TOKEN
 
 AUTH = {"Authorization": f"token {TOKEN}"}
 ISSUES = "/repos/Tokyo-Metro-Gov/covid19/issues"

@@ -10,9 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from github import GithubException, RateLimitExceededException, UnknownObjectException
-
 from conftest import ROOT, github
+from github import GithubException, RateLimitExceededException, UnknownObjectException
 from worlds import READONLY_TOKEN, TOKEN
 
 AUTH = {"Authorization": f"token {TOKEN}"}

@@ -39,10 +39,9 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
+import openapi_check as oc
 import pytest
 import requests
-
-import openapi_check as oc
 from worlds import READONLY_TOKEN, TOKEN
 
 pytestmark = pytest.mark.skipif(not oc.spec_available(), reason=oc.SPEC_MISSING_REASON)
@@ -348,8 +347,9 @@ def _is_spec_gap(case: Case) -> bool:
 def shared_sim():
     """One simulator for the cases that do not change the world (like conftest's `sim`,
     module-scoped: stopping a SandboxServer takes ~0.5 s, which adds up over ~120 cases)."""
-    from civicbot.sandbox import SandboxServer, World
     from worlds import tiny_world
+
+    from civicbot.sandbox import SandboxServer, World
 
     server = SandboxServer(World(tiny_world())).start()
     yield server

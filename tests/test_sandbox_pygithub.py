@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-
-from civicbot.sandbox import World
 from conftest import github
 from worlds import tiny_world  # its first token is TOKEN
+
+from civicbot.sandbox import World
 
 
 def iso(moment) -> str | None:

@@ -12,6 +12,9 @@ import sys
 
 import pytest
 import requests
+from conftest import ROOT
+from harvest_helpers import family_config
+from worlds import TOKEN, tiny_world
 
 from civicbot.config import Config, ConfigError, load_config
 from civicbot.harvest.client import GitHubClient
@@ -21,9 +24,6 @@ from civicbot.sandbox import World
 from civicbot.store import StoreError, open_store
 from civicbot.store.schema import is_plausible
 from civicbot.triage.score import score_family
-from conftest import ROOT
-from harvest_helpers import family_config
-from worlds import TOKEN, tiny_world
 
 FAR_FUTURE = "9999-12-31T23:59:59Z"
 

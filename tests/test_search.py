@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 import sqlite_utils
+from site_helpers import get, site_store
 
 from civicbot.publish.commands import make_datasette
 from civicbot.publish.search import enable_search, fold, match_expression, register_functions, search_items
-from site_helpers import get, site_store
 
 ITEMS = {
     1: ("グラフの表示を直す", "PCR 検査の数"),

@@ -181,10 +181,11 @@ def test_the_published_database_has_no_private_data(runs):
 
 
 def test_the_writer_refuses_a_repo_outside_the_allowlist_before_sending(sim_factory, tmp_path):
+    from harvest_helpers import family_config
+
     from civicbot.harvest.client import GitHubClient
     from civicbot.sandbox.generate import DEMO_TOKEN
     from civicbot.triage.writer import GitHubWriter, OutsideAllowlist
-    from harvest_helpers import family_config
 
     world = generate_world_dict(seed=32, scale=0.05)
     sim = sim_factory(world)
@@ -214,11 +215,12 @@ def test_the_writer_refuses_a_repo_outside_the_allowlist_before_sending(sim_fact
 def test_a_config_edited_during_a_label_run_cannot_widen_its_allowlist(sim_factory, tmp_path):
     """The allowlist is read once when `civicbot label --apply` starts; widening it in the file while
     the run goes on changes nothing for that run (only the next run reads the new file)."""
+    from harvest_helpers import family_config, write_config
+
     from civicbot.harvest.client import GitHubClient
     from civicbot.harvest.run import harvest
     from civicbot.sandbox.generate import DEMO_TOKEN
     from civicbot.store import open_store
-    from harvest_helpers import family_config, write_config
 
     world = generate_world_dict(seed=33, scale=0.1)
     sim = sim_factory(world)

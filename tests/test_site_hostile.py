@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from browser_site import CHROMIUM, CHROMIUM_ARGS, free_port
+
 from civicbot.config import Config
 from civicbot.publish.bundle import build_bundle, serve_command
 from civicbot.store import open_store

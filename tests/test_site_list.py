@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from harvest_helpers import small_family
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
 from civicbot.harvest.site_list import github_repo, parse_site_list
 from civicbot.metrics.diffusion import write_diffusion
-from harvest_helpers import small_family
 
 SITE_LIST = (Path(__file__).parent / "data" / "FORKED_SITES.md").read_text(encoding="utf-8")
 TOKEN = "ghp_site_list"
@@ -187,7 +187,7 @@ def test_listed_sites_without_a_repo_count_as_regional_sites(listed):
 
 
 def test_the_generated_world_lists_its_restarted_history_in_forked_sites():
-    from civicbot.sandbox.generate import generate_world_dict, family_truth
+    from civicbot.sandbox.generate import family_truth, generate_world_dict
 
     world = generate_world_dict(3, 0.2)
     upstream = next(r for r in world["repos"] if r["owner"] == "Tokyo-Metro-Gov" and r["name"] == "covid19")

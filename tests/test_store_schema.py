@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlite_utils
+from conftest import ROOT
 
 from civicbot.store import (
     MIGRATIONS,
@@ -17,13 +18,12 @@ from civicbot.store import (
     Migration,
     MigrationError,
     SchemaTooNewError,
+    from_utc_text,
     migrate,
     open_store,
-    from_utc_text,
     schema_version,
     utc_text,
 )
-from conftest import ROOT
 
 FAMILY_TABLES = {
     "schema_version", "harvest_runs", "users", "repos", "repo_names", "labels", "items", "item_labels",

@@ -9,6 +9,8 @@ import random
 import pytest
 import requests
 from click.testing import CliRunner
+from harvest_helpers import family_config
+from worlds import TOKEN, tiny_world
 
 from civicbot.harvest.client import GitHubClient
 from civicbot.harvest.run import harvest
@@ -19,8 +21,6 @@ from civicbot.triage.model import GFIModel, examples_at_creation
 from civicbot.triage.policy import run_label_policy
 from civicbot.triage.score import score_family
 from civicbot.triage.writer import GitHubWriter
-from harvest_helpers import family_config
-from worlds import TOKEN, tiny_world
 
 UPSTREAM = "Tokyo-Metro-Gov/covid19"
 GOOD_BODY = ("## 対象ファイル\n- `data/news.json`\n\n## やること\n- [ ] 「お知らせ」を「新着情報」に変更\n"

@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sizes import HYPOTHESIS_EXAMPLES
 
 from civicbot.config import Config
 from civicbot.publish.bundle import REMOVED, SECRET, scrub
@@ -25,8 +27,6 @@ from civicbot.store import open_store
 from civicbot.triage import features as F
 from civicbot.triage.features import History
 from civicbot.triage.score import TriageInterrupted, score_family
-from conftest import ROOT
-from sizes import HYPOTHESIS_EXAMPLES
 
 SIZE = 65_536  # GitHub's largest issue body, in characters
 NOW = "2020-04-01T00:00:00Z"

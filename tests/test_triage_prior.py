@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from civicbot.triage import prior, prior_eval
 
 REAL_ISSUES = ROOT.parent / "shared" / "data" / "real-issues"

@@ -25,6 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from harvest_helpers import assert_store_equals_world, family_config, write_config
+from sizes import CONCURRENCY_SCALE
+from worlds import TOKEN, tiny_world
 
 from civicbot.daemon import Daemon
 from civicbot.harvest.client import GitHubClient
@@ -33,9 +36,6 @@ from civicbot.sandbox.generate import DEMO_TOKEN, generate_world_dict
 from civicbot.store import open_store, write_transaction
 from civicbot.store.lock import StoreLock
 from civicbot.triage.policy import run_label_policy
-from harvest_helpers import assert_store_equals_world, family_config, write_config
-from sizes import CONCURRENCY_SCALE
-from worlds import TOKEN, tiny_world
 
 EPOCH = re.compile(r"(?<!\d)1[0-9]{9}(?!\d)")  # a raw Unix time, never shown to a person
 

@@ -47,8 +47,16 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from civicbot.triage.features import (CHECKBOX_RE, DEBUG_RE, JA_RE, LINK_RE, LIST_RE, QUOTE_RE, SMALL_TASK_RE,
-                                      count_file_paths)
+from civicbot.triage.features import (
+    CHECKBOX_RE,
+    DEBUG_RE,
+    JA_RE,
+    LINK_RE,
+    LIST_RE,
+    QUOTE_RE,
+    SMALL_TASK_RE,
+    count_file_paths,
+)
 
 HASH_FEATURES = 2 ** 14
 NGRAMS = (2, 4)
