@@ -400,3 +400,15 @@ def test_the_search_and_the_maintainers_pages_show_values_in_words_too(store):
     assert '<td class="col-state"><span title="open">対応中 / open</span></td>' in page
     answer = get(ds, "/site/search.json?q=翻訳&_shape=array").json()
     assert (answer[0]["kind"], answer[0]["state"]) == ("issue", "open")
+
+
+def test_every_heading_of_the_maintainers_pages_lives_in_descriptions_yml():
+    """One place for words: no canned query carries headings of its own (queries.yml's `labels`);
+    the newcomers page's why_not_welcomed is headed from descriptions.yml like every other column."""
+    from civicbot.publish.metadata import load_descriptions
+
+    headings = load_descriptions(DASHBOARDS_DIR / "descriptions.yml", "query_columns")
+    assert headings["why_not_welcomed"] == "空欄の理由 / why nobody is shown"
+    assert not [name for name, query in load_queries().items() if "labels" in query]
+    for name, query in build_metadata()["databases"]["civicbot"]["queries"].items():
+        assert query["labels"] == headings, name

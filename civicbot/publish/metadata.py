@@ -306,8 +306,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
     queries = load_queries(dashboards_dir / "queries.yml", existing,
                            top_per_repo=triage.top_per_repo if triage is not None else 5)
     for query in queries.values():
-        # templates/query.html: column headings and form fields; a query may add its own columns' headings
-        query["labels"] = {**labels, **(query.get("labels") or {})}
+        query["labels"] = labels  # templates/query.html: column headings and form fields
     return {
         "title": f"civicbot: {ja} / {en}",
         "description": f"{ja}：GitHub の公開記録から集めたデータ。 / {en}: data harvested from the public "
