@@ -242,7 +242,8 @@ def test_a_table_page_has_no_english_only_words_left(store):
     html = get(make_datasette(store), "/site/items?_sort_desc=created_at").text
     assert ">ホーム / home</a>" in html and ">home</a>" not in html
     assert "created_at の降順 / sorted by created_at descending" in html
-    assert re.search(r'data-column="created_at" title="created_at"[^>]*>\s*<a [^>]*>作成日時（UTC） / created \(UTC\)', html)
+    assert re.search(r'data-column="created_at" title="created_at"[^>]*>\s*<a [^>]*>作成日時（プロジェクトの時間帯） / created \(project&#39;s time zone\)',
+                     html)
     assert re.search(r'data-column="repo_id" title="repo_id"[^>]*>\s*<a [^>]*>リポジトリ / repository<', html)
     assert 'content: "題名 / title"' in html  # a phone's stacked rows too
     assert ">技術的な定義（英語） / technical definition</a>" in html  # the developers' docs say they are English
@@ -318,7 +319,8 @@ def test_the_filter_and_sort_menus_name_columns_by_their_labels(store):
                           html.split('name="_sort"')[1].split("</select>")[0])
     assert '<option value="state" selected>状態 / state</option>' in applied and "- 外す / remove filter -" in applied
     assert '<option value="title">題名 / title</option>' in new and "<option>" not in new
-    assert '<option value="created_at">作成日時（UTC） / created (UTC)</option>' in sort and "Sort by" not in sort
+    assert '<option value="created_at">作成日時（プロジェクトの時間帯） / created (project&#39;s time zone)</option>' \
+        in sort and "Sort by" not in sort
     answer = get(ds, "/site/items?_filter_column=state&_filter_op=exact&_filter_value=open")
     assert answer.status_code == 302 and answer.headers["location"] == "/site/items?state__exact=open"
     assert "1 件 / 1 row" in get(ds, answer.headers["location"]).text
@@ -412,3 +414,16 @@ def test_every_heading_of_the_maintainers_pages_lives_in_descriptions_yml():
     assert not [name for name, query in load_queries().items() if "labels" in query]
     for name, query in build_metadata()["databases"]["civicbot"]["queries"].items():
         assert query["labels"] == headings, name
+
+
+def test_no_heading_or_column_meaning_says_utc_alone():
+    """Stored UTC times read in the project's zone on every page (site_plugin.japanese_date): a
+    heading or a column's meaning that names UTC says the page shows the project's zone."""
+    from civicbot.publish.metadata import load_descriptions
+
+    path = DASHBOARDS_DIR / "descriptions.yml"
+    words = dict(load_descriptions(path, "query_columns"))
+    words.update({f"{t}.{c}": m for t, info in load_descriptions(path).items()
+                  for c, m in (info.get("columns") or {}).items()})
+    alone = {c: w for c, w in words.items() if "UTC" in w and not ("時間帯" in w and "time zone" in w)}
+    assert not alone, alone

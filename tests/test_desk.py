@@ -152,6 +152,36 @@ def test_the_desk_shows_times_in_the_projects_zone_saying_which(desk):
     assert "UTC</time>" not in page
 
 
+
+def test_no_heading_of_a_time_shown_in_the_projects_zone_says_utc_alone(desk):
+    """Tokyo's pages showed 2020年3月1日 18:35 JST under a heading 作成日時（UTC）: every column whose
+    cells read in the project's zone, on the maintainers' pages and the table pages, is headed so."""
+    import asyncio
+    import re
+
+    from civicbot.publish.commands import make_datasette
+
+    config, db, path = desk
+    ds = make_datasette(path, config.model_copy(update={"timezone": "Asia/Tokyo"}))
+    pages = [f"/desk/{name}" for name in DESK] + [f"/desk/{table}" for table in (
+        "items", "comments", "reviews", "commits", "first_contributions", "contributors_summary", "harvest_status",
+        "issue_events", "data_end") if table in db.table_names() + db.view_names()]
+
+    async def go(url):
+        return (await ds.client.get(url)).text
+    checked = set()
+    for url in pages:
+        html = asyncio.run(go(url))
+        zoned = {column for column, cell in re.findall(r'<td class="col-([\w]+)[^"]*">(.*?)</td>', html, re.S)
+                 if "JST</time>" in cell}
+        for column in zoned:
+            heading = re.search(rf'<th[^>]*class="col-{column}"[^>]*>(.*?)</th>', html, re.S)
+            text = re.sub(r"<[^>]+>|&nbsp;|[▲▼]", "", heading.group(1)).strip()
+            assert "時間帯" in text and "time zone" in text, (url, column, text)
+            checked.add(column)
+    assert {"created_at", "first_at", "as_of", "last_at"} <= checked, checked
+
+
 def test_newcomers_with_nobody_shown_say_why_a_merge_is_not_a_welcome(desk, tmp_path):
     """Tokyo's newcomers page had an empty "welcomed by" on every row although maintainers merged
     every PR: a welcome is a comment (docs/metrics.md), and a row without one now says so."""
