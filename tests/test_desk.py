@@ -182,6 +182,32 @@ def test_no_heading_of_a_time_shown_in_the_projects_zone_says_utc_alone(desk):
     assert {"created_at", "first_at", "as_of", "last_at"} <= checked, checked
 
 
+
+def test_an_as_of_typed_in_the_projects_zone_selects_what_its_utc_did(desk):
+    """The pages show JST, so the form takes JST: 2021-01-31 09:00 typed on Tokyo's desk is
+    2021-01-31T00:00:00Z, and selects the rows that UTC value selected (a final Z still means UTC)."""
+    import asyncio
+    from datetime import datetime, timedelta
+
+    from civicbot.publish.commands import make_datasette
+
+    config, db, path = desk
+    ds = make_datasette(path, config.model_copy(update={"timezone": "Asia/Tokyo"}))
+    moment = datetime.fromisoformat(data_end(db)["as_of"].replace("Z", "+00:00")).replace(second=0) \
+        - timedelta(days=20)
+    utc, jst = moment.strftime("%Y-%m-%dT%H:%M:%SZ"), (moment + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
+
+    async def go(url, as_of):
+        return (await ds.client.get(url, params={"as_of": as_of, "_shape": "array"})).json()
+    for name in ("first_timers_waiting", "prs_without_response", "stale_claims", "regulars_at_risk"):
+        typed, expected = asyncio.run(go(f"/desk/{name}.json", jst)), run(path, name, as_of=utc)
+        assert typed == expected and asyncio.run(go(f"/desk/{name}.json", utc)) == expected, name
+        assert all(r["as_of"] == utc for r in typed), name
+    assert any(run(path, name, as_of=utc) for name in ("first_timers_waiting", "prs_without_response"))
+    page = asyncio.run(ds.client.get("/desk/first_timers_waiting")).text
+    assert "基準日時（プロジェクトの時間帯） / as of (project&#39;s time zone)</label>" in page
+
+
 def test_newcomers_with_nobody_shown_say_why_a_merge_is_not_a_welcome(desk, tmp_path):
     """Tokyo's newcomers page had an empty "welcomed by" on every row although maintainers merged
     every PR: a welcome is a comment (docs/metrics.md), and a row without one now says so."""

@@ -143,11 +143,20 @@ def _doc_of(table: str, docs_dir: Path) -> str:
     return "metrics.md"
 
 
+def as_of_utc(config=None) -> str:
+    """SQL for the maintainers' pages' `as_of` field as a UTC time, or NULL when empty: typed in the
+    project's zone, as the pages show their times (2021-01-31 09:00 JST), or in UTC with a final Z."""
+    return ("CASE WHEN coalesce(:as_of, '') = '' THEN NULL WHEN :as_of LIKE '%Z' "
+            "THEN strftime('%Y-%m-%dT%H:%M:%SZ', :as_of) "
+            f"ELSE strftime('%Y-%m-%dT%H:%M:%SZ', :as_of, '{utc_offset(config, -1)}') END")
+
+
 def load_queries(path: Path | None = None, existing: set[str] | None = None,
-                 top_per_repo: int = 5) -> dict[str, dict]:
+                 top_per_repo: int = 5, config=None) -> dict[str, dict]:
     """Canned queries from dashboards/queries.yml. A query with `requires: [table]` is left out
     while one of those tables is missing (Datasette would only show the error when it is run).
-    `/*top_per_repo*/5` in a query's SQL (valid SQL as it stands) takes the config's `triage.top_per_repo`."""
+    `/*top_per_repo*/5` in a query's SQL (valid SQL as it stands) takes the config's `triage.top_per_repo`,
+    and `/*as_of_utc*/nullif(:as_of, '')` reads the field in the config's zone (as_of_utc)."""
     data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "queries.yml").read_text(encoding="utf-8")) or {}
     out = {}
     for name, query in (data.get("queries") or {}).items():
@@ -156,7 +165,8 @@ def load_queries(path: Path | None = None, existing: set[str] | None = None,
         if existing is not None and not set(requires) <= existing:
             continue
         if "sql" in query:
-            query["sql"] = query["sql"].replace("/*top_per_repo*/5", f"/*top_per_repo*/{int(top_per_repo)}")
+            query["sql"] = query["sql"].replace("/*top_per_repo*/5", f"/*top_per_repo*/{int(top_per_repo)}") \
+                .replace("/*as_of_utc*/nullif(:as_of, '')", as_of_utc(config))
         query.setdefault("hide_sql", True)  # visitors read the answer; "show SQL" stays one click away
         out[name] = query
     return out
@@ -304,7 +314,7 @@ def build_metadata(config=None, db_path: str | Path | None = None, database: str
         tables["repos"]["label_column"] = "full_name"
     triage = getattr(config, "triage", None)
     queries = load_queries(dashboards_dir / "queries.yml", existing,
-                           top_per_repo=triage.top_per_repo if triage is not None else 5)
+                           top_per_repo=triage.top_per_repo if triage is not None else 5, config=config)
     for query in queries.values():
         query["labels"] = labels  # templates/query.html: column headings and form fields
     return {
