@@ -289,9 +289,10 @@ def test_running_twice_gives_identical_tables(store):
     first = write_contribution_metrics(db, config)
     dump = {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES}
     assert write_contribution_metrics(db, config) == first == {
-        # contributors_by_place: alice's root commit (wk 01-27) is taking part too, a week of its own
+        # contributors_by_place and _by_affiliation: alice's root commit (wk 01-27) is taking part too,
+        # a week of its own
         "activity": 15, "contributors_summary": 4, "metrics_periodic": 80, "contributors_by_place": 10,
-        "contributors_by_affiliation": 14}
+        "contributors_by_affiliation": 15}
     assert {t: rows(db, f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in TABLES} == dump
 
 
@@ -370,6 +371,35 @@ def test_people_per_place_and_per_kind_of_organisation(placed_store):
     # aggregates only: no table written by the metrics holds a location
     for table in ("contributors_by_place", "contributors_by_affiliation", "metrics_periodic", "activity"):
         assert "location" not in db[table].columns_dict
+
+
+
+def test_people_per_kind_of_organisation_are_the_people_who_took_part(placed_store):
+    """A company's developer who only commits, and one who only reviews, took part: the affiliation
+    table counted only issue, PR and comment authors (activity), so its people fell short of the
+    places' and the summary's. Both tables count the people of `contributions`, each person once."""
+    from civicbot.metrics import write_all_metrics
+    from civicbot.store.transaction import write_transaction
+
+    db = placed_store
+    repo = db.execute("SELECT repo_id FROM discoveries WHERE method = 'upstream'").fetchone()[0]
+    pr = db.execute("SELECT number FROM items WHERE is_pull_request = 1 AND repo_id = ? LIMIT 1", [repo]).fetchone()[0]
+    with write_transaction(db):
+        for uid, login in ((990001, "erin"), (990002, "frank")):
+            db.execute("INSERT INTO users (id, login, type, company, location, profile_fetched_at) "
+                       "VALUES (?, ?, 'User', '株式会社サンプル', '東京都', '2020-03-01T00:00:00Z')", [uid, login])
+        db.execute("INSERT INTO commits (sha, repo_id, author_id, author_name, author_email_hash, authored_at, "
+                   "committed_at) VALUES ('c0ffee', ?, 990001, 'Erin', 'hash-of-erin', '2020-03-05T01:00:00Z', "
+                   "'2020-03-05T01:00:00Z')", [repo])
+        db.execute("INSERT INTO reviews (id, repo_id, pull_number, user_id, state, submitted_at) "
+                   "VALUES (880001, ?, ?, 990002, 'APPROVED', '2020-03-06T01:00:00Z')", [repo, pr])
+    write_all_metrics(db, db.config)
+    took_part = db.execute("SELECT count(DISTINCT person_id) FROM contributions WHERE is_person = 1").fetchone()[0]
+    kinds = {r["kind"]: r for r in rows(db, "SELECT * FROM contributors_by_affiliation WHERE period_kind = 'all'")}
+    assert (kinds["company"]["people"], kinds["company"]["contributions"], kinds["company"]["organisations"]) \
+        == (2, 2, 1)
+    placed = db.execute("SELECT sum(people) FROM contributors_by_place WHERE period_kind = 'all'").fetchone()[0]
+    assert sum(r["people"] for r in kinds.values()) == placed == took_part == 5
 
 
 def test_the_contribution_metrics_are_split_by_table_under_600_lines():

@@ -13,8 +13,8 @@
 
 People of a place are the persons who took part in the family in the period: any contribution of
 `summary.contributions` (commits and reviews too), as the summary, the report and the dashboards'
-people count read it from the `contributions` table; the affiliation table counts the dated
-issues, PRs and comments of `activity`. The family as a whole only (a repo's people per
+people count read it from the `contributions` table; so are the people of an affiliation, each of
+a single kind (`person_affiliations`). The family as a whole only (a repo's people per
 prefecture would name too few people). A person whose place is unknown, ambiguous or whose
 profile was not fetched yet is counted in a row of their own, never spread over places. A
 country or prefecture with fewer than `publish.min_place_count` people in a period is counted
@@ -172,12 +172,21 @@ def write_contributors_by_place(db: sqlite_utils.Database, config: Config, sourc
                          indexes=(["period_kind", "period_start"],))
 
 
+def person_affiliations(users: pd.DataFrame) -> pd.DataFrame:
+    """Every person's organisation and kind (person_id, org, org_kind) from their accounts' companies
+    (`Sources.users`): the first account (lowest id) whose company names a kind, else the first
+    account's. A commit identity with no account is not here: its kind is `unknown`."""
+    accounts = users[["user_id", "person_id", "org", "org_kind"]].assign(
+        named=users["org_kind"].fillna("unknown").to_numpy() != "unknown")
+    first = accounts.sort_values(["named", "user_id"], ascending=[False, True]).drop_duplicates("person_id")
+    return first[["person_id", "org", "org_kind"]].reset_index(drop=True)
+
+
 def write_contributors_by_affiliation(db: sqlite_utils.Database, config: Config, sources) -> int:
-    """`contributors_by_affiliation`: people, contributions and organisations per (period, kind)."""
-    act = sources.activity
-    active = _by_period(act[act["is_person"].to_numpy() == 1], ["user_id", "person_id"])
-    users = sources.users[["user_id", "org", "org_kind"]]
-    active = active.merge(users, on="user_id", how="left")
+    """`contributors_by_affiliation`: people, contributions and organisations per (period, kind), of
+    the people who took part (commits and reviews too), as `contributors_by_place` counts them."""
+    active = _by_period(sources.took_part, ["person_id"]).merge(person_affiliations(sources.users),
+                                                                 on="person_id", how="left")
     active["org_kind"] = active["org_kind"].fillna("unknown")
     keys = ["period_kind", "period_start", "period_end", "org_kind"]
     out = active.groupby(keys).agg(people=("person_id", "nunique"), contributions=("contributions", "sum"),
