@@ -338,3 +338,22 @@ def test_a_row_page_reads_down_the_page_with_the_title_readable(site, browser):
         label = page.evaluate("getComputedStyle(document.querySelector('.row-record td.col-title'), '::before').content")
         assert label == '"題名 / title"'  # the column's heading, not its name
         page.close()
+
+
+def test_a_columns_menu_is_headed_by_its_heading_in_words(site, browser):
+    """A table page's column menu (Datasette's table.js) named no column and read only English with
+    the SQL type: it now opens with the column's heading, its items Japanese first, no type."""
+    url, ds = site
+    db_name = next(name for name in ds.databases if not name.startswith("_"))
+    seen = visit(browser, f"{url}/{db_name}/items")
+    page = seen["page"]
+    # a click as the visitor's (Playwright's click scrolls the table first, and a scroll closes the menu)
+    page.dispatch_event("th.col-created_at .dropdown-menu-icon", "click")
+    menu = page.locator("body > div.dropdown-menu")
+    assert menu.is_visible()
+    assert menu.locator(".dropdown-column-heading").inner_text() == \
+        "作成日時（プロジェクトの時間帯） / created (project's time zone)"
+    text = menu.inner_text()
+    assert "小さい順に並べる / Sort ascending" in text and "この列を隠す / Hide this column" in text
+    assert "Type:" not in text and not seen["errors"], seen["errors"]
+    page.close()

@@ -427,3 +427,13 @@ def test_no_heading_or_column_meaning_says_utc_alone():
                   for c, m in (info.get("columns") or {}).items()})
     alone = {c: w for c, w in words.items() if "UTC" in w and not ("時間帯" in w and "time zone" in w)}
     assert not alone, alone
+
+
+def test_a_table_pages_column_meanings_are_headed_as_its_columns(store):
+    """各列の意味 listed the columns by their names in the database (created_at): each is headed as
+    the table heads it, Japanese first, its name only in small type."""
+    html = get(make_datasette(store), "/site/items").text
+    meanings = html.split('<dl class="column-descriptions">')[1].split("</dl>")[0]
+    assert ('<dt>作成日時（プロジェクトの時間帯） / created (project&#39;s time zone) '
+            '<small class="column-name">created_at</small></dt>') in meanings
+    assert "<dt>created_at</dt>" not in meanings and "<dt>題名 / title " in meanings
