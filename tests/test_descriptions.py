@@ -61,6 +61,17 @@ def test_tables_and_queries_are_described_in_japanese_first_then_english():
         assert JAPANESE.search(ja) and re.search(r"[A-Za-z]{3}", en), where
 
 
+def test_a_maintainers_page_names_its_fields_as_the_form_heads_them():
+    """A description speaks of the form's fields by their headings (「日数」, 「基準日時」), not by
+    the names in the address (days, as_of): a maintainer reads the form, not the SQL."""
+    for name, query in load_queries().items():
+        ja, _, en = query["description"].partition(" / ")
+        for param in query.get("params", []):
+            assert not re.search(rf"(?<![A-Za-z_]){param}(?![A-Za-z_])", ja), (name, param)
+            if "_" in param:
+                assert param not in en, (name, param)
+
+
 def test_every_chart_says_what_it_shows_in_japanese_first_without_naming_a_table():
     """Each chart's description (dashboards.yml): plain words, Japanese then English, then its
     definition link; no table, column or SQL. datasette-dashboards 0.8 shows no chart's
