@@ -233,7 +233,7 @@ def test_bundle_serves_the_definitions_page_and_japanese_table_pages(bundle):
     assert status == 200 and '<html lang="ja">' in text and 'id="people"' in text and "参加した人" in text
     status, text = fetch(f"{base}/{target.stem}/items?_sort_desc=created_at")
     assert status == 200 and "created_at の降順 / sorted by created_at descending" in text
-    assert ">ホーム / home</a>" in text and ">作成日時（UTC） / created (UTC)&nbsp;" in text
+    assert ">ホーム / home</a>" in text and ">作成日時（プロジェクトの時間帯） / created (project&#39;s time zone)&nbsp;" in text
 
 
 def test_bundle_publishes_no_internal_table(bundle):
