@@ -242,3 +242,27 @@ def test_newcomers_with_nobody_shown_say_why_a_merge_is_not_a_welcome(desk, tmp_
     page = asyncio.run(go()).text
     assert ">空欄の理由 / why nobody is shown</th>" in page and ">迎えた人 / welcomed by</th>" in page
     assert "マージやレビューは数えません" in page
+
+
+def test_newcomers_of_a_month_are_counted_in_the_projects_month(desk, tmp_path):
+    """The 「月」 field is the project's month, as the pages show times: a first proposal at 01:00
+    JST on 1 April (16:00 UTC on 31 March) is April's newcomer, not March's."""
+    from civicbot.publish.metadata import utc_offset
+
+    config, db, path = desk
+    config = config.model_copy(update={"timezone": "Asia/Tokyo"})
+    assert utc_offset(config) == "+540 minutes"
+    copy = tmp_path / "edge.db"
+    with sqlite3.connect(copy) as conn:
+        db.conn.backup(conn)
+        (user_id,) = conn.execute("SELECT f.user_id FROM first_contributions f JOIN accounts a ON a.user_id = f.user_id "
+                                  "WHERE a.is_person = 1 ORDER BY f.user_id LIMIT 1").fetchone()
+        conn.execute("UPDATE first_contributions SET first_at = '2020-03-31T16:00:00Z' WHERE user_id = ?", [user_id])
+        (login,) = conn.execute("SELECT login FROM users WHERE id = ?", [user_id]).fetchone()
+    sql = load_queries(config=config)["newcomers_this_month"]["sql"]
+    conn = sqlite3.connect(copy)
+    conn.row_factory = sqlite3.Row
+
+    def newcomers(month: str) -> set[str]:
+        return {r["newcomer"] for r in conn.execute(sql, {"month": month, "repo": ""})}
+    assert login in newcomers("2020-04") and login not in newcomers("2020-03")

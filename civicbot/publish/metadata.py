@@ -156,7 +156,8 @@ def load_queries(path: Path | None = None, existing: set[str] | None = None,
     """Canned queries from dashboards/queries.yml. A query with `requires: [table]` is left out
     while one of those tables is missing (Datasette would only show the error when it is run).
     `/*top_per_repo*/5` in a query's SQL (valid SQL as it stands) takes the config's `triage.top_per_repo`,
-    and `/*as_of_utc*/nullif(:as_of, '')` reads the field in the config's zone (as_of_utc)."""
+    `/*as_of_utc*/nullif(:as_of, '')` reads the field in the config's zone (as_of_utc), and
+    `/*zone_to_utc*/'+0 minutes'` is the modifier from that zone to UTC (a month field's bounds)."""
     data = yaml.safe_load(Path(path or DASHBOARDS_DIR / "queries.yml").read_text(encoding="utf-8")) or {}
     out = {}
     for name, query in (data.get("queries") or {}).items():
@@ -166,7 +167,8 @@ def load_queries(path: Path | None = None, existing: set[str] | None = None,
             continue
         if "sql" in query:
             query["sql"] = query["sql"].replace("/*top_per_repo*/5", f"/*top_per_repo*/{int(top_per_repo)}") \
-                .replace("/*as_of_utc*/nullif(:as_of, '')", as_of_utc(config))
+                .replace("/*as_of_utc*/nullif(:as_of, '')", as_of_utc(config)) \
+                .replace("/*zone_to_utc*/'+0 minutes'", f"'{utc_offset(config, -1)}'")
         query.setdefault("hide_sql", True)  # visitors read the answer; "show SQL" stays one click away
         out[name] = query
     return out
