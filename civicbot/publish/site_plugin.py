@@ -368,6 +368,17 @@ def _value_labels(datasette, database: str, table: str | None) -> dict:
     return tables[(database, table)]
 
 
+_ZONES = weakref.WeakKeyDictionary()  # Datasette -> the project's zone name (None: UTC)
+
+
+def _zone(datasette) -> str | None:
+    """The project's zone from this plugin's settings, read once per Datasette as `_value_labels`
+    is: render_cell asks for it in every cell that holds a time."""
+    if datasette not in _ZONES:
+        _ZONES[datasette] = (datasette.plugin_config(SITE_PLUGIN) or {}).get("timezone")
+    return _ZONES[datasette]
+
+
 @hookimpl(tryfirst=True)
 def render_cell(value, column, table, database, datasette):
     if isinstance(value, dict) and table and isinstance(value.get("label"), str) and INVISIBLE.search(value["label"]):
@@ -385,8 +396,7 @@ def render_cell(value, column, table, database, datasette):
     if INVISIBLE.search(value):
         return Markup(escape(mark_invisible(value)))
     if _MOMENT.fullmatch(value):  # a stored UTC time, read as 2020年3月4日 14:06 JST; the value stays in datetime
-        zone = (datasette.plugin_config(SITE_PLUGIN) or {}).get("timezone")
-        return Markup(f'<time datetime="{value}">{escape(japanese_date(value, zone))}</time>')
+        return Markup(f'<time datetime="{value}">{escape(japanese_date(value, _zone(datasette)))}</time>')
     return None
 
 
